@@ -1,0 +1,42 @@
+// @ts-check
+import eslint from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  { ignores: ["**/dist/**", "**/gen/**", "**/node_modules/**", "**/*.js", "**/*.cjs", "vitest.config.ts"] },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ["*/*/test/*.ts", "*/*/test/*/*.ts"] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    files: ["packages/*/src/**/*.ts"],
+    rules: { "no-console": "error" },
+  },
+  {
+    // Dependencies point one way: protocol and crdt import nothing of ours,
+    // a user function never pulls server code.
+    files: ["packages/protocol/src/**/*.ts", "packages/crdt/src/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: ["@cairn/*"] }] },
+  },
+  {
+    files: ["packages/sdk/src/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: ["@cairn/runtime", "@cairn/cli", "**/runtime/src/**"] }] },
+  },
+  {
+    files: ["packages/*/src/**/*.ts"],
+    ignores: ["packages/cli/src/**"],
+    rules: { "no-restricted-imports": ["error", { patterns: ["@cairn/cli", "../../*/src/*"] }] },
+  },
+  {
+    files: ["**/test/**/*.ts", "bench/**/*.ts", "packages/cli/src/**/*.ts"],
+    rules: { "no-console": "off", "@typescript-eslint/no-unsafe-assignment": "off", "@typescript-eslint/no-unsafe-member-access": "off" },
+  },
+);

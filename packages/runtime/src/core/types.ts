@@ -1,0 +1,59 @@
+/**
+ * The contract between the ingress adapters (gRPC, Connect, gRPC-Web,
+ * HTTP/JSON) and the rest of the runtime. Ingress turns a wire request into
+ * an {@link Invocation}; the {@link Dispatcher} routes it to the component
+ * that owns it and resolves with the reply, or rejects with a CairnError.
+ */
+import type { DescMethod, DescService, Registry } from "@bufbuild/protobuf";
+
+/** Request/response metadata: lower-case keys, as gRPC metadata and HTTP headers. */
+export type Metadata = Record<string, string>;
+
+/** Component kinds a runtime serves. */
+export type ComponentKind = "event_sourced_entity" | "value_entity" | "replicated_entity" | "action";
+
+/** One served gRPC service and what backs it. */
+export interface ServiceEntry {
+  readonly desc: DescService;
+  readonly kind: ComponentKind;
+  /** Stable persistence name (entities only). */
+  readonly entityType?: string;
+  /** Idle time before passivation, milliseconds. */
+  readonly passivationTimeoutMs?: number;
+  readonly snapshotEvery?: number;
+}
+
+/**
+ * What the user function serves, as learned at discovery. Replaced as a
+ * whole when the function is discovered again (for example after a redeploy).
+ */
+export interface Catalog {
+  /** Every type of the user's descriptor set plus well-known types. */
+  readonly registry: Registry;
+  /** By fully qualified service name, e.g. "shoppingcart.v1.ShoppingCart". */
+  readonly services: ReadonlyMap<string, ServiceEntry>;
+}
+
+/** One call as the ingress hands it to the dispatcher. */
+export interface Invocation {
+  readonly service: ServiceEntry;
+  readonly method: DescMethod;
+  /** The request message, binary protobuf of method.input. */
+  readonly input: Uint8Array;
+  readonly metadata: Metadata;
+  /** Absolute deadline, epoch milliseconds; undefined = runtime default. */
+  readonly deadline?: number;
+  /** Aborted when the client goes away. */
+  readonly signal?: AbortSignal;
+}
+
+export interface InvocationResult {
+  /** The response message, binary protobuf of method.output. */
+  readonly output: Uint8Array;
+  readonly metadata: Metadata;
+}
+
+/** Routes invocations to components. Rejects with a CairnError. */
+export interface Dispatcher {
+  dispatch(invocation: Invocation): Promise<InvocationResult>;
+}

@@ -1,0 +1,108 @@
+/**
+ * The store: everything durable a runtime node keeps. One interface, three
+ * adapters (memory, sqlite, postgres) that pass one conformance suite.
+ *
+ * Every write method resolves only once the write is durable (committed and,
+ * for sqlite/postgres, synced). Adapters group-commit: writes that arrive
+ * while a commit is in flight go together into the next transaction, yet each
+ * write succeeds or fails on its own (a conflicting append never fails the
+ * other appends of its batch).
+ */
+
+/** A payload as stored: a type URL and its bytes (a protobuf Any). */
+export interface StoredPayload {
+  readonly typeUrl: string;
+  readonly value: Uint8Array;
+}
+
+/** Identifies one entity instance. `entityType` is the stable persistence name. */
+export interface EntityRef {
+  readonly entityType: string;
+  readonly entityId: string;
+}
+
+/** One journal row. */
+export interface JournalEvent {
+  /** Per-entity sequence, 1 for the first event. */
+  readonly sequence: number;
+  readonly payload: StoredPayload;
+  /** Global offset in the store's journal, increasing in commit order per entity. */
+  readonly offset: number;
+  /** Commit time, epoch milliseconds. */
+  readonly timestamp: number;
+}
+
+export interface Snapshot {
+  /** Sequence of the last event folded into the state. */
+  readonly sequence: number;
+  readonly state: StoredPayload;
+}
+
+export interface AppendRequest extends EntityRef {
+  /**
+   * Sequence of the last event the writer has seen (0 for a new entity). The
+   * events get expectedSequence+1, +2, ... If any of those sequences already
+   * exists the append fails with a SequenceConflictError and writes nothing.
+   */
+  readonly expectedSequence: number;
+  readonly events: readonly StoredPayload[];
+  /** Stored in the same transaction, at the sequence of the last event. */
+  readonly snapshot?: StoredPayload;
+}
+
+export interface AppendResult {
+  /** Sequence of the last appended event. */
+  readonly sequence: number;
+}
+
+export interface ValueState {
+  /** Incremented on each write; 1 after the first. */
+  readonly version: number;
+  readonly state: StoredPayload;
+}
+
+export interface SaveValueRequest extends EntityRef {
+  /** The version the writer has seen: 0 when it saw no state. Mismatch: SequenceConflictError. */
+  readonly expectedVersion: number;
+  /** The new state, or undefined to delete it. */
+  readonly state: StoredPayload | undefined;
+}
+
+/** Store adapter names. */
+export type StoreKind = "memory" | "sqlite" | "postgres";
+
+export interface Store {
+  readonly kind: StoreKind;
+  /** Human-readable location for logs, without credentials. */
+  readonly description: string;
+
+  /** Appends the events of one command, all or none; see {@link AppendRequest}. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** The latest snapshot of an entity, if any. */
+  loadSnapshot(ref: EntityRef): Promise<Snapshot | undefined>;
+  /** Events with sequence > afterSequence, in order (all of them). */
+  loadEvents(ref: EntityRef, afterSequence: number): Promise<JournalEvent[]>;
+  /** Highest sequence of an entity (0 if none). */
+  lastSequence(ref: EntityRef): Promise<number>;
+
+  /** The current state of a value entity, if any. */
+  loadValue(ref: EntityRef): Promise<ValueState | undefined>;
+  /** Writes (or deletes) the state of a value entity; resolves to the new version (0 after delete). */
+  saveValue(request: SaveValueRequest): Promise<number>;
+
+  /** Waits for pending writes, then releases connections and files. */
+  close(): Promise<void>;
+}
+
+/** An append or value write lost against another writer of the same entity. */
+export class SequenceConflictError extends Error {
+  override readonly name = "SequenceConflictError";
+  constructor(
+    readonly ref: EntityRef,
+    readonly expected: number,
+  ) {
+    super(
+      `concurrent write to ${ref.entityType}/${ref.entityId}: expected sequence/version ${expected} is no longer the latest`,
+    );
+  }
+}
