@@ -38,3 +38,5 @@ export { ValueEntities, ValueEntityDeleteSchema, ValueEntityInFrameSchema, Value
 export type { ValueEntityDelete, ValueEntityIn, ValueEntityInFrame, ValueEntityInit, ValueEntityOut, ValueEntityOutFrame, ValueEntityReply, ValueEntityStateAction } from "./gen/cairn/protocol/v1/value_entity_pb.js";
 export { Code, CairnError, codeName } from "./errors.js";
 export type { CairnErrorOptions } from "./errors.js";
+export { grpcServiceDefinition } from "./grpc.js";
+export type { GrpcMethodDefinition } from "./grpc.js";
