@@ -1,0 +1,9 @@
+/**
+ * The shopping-cart user function. Run it with `cairn dev src/main.ts`, or
+ * behind a production runtime with `node --import tsx src/main.ts`
+ * (CAIRN_FUNCTION_PORT sets the port, 8080 by default).
+ */
+import { serve } from "@cairn/sdk";
+import { cart } from "./cart.js";
+
+serve({ components: [cart] });

@@ -1,0 +1,173 @@
+/**
+ * Test harness: real runtime and user-function processes on 127.0.0.1.
+ * Ports are chosen by the OS (port 0) and read back from the processes' own
+ * structured start-up log lines, so parallel test files never collide.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+
+export const ROOT = resolve(import.meta.dirname, "../../..");
+const CLI = join(ROOT, "packages/cli/dist/bin.js");
+const SAMPLE = join(ROOT, "examples/shopping-cart/src/main.ts");
+
+/** A child process with its output lines kept for assertions and debugging. */
+export class Proc {
+  readonly lines: string[] = [];
+  private listeners: Array<(line: string) => void> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream === null) continue;
+      createInterface({ input: stream }).on("line", (line) => {
+        this.lines.push(line);
+        if (process.env.CAIRN_TEST_VERBOSE) process.stderr.write(`[${name}] ${line}\n`);
+        for (const l of this.listeners) l(line);
+      });
+    }
+    this.exited = new Promise((r) => child.on("exit", (code, signal) => r(code ?? (signal ? -1 : null))));
+  }
+
+  /** Resolves with the first line (past or future) that matches. */
+  waitForLine(match: (line: string) => boolean, timeoutMs = 20_000): Promise<string> {
+    const seen = this.lines.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        reject(new Error(`${this.name}: no matching output within ${timeoutMs} ms; output:\n${this.lines.slice(-30).join("\n")}`));
+      }, timeoutMs);
+      const listener = (line: string) => {
+        if (!match(line)) return;
+        clearTimeout(timer);
+        this.listeners = this.listeners.filter((l) => l !== listener);
+        resolve(line);
+      };
+      this.listeners.push(listener);
+      void this.exited.then((code) => {
+        if (!this.listeners.includes(listener)) return;
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited (${code}) before the expected output; output:\n${this.lines.slice(-30).join("\n")}`));
+      });
+    });
+  }
+
+  /** Graceful stop (SIGTERM), then SIGKILL after a grace period. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** kill -9: no chance to clean up. */
+  async kill9(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill("SIGKILL");
+    await this.exited;
+  }
+}
+
+function jsonLines(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The user function of the sample, as its own process. */
+export async function startFunction(port = 0, entry = SAMPLE, env: Record<string, string> = {}): Promise<{ proc: Proc; port: number }> {
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, CAIRN_FUNCTION_HOST: "127.0.0.1", CAIRN_FUNCTION_PORT: String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const proc = new Proc("function", child);
+  const line = await proc.waitForLine((l) => {
+    const j = jsonLines(l);
+    return typeof j?.port === "number" && typeof j.msg === "string" && /listen|serv/i.test(j.msg);
+  });
+  return { proc, port: jsonLines(line)!.port as number };
+}
+
+/** A runtime node (the real CLI binary) pointed at a function. */
+export async function startRuntime(options: {
+  functionPort: number;
+  store: string;
+  args?: string[];
+}): Promise<{ proc: Proc; port: number; adminPort: number; url: string }> {
+  const args = [
+    CLI,
+    "runtime",
+    "--function",
+    `127.0.0.1:${options.functionPort}`,
+    "--store",
+    options.store,
+    "--port",
+    "0",
+    "--admin-port",
+    "0",
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = new Proc("runtime", child);
+  const line = await proc.waitForLine((l) => jsonLines(l)?.msg === "cairn runtime started");
+  const j = jsonLines(line)!;
+  const port = Number(String(j.ingress).split(":").pop());
+  const adminPort = Number(String(j.admin).split(":").pop());
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 20_000, "runtime ready");
+  return { proc, port, adminPort, url: `http://127.0.0.1:${port}` };
+}
+
+/** Polls a condition until it holds or the deadline passes. */
+export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await cond()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+/** A temporary directory removed by the returned cleanup. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "cairn-test-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** JSON over HTTP, returning status and parsed body. */
+export async function http(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const res = await fetch(url, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    // keep the raw text
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}

@@ -1,0 +1,83 @@
+/** The runtime's implementation of the admin API: catalog listing and entity inspection. */
+import { fromBinary, toJson } from "@bufbuild/protobuf";
+import type { Registry } from "@bufbuild/protobuf";
+import { CairnError, Code, JSON_TYPE_URL_PREFIX } from "@cairn/protocol";
+import type { Catalog } from "./core/types.js";
+import type { AdminApi, AdminServiceInfo, EntityInspection, InspectOptions } from "./ops/index.js";
+import type { Store, StoredPayload } from "./store/types.js";
+
+/** Creates the admin API over the current catalog and the store. */
+export function createAdminApi(
+  catalog: () => Catalog | undefined,
+  store: () => Store | undefined,
+  isActive: (service: string, entityId: string) => boolean,
+  httpRoute: (catalog: Catalog, service: string, method: string) => string | undefined,
+): AdminApi {
+  return {
+    services(): AdminServiceInfo[] {
+      const c = catalog();
+      if (c === undefined) return [];
+      return [...c.services.values()].map((s) => ({
+        name: s.desc.typeName,
+        kind: s.kind,
+        entityType: s.entityType ?? s.desc.typeName,
+        methods: s.desc.methods.map((m) => {
+          const http = httpRoute(c, s.desc.typeName, m.name);
+          return {
+            name: m.name,
+            inputType: m.input.typeName,
+            outputType: m.output.typeName,
+            ...(http === undefined ? {} : { http }),
+          };
+        }),
+      }));
+    },
+
+    async inspectEntity(service: string, entityId: string, options: InspectOptions = {}): Promise<EntityInspection> {
+      const c = catalog();
+      const s = store();
+      if (c === undefined || s === undefined) throw new CairnError(Code.Unavailable, "the runtime is not ready yet");
+      const entry = c.services.get(service) ?? [...c.services.values()].find((x) => x.desc.name === service);
+      if (entry === undefined) {
+        throw new CairnError(Code.NotFound, `no component named '${service}'; known: ${[...c.services.keys()].join(", ") || "none"}`);
+      }
+      const ref = { entityType: entry.entityType ?? entry.desc.typeName, entityId };
+      const snapshot = await s.loadSnapshot(ref);
+      const all = await s.loadEvents(ref, 0);
+      const events = options.limit === undefined ? all : all.slice(Math.max(0, all.length - options.limit));
+      return {
+        service: entry.desc.typeName,
+        entityId,
+        entityType: ref.entityType,
+        sequence: all.length > 0 ? all[all.length - 1]!.sequence : (snapshot?.sequence ?? 0),
+        ...(snapshot === undefined ? {} : { snapshot: { sequence: snapshot.sequence, state: decodePayload(c.registry, snapshot.state) } }),
+        events: events.map((e) => ({
+          sequence: e.sequence,
+          offset: e.offset,
+          timestamp: new Date(e.timestamp).toISOString(),
+          type: payloadType(e.payload),
+          payload: decodePayload(c.registry, e.payload),
+        })),
+        active: isActive(entry.desc.typeName, entityId),
+      };
+    },
+  };
+}
+
+function payloadType(p: StoredPayload): string {
+  return p.typeUrl.slice(p.typeUrl.lastIndexOf("/") + 1);
+}
+
+/** JSON view of a stored payload: JSON payloads parsed, protobuf ones decoded with the registry. */
+export function decodePayload(registry: Registry, p: StoredPayload): unknown {
+  if (p.typeUrl.startsWith(JSON_TYPE_URL_PREFIX)) {
+    try {
+      return JSON.parse(Buffer.from(p.value).toString("utf8"));
+    } catch {
+      return { $malformedJson: Buffer.from(p.value).toString("utf8") };
+    }
+  }
+  const desc = registry.getMessage(payloadType(p));
+  if (desc === undefined) return { $type: p.typeUrl, $base64: Buffer.from(p.value).toString("base64") };
+  return toJson(desc, fromBinary(desc, p.value), { registry });
+}

@@ -1,0 +1,171 @@
+/**
+ * The dispatcher: routes an invocation to the component that owns it, and
+ * carries out what a component's reply asks for once its state change is
+ * durable: forwards (another component answers the client) and effects
+ * (calls made synchronously before the reply, or asynchronously after it).
+ */
+import { fromBinary } from "@bufbuild/protobuf";
+import type { DescMethod } from "@bufbuild/protobuf";
+import { CairnError, Code } from "@cairn/protocol";
+import type { EventSourcedReply, SideEffect, Forward } from "@cairn/protocol";
+import type { Logger } from "pino";
+import { entityKeyFields } from "../host/catalog.js";
+import { anyTypeName, fromWireMetadata } from "../host/payloads.js";
+import type { Catalog, Dispatcher, Invocation, InvocationResult, ServiceEntry } from "./types.js";
+
+/** The entity side the router hands entity commands to. */
+export interface EntityHandler {
+  handle(service: ServiceEntry, entityId: string, invocation: Invocation): Promise<InvocationResult>;
+}
+
+interface Target {
+  readonly service: ServiceEntry;
+  readonly method: DescMethod;
+}
+
+/** Attempts for an asynchronous effect before it is logged as dropped (durable outbox: later). */
+const ASYNC_EFFECT_ATTEMPTS = 8;
+
+export class Router implements Dispatcher {
+  constructor(
+    private readonly catalog: () => Catalog | undefined,
+    private readonly entities: EntityHandler,
+    private readonly logger: Logger,
+  ) {}
+
+  dispatch(invocation: Invocation): Promise<InvocationResult> {
+    switch (invocation.service.kind) {
+      case "event_sourced_entity": {
+        const key = entityKey(invocation);
+        if ("error" in key) return Promise.reject(key.error);
+        return this.entities.handle(invocation.service, key.value, invocation);
+      }
+      default:
+        return Promise.reject(
+          new CairnError(Code.Unimplemented, `${invocation.service.kind.replaceAll("_", " ")} components are not served by this runtime yet (${invocation.service.desc.typeName})`),
+        );
+    }
+  }
+
+  /** Validates a reply's forward and effects before its events are persisted. */
+  checkReply(invocation: Invocation, reply: EventSourcedReply): CairnError | undefined {
+    const action = reply.clientAction?.action;
+    if (action?.case === "reply") {
+      const payload = action.value.payload;
+      if (payload !== undefined && anyTypeName(payload) !== invocation.method.output.typeName) {
+        return new CairnError(Code.Internal, `${describe(invocation)} replied with ${payload.typeUrl}, but the method returns ${invocation.method.output.typeName}`);
+      }
+    } else if (action?.case === "forward") {
+      const target = this.resolve(action.value.serviceName, action.value.method, "forward");
+      if ("error" in target) return target.error;
+      if (target.value.method.output.typeName !== invocation.method.output.typeName) {
+        return new CairnError(Code.Internal, `${describe(invocation)} forwards to ${action.value.serviceName}/${action.value.method}, which returns ${target.value.method.output.typeName}, not ${invocation.method.output.typeName}`);
+      }
+    } else if (action === undefined) {
+      return new CairnError(Code.Internal, `${describe(invocation)}: the user function's reply has no client action`);
+    }
+    for (const effect of reply.sideEffects) {
+      const target = this.resolve(effect.serviceName, effect.method, "effect");
+      if ("error" in target) return target.error;
+    }
+    return undefined;
+  }
+
+  /** Runs effects and the forward after the commit; resolves with the client's answer. */
+  async release(invocation: Invocation, reply: EventSourcedReply): Promise<InvocationResult> {
+    for (const effect of reply.sideEffects) {
+      if (!effect.synchronous) continue;
+      try {
+        await this.dispatch(this.call(effect, invocation));
+      } catch (err) {
+        const e = CairnError.from(err);
+        throw new CairnError(e.code, `synchronous effect ${effect.serviceName}/${effect.method} failed: ${e.message}`, { cause: e });
+      }
+    }
+    for (const effect of reply.sideEffects) {
+      if (!effect.synchronous) this.runAsync(effect, invocation);
+    }
+    const action = reply.clientAction?.action;
+    if (action?.case === "forward") return this.dispatch(this.call(action.value, invocation));
+    if (action?.case === "reply") {
+      return { output: action.value.payload?.value ?? new Uint8Array(), metadata: fromWireMetadata(action.value.metadata) };
+    }
+    throw new CairnError(Code.Internal, `${describe(invocation)}: unexpected client action`);
+  }
+
+  private runAsync(effect: SideEffect, origin: Invocation): void {
+    const attempt = (n: number): void => {
+      this.dispatch(this.call(effect, origin)).catch((err: unknown) => {
+        const e = CairnError.from(err);
+        if (n >= ASYNC_EFFECT_ATTEMPTS) {
+          this.logger.error({ effect: `${effect.serviceName}/${effect.method}`, code: e.code, err: e.message }, "asynchronous effect dropped after retries");
+          return;
+        }
+        this.logger.warn({ effect: `${effect.serviceName}/${effect.method}`, attempt: n, err: e.message }, "asynchronous effect failed; retrying");
+        setTimeout(() => attempt(n + 1), Math.min(100 * 2 ** n, 10_000)).unref();
+      });
+    };
+    setImmediate(() => attempt(1));
+  }
+
+  private call(target: SideEffect | Forward, origin: Invocation): Invocation {
+    const resolved = this.resolve(target.serviceName, target.method, "call");
+    if ("error" in resolved) throw resolved.error;
+    const metadata = { ...pickTrace(origin.metadata), ...fromWireMetadata(target.metadata) };
+    return {
+      service: resolved.value.service,
+      method: resolved.value.method,
+      input: target.payload?.value ?? new Uint8Array(),
+      metadata,
+      ...(origin.deadline === undefined ? {} : { deadline: origin.deadline }),
+    };
+  }
+
+  private resolve(serviceName: string, methodName: string, what: string): { value: Target } | { error: CairnError } {
+    const service = this.catalog()?.services.get(serviceName);
+    if (service === undefined) {
+      return { error: new CairnError(Code.NotFound, `${what} target service '${serviceName}' is not served by this user function`) };
+    }
+    const method = service.desc.methods.find((m) => m.name === methodName);
+    if (method === undefined) {
+      return { error: new CairnError(Code.Unimplemented, `${what} target method '${serviceName}/${methodName}' does not exist; ${serviceName} has ${service.desc.methods.map((m) => m.name).join(", ")}`) };
+    }
+    return { value: { service, method } };
+  }
+}
+
+function describe(invocation: Invocation): string {
+  return `${invocation.service.desc.typeName}/${invocation.method.name}`;
+}
+
+const TRACE_KEYS = ["traceparent", "tracestate", "x-request-id"];
+
+function pickTrace(metadata: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of TRACE_KEYS) if (metadata[k] !== undefined) out[k] = metadata[k];
+  return out;
+}
+
+/** The entity id of a request: the (cairn.entity_key) field(s), joined by "/". */
+export function entityKey(invocation: Invocation): { value: string } | { error: CairnError } {
+  const input = invocation.method.input;
+  let message: Record<string, unknown>;
+  try {
+    message = fromBinary(input, invocation.input) as unknown as Record<string, unknown>;
+  } catch (err) {
+    return { error: new CairnError(Code.InvalidArgument, `malformed ${input.typeName} in request ${describe(invocation)}: ${(err as Error).message}`) };
+  }
+  const parts: string[] = [];
+  for (const field of entityKeyFields(input)) {
+    const value = message[field.localName];
+    const text = value === undefined || value === null ? "" : String(value as string | number | bigint);
+    if (text === "") {
+      return { error: new CairnError(Code.InvalidArgument, `entity key field '${field.name}' is empty in request ${describe(invocation)}`) };
+    }
+    parts.push(text);
+  }
+  if (parts.length === 0) {
+    return { error: new CairnError(Code.InvalidArgument, `request ${input.typeName} has no (cairn.entity_key) field`) };
+  }
+  return { value: parts.join("/") };
+}

@@ -1,0 +1,85 @@
+/**
+ * Keeps the active event-sourced entities of this node: creates them on the
+ * first command, passivates them when idle past their component's timeout,
+ * and drains them on shutdown.
+ */
+import { CairnError, Code, codeName } from "@cairn/protocol";
+import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
+import type { EntityEnv } from "./entity-env.js";
+import { EventSourcedEntity } from "./event-sourced-entity.js";
+
+export class EntityHost {
+  private readonly entities = new Map<string, EventSourcedEntity>();
+  private readonly sweeper: NodeJS.Timeout;
+  private draining = false;
+
+  constructor(
+    private readonly env: EntityEnv,
+    sweepIntervalMs = 1_000,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Number of entity instances in memory. */
+  get size(): number {
+    return this.entities.size;
+  }
+
+  /** Routes a command to the entity `entityId` of `service`, activating it if needed. */
+  handle(service: ServiceEntry, entityId: string, invocation: Invocation): Promise<InvocationResult> {
+    if (this.draining) {
+      return Promise.reject(new CairnError(Code.Unavailable, "the runtime is shutting down; retry on another node"));
+    }
+    const key = `${service.desc.typeName}\u0000${entityId}`;
+    let entity = this.entities.get(key);
+    if (entity === undefined) {
+      entity = new EventSourcedEntity(service, entityId, this.env);
+      this.entities.set(key, entity);
+    }
+    const started = performance.now();
+    const serviceName = service.desc.typeName;
+    const method = invocation.method.name;
+    const done = (code: string) => this.env.metrics.commandCompleted(serviceName, method, code, (performance.now() - started) / 1000);
+    return entity.handle(invocation).then(
+      (result) => {
+        done("OK");
+        return result;
+      },
+      (err: unknown) => {
+        const error = CairnError.from(err);
+        done(codeName(error.code));
+        throw error;
+      },
+    );
+  }
+
+  /** True when the entity is in memory with an open channel. */
+  isActive(service: string, entityId: string): boolean {
+    return this.entities.get(`${service}\u0000${entityId}`)?.active ?? false;
+  }
+
+  /** Passivates entities idle longer than their component's timeout. */
+  sweep(now = Date.now()): void {
+    for (const [key, entity] of this.entities) {
+      const timeout = entity.service.passivationTimeoutMs ?? 30_000;
+      if (entity.idle && now - entity.lastActive >= timeout) {
+        this.entities.delete(key);
+        const wasActive = entity.active;
+        entity.passivate();
+        if (wasActive) this.env.metrics.entityPassivated(entity.service.desc.typeName);
+      }
+    }
+  }
+
+  /** Refuses new commands, waits (bounded) for in-flight ones, then passivates all. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && [...this.entities.values()].some((e) => !e.idle)) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.sweep(Infinity);
+    clearInterval(this.sweeper);
+  }
+}

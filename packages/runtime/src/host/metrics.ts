@@ -1,0 +1,24 @@
+/**
+ * The metrics the host reports. `RuntimeMetrics` from ops implements it; the
+ * host depends only on this narrow interface so it can run without prom-client.
+ */
+export interface HostMetrics {
+  commandCompleted(service: string, method: string, code: string, seconds: number): void;
+  entityActivated(service: string): void;
+  entityPassivated(service: string): void;
+  entityRestarted(service: string, reason: string): void;
+  activeEntities(service: string, delta: number): void;
+  mailboxRejected(service: string): void;
+  functionConnected(up: boolean): void;
+}
+
+/** Metrics that record nothing, for embedding and tests that don't look at metrics. */
+export const noopMetrics: HostMetrics = {
+  commandCompleted() {},
+  entityActivated() {},
+  entityPassivated() {},
+  entityRestarted() {},
+  activeEntities() {},
+  mailboxRejected() {},
+  functionConnected() {},
+};

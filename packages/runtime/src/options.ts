@@ -1,0 +1,35 @@
+/**
+ * Runtime configuration: one zod schema validates flags, environment
+ * (`CAIRN_*`) and config file alike, so every source gets the same checks
+ * and the same error messages.
+ */
+import { z } from "zod";
+
+/** Options of {@link createRuntime}; every field has a documented default. */
+export const RuntimeOptionsSchema = z.object({
+  /** Store location: "memory", a SQLite file path or "sqlite:<path>", or a postgres:// URL. */
+  store: z.string().min(1).default(".cairn/cairn.db"),
+  /** Address of the user function's gRPC server, host:port. */
+  functionAddress: z.string().min(1).default("127.0.0.1:8080"),
+  /** Interface the ingress and admin servers bind to. */
+  host: z.string().min(1).default("127.0.0.1"),
+  /** Ingress port (gRPC, gRPC-Web, Connect, HTTP/JSON); 0 picks a free port. */
+  port: z.number().int().min(0).max(65535).default(9000),
+  /** Admin port (health, readiness, /metrics, admin API); 0 picks a free port. */
+  adminPort: z.number().int().min(0).max(65535).default(9090),
+  /** Largest accepted request body, bytes. */
+  maxRequestBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  /** Commands queued per entity before callers get RESOURCE_EXHAUSTED. */
+  mailboxCapacity: z.number().int().positive().default(1000),
+  /** Default time a command may take, milliseconds (a client deadline may shorten it). */
+  commandTimeoutMs: z.number().int().positive().default(10_000),
+  /** Default idle time before an entity is passivated, milliseconds. */
+  passivationTimeoutMs: z.number().int().positive().default(30_000),
+  /** pino log level. */
+  logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+/** Validated runtime options. */
+export type RuntimeOptions = z.infer<typeof RuntimeOptionsSchema>;
+/** Runtime options as a caller may give them (defaults filled in). */
+export type RuntimeOptionsInput = z.input<typeof RuntimeOptionsSchema>;

@@ -1,0 +1,166 @@
+/**
+ * A runtime node: store, user-function connection, entity host, router,
+ * ingress and admin server, wired together and started/stopped in order.
+ */
+import { readFileSync } from "node:fs";
+import { CairnError, Code } from "@cairn/protocol";
+import { createAdminApi } from "./admin-api-impl.js";
+import type { Catalog } from "./core/types.js";
+import { Router } from "./core/router.js";
+import type { DiscoveredCatalog } from "./host/catalog.js";
+import { EntityHost } from "./host/entity-host.js";
+import type { EntityEnv } from "./host/entity-env.js";
+import { FunctionConnection } from "./host/function-connection.js";
+import { createIngress, httpRouteOf } from "./ingress/index.js";
+import type { Ingress } from "./ingress/index.js";
+import { createAdminServer, createLogger, createMetrics } from "./ops/index.js";
+import type { AdminServer, Logger, RuntimeMetrics } from "./ops/index.js";
+import { RuntimeOptionsSchema } from "./options.js";
+import type { RuntimeOptions, RuntimeOptionsInput } from "./options.js";
+import { createStore } from "./store/index.js";
+import type { Store } from "./store/types.js";
+
+/** A running (or stopped) runtime node. */
+export interface Runtime {
+  /** Opens the store, binds ingress and admin ports, starts discovering the user function. */
+  start(): Promise<void>;
+  /** Stops accepting, drains in-flight commands, passivates entities, closes ports and the store. */
+  stop(): Promise<void>;
+  /** Bound ports (valid after start). */
+  readonly ports: { readonly ingress: number; readonly admin: number };
+  /** True once the store is open and the user function is discovered. */
+  readonly ready: boolean;
+  /** The current catalog (undefined before discovery). */
+  readonly catalog: Catalog | undefined;
+}
+
+/** Extra wiring for embedding (tests, `cairn dev`). */
+export interface RuntimeDeps {
+  readonly logger?: Logger;
+  readonly metrics?: RuntimeMetrics;
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/**
+ * Creates a runtime node; throws a ZodError on invalid options.
+ *
+ * @example
+ * ```ts
+ * const runtime = createRuntime({ store: ".cairn/cairn.db", functionAddress: "127.0.0.1:8080" });
+ * await runtime.start();
+ * ```
+ */
+export function createRuntime(options: RuntimeOptionsInput, deps: RuntimeDeps = {}): Runtime {
+  return new RuntimeImpl(RuntimeOptionsSchema.parse(options), deps);
+}
+
+class RuntimeImpl implements Runtime {
+  private readonly logger: Logger;
+  private readonly metrics: RuntimeMetrics;
+  private store: Store | undefined;
+  private connection: FunctionConnection | undefined;
+  private host: EntityHost | undefined;
+  private ingress: Ingress | undefined;
+  private admin: AdminServer | undefined;
+  private current: DiscoveredCatalog | undefined;
+  ports = { ingress: 0, admin: 0 };
+
+  constructor(
+    private readonly options: RuntimeOptions,
+    deps: RuntimeDeps,
+  ) {
+    this.logger = deps.logger ?? createLogger({ level: options.logLevel, name: "cairn-runtime" });
+    this.metrics = deps.metrics ?? createMetrics();
+  }
+
+  get ready(): boolean {
+    return this.store !== undefined && this.connection?.connected === true;
+  }
+
+  get catalog(): Catalog | undefined {
+    return this.current;
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    this.store = await createStore(o.store, { metrics: this.metrics, logger: this.logger });
+    const connection = new FunctionConnection({
+      address: o.functionAddress,
+      logger: this.logger,
+      runtimeVersion: VERSION,
+      defaultPassivationMs: o.passivationTimeoutMs,
+      onCatalog: (c) => (this.current = c),
+      onConnected: (up) => this.metrics.functionConnected(up),
+    });
+    this.connection = connection;
+    let router: Router | undefined;
+    const env: EntityEnv = {
+      store: this.store,
+      logger: this.logger,
+      metrics: this.metrics,
+      mailboxCapacity: o.mailboxCapacity,
+      commandTimeoutMs: o.commandTimeoutMs,
+      connection,
+      mux: () => connection.eventSourced,
+      reportError: (m, s, e) => connection.reportError(m, s, e),
+      checkReply: (inv, reply) => router!.checkReply(inv, reply),
+      release: (inv, reply) => router!.release(inv, reply),
+      activated: (e) => {
+        this.metrics.entityActivated(e.service.desc.typeName);
+        this.metrics.activeEntities(e.service.desc.typeName, 1);
+      },
+      deactivated: (e) => this.metrics.activeEntities(e.service.desc.typeName, -1),
+      restarted: (e, reason) => this.metrics.entityRestarted(e.service.desc.typeName, reason),
+    };
+    const host = new EntityHost(env);
+    this.host = host;
+    router = new Router(() => this.current, host, this.logger);
+    this.ingress = createIngress({
+      catalog: () => this.current,
+      fileDescriptorSet: () => this.current?.fileDescriptorSet,
+      dispatcher: router,
+      logger: this.logger,
+      maxRequestBytes: o.maxRequestBytes,
+      defaultTimeoutMs: o.commandTimeoutMs,
+    });
+    this.ports.ingress = await this.ingress.listen(o.port, o.host);
+    this.admin = createAdminServer({
+      readiness: () => ({
+        ready: this.ready,
+        store: this.store === undefined ? "closed" : `open (${this.store.description})`,
+        function: connection.status,
+      }),
+      metrics: this.metrics,
+      admin: createAdminApi(
+        () => this.current,
+        () => this.store,
+        (service, id) => host.isActive(service, id),
+        httpRouteOf,
+      ),
+      logger: this.logger,
+    });
+    this.ports.admin = await this.admin.listen(o.adminPort, o.host);
+    this.logger.info(
+      { ingress: `${o.host}:${this.ports.ingress}`, admin: `${o.host}:${this.ports.admin}`, store: this.store.description, function: o.functionAddress },
+      "cairn runtime started",
+    );
+    connection.start();
+  }
+
+  async stop(): Promise<void> {
+    this.logger.info("cairn runtime stopping");
+    await this.host?.drain(5_000);
+    await this.ingress?.close();
+    this.connection?.close();
+    await this.admin?.close();
+    await this.store?.close();
+    this.store = undefined;
+    this.logger.info("cairn runtime stopped");
+  }
+}
+
+/** Thrown by helpers when the runtime is used before start(). */
+export function notStarted(): CairnError {
+  return new CairnError(Code.Unavailable, "the runtime is not started");
+}
