@@ -1,0 +1,87 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import type { DescFile } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import {
+  ComponentKind,
+  ComponentSchema,
+  PROTOCOL_MAJOR_VERSION,
+  PROTOCOL_MINOR_VERSION,
+  SpecSchema,
+} from "@cairn/protocol";
+import type { Component as WireComponent, RuntimeInfo, Spec } from "@cairn/protocol";
+import type { Component } from "../component.js";
+import { SDK_NAME, SDK_VERSION } from "../version.js";
+
+/** What the function announces about itself at discovery. */
+export interface ServiceIdentity {
+  serviceName: string;
+  serviceVersion: string;
+}
+
+/** The files of the components' services and types, every import before its importer. */
+export function descriptorFiles(components: readonly Component[]): DescFile[] {
+  const seen = new Set<string>();
+  const ordered: DescFile[] = [];
+  const visit = (file: DescFile): void => {
+    if (seen.has(file.name)) return;
+    seen.add(file.name);
+    for (const dep of file.dependencies) visit(dep);
+    ordered.push(file);
+  };
+  for (const component of components) {
+    visit(component.service.file);
+    for (const type of component.definition.types) visit(type.file);
+  }
+  return ordered;
+}
+
+/** The Spec answered to Discover. */
+export function buildSpec(components: readonly Component[], identity: ServiceIdentity): Spec {
+  const set = create(FileDescriptorSetSchema, { file: descriptorFiles(components).map((f) => f.proto) });
+  return create(SpecSchema, {
+    proto: toBinary(FileDescriptorSetSchema, set),
+    components: components.map(wireComponent),
+    serviceInfo: {
+      serviceName: identity.serviceName,
+      serviceVersion: identity.serviceVersion,
+      serviceRuntime: `node ${process.version}`,
+      supportLibraryName: SDK_NAME,
+      supportLibraryVersion: SDK_VERSION,
+      protocolMajorVersion: PROTOCOL_MAJOR_VERSION,
+      protocolMinorVersion: PROTOCOL_MINOR_VERSION,
+    },
+  });
+}
+
+function wireComponent(component: Component): WireComponent {
+  const def = component.definition;
+  const ms = def.passivationTimeoutMs;
+  return create(ComponentSchema, {
+    kind: ComponentKind.EVENT_SOURCED_ENTITY,
+    serviceName: component.service.typeName,
+    entity: {
+      entityType: def.entityType,
+      snapshotEvery: def.snapshotEvery,
+      passivationTimeout:
+        ms === undefined ? undefined : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) },
+    },
+  });
+}
+
+/**
+ * Why the runtime cannot be served, or undefined when it can: peers with
+ * another major protocol version refuse each other.
+ */
+export function versionMismatch(info: RuntimeInfo): string | undefined {
+  const theirs = info.protocolMajorVersion;
+  if (theirs === PROTOCOL_MAJOR_VERSION) return undefined;
+  const runtime = info.runtimeName === "" ? "the runtime" : `${info.runtimeName} ${info.runtimeVersion}`.trim();
+  const upgrade =
+    theirs > PROTOCOL_MAJOR_VERSION
+      ? `upgrade ${SDK_NAME} to a version speaking protocol v${theirs}`
+      : `upgrade the runtime to a version speaking protocol v${PROTOCOL_MAJOR_VERSION}`;
+  return (
+    `protocol version mismatch: ${runtime} speaks Cairn protocol v${theirs}.${info.protocolMinorVersion}, ` +
+    `${SDK_NAME} ${SDK_VERSION} speaks v${PROTOCOL_MAJOR_VERSION}.${PROTOCOL_MINOR_VERSION}; ${upgrade}`
+  );
+}

@@ -1,0 +1,202 @@
+import * as grpc from "@grpc/grpc-js";
+import { Discovery, EventSourcedEntities, grpcServiceDefinition } from "@cairn/protocol";
+import type { EventSourcedInFrame, EventSourcedOutFrame, RuntimeInfo, Spec, UserFunctionError } from "@cairn/protocol";
+import type { Empty } from "@bufbuild/protobuf/wkt";
+import type { Component } from "../component.js";
+import type { EventSourcedDefinition } from "../eventsourced/entity.js";
+import { EventSourcedStreamHandler } from "../eventsourced/channels.js";
+import { describeError, stderrLogger } from "../log.js";
+import type { Logger } from "../log.js";
+import { buildSpec, versionMismatch } from "./discovery.js";
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /** The components this user function hosts. */
+  components: readonly Component[];
+  /** Port to listen on; 0 picks a free one. Default: env CAIRN_FUNCTION_PORT, else 8080. */
+  port?: number;
+  /** Address to bind. Default: env CAIRN_FUNCTION_HOST, else 127.0.0.1 (the runtime is a sidecar). */
+  host?: string;
+  /** Name announced at discovery. Default: env npm_package_name, else "". */
+  serviceName?: string;
+  /** Version announced at discovery. Default: env npm_package_version, else "". */
+  serviceVersion?: string;
+  /**
+   * Close gracefully on SIGTERM and SIGINT, then exit. Default false: a
+   * library must not take over process signals unasked, and tests start many
+   * servers in one process. Set it in the program's main module.
+   */
+  handleSignals?: boolean;
+  /** Where logs go. Default: one JSON line per record on stderr. */
+  logger?: Logger;
+  /** How long close() waits for in-flight commands before cutting streams. Default 10 s. */
+  closeTimeoutMs?: number;
+}
+
+/** A running user function server. */
+export interface Server {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /** Stops accepting streams, answers the commands in flight, then shuts down. */
+  close(): Promise<void>;
+}
+
+// Entity states travel whole in snapshots and payloads may be large; idle
+// streams between runtime and function are normal, so keepalive pings are
+// allowed without calls and connections are never closed for idleness.
+const CHANNEL_OPTIONS: grpc.ServerOptions = {
+  "grpc.max_receive_message_length": 64 * 1024 * 1024,
+  "grpc.max_send_message_length": 64 * 1024 * 1024,
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+};
+
+/**
+ * Serves the components to the Cairn runtime over gRPC: Discovery and the
+ * component protocols (event-sourced entities for now).
+ *
+ * @example
+ * ```ts
+ * const server = await serve({ components: [cart], handleSignals: true });
+ * // later, e.g. in tests:
+ * await server.close();
+ * ```
+ */
+export async function serve(options: ServeOptions): Promise<Server> {
+  const logger = options.logger ?? stderrLogger;
+  const host = options.host ?? process.env["CAIRN_FUNCTION_HOST"] ?? "127.0.0.1";
+  const port = options.port ?? portFromEnv();
+  const server = new grpc.Server(CHANNEL_OPTIONS);
+  const streams = new Set<EventSourcedStreamHandler & { end(): void }>();
+  const spec = buildSpec(options.components, {
+    serviceName: options.serviceName ?? process.env["npm_package_name"] ?? "",
+    serviceVersion: options.serviceVersion ?? process.env["npm_package_version"] ?? "",
+  });
+  server.addService(serviceDefinition(Discovery), discoveryImpl(spec, logger));
+  server.addService(serviceDefinition(EventSourcedEntities), {
+    handle: (call: grpc.ServerDuplexStream<EventSourcedInFrame, EventSourcedOutFrame>) =>
+      handleStream(call, eventSourcedDefinitions(options.components), logger, streams),
+  });
+  const bound = await bind(server, host, port);
+  logger({ level: "info", msg: "cairn user function listening", address: `${host}:${bound}`, host, port: bound,
+    components: options.components.map((c) => c.service.typeName) });
+  let closing: Promise<void> | undefined;
+  let removeSignals: () => void = () => undefined;
+  const close = (): Promise<void> =>
+    (closing ??= shutdown(server, streams, options.closeTimeoutMs ?? 10_000, removeSignals));
+  if (options.handleSignals === true) removeSignals = installSignals(close, logger);
+  return { port: bound, close };
+}
+
+function portFromEnv(): number {
+  const raw = process.env["CAIRN_FUNCTION_PORT"];
+  if (raw === undefined || raw === "") return 8080;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`CAIRN_FUNCTION_PORT must be a port number (0-65535), got '${raw}'`);
+  }
+  return port;
+}
+
+function serviceDefinition(service: Parameters<typeof grpcServiceDefinition>[0]): grpc.ServiceDefinition {
+  return grpcServiceDefinition(service) as unknown as grpc.ServiceDefinition;
+}
+
+function eventSourcedDefinitions(components: readonly Component[]): Map<string, EventSourcedDefinition> {
+  const map = new Map<string, EventSourcedDefinition>();
+  for (const c of components) if (c.kind === "event-sourced-entity") map.set(c.service.typeName, c.definition);
+  return map;
+}
+
+function discoveryImpl(spec: Spec, logger: Logger): grpc.UntypedServiceImplementation {
+  return {
+    discover(call: grpc.ServerUnaryCall<RuntimeInfo, Spec>, callback: grpc.sendUnaryData<Spec>) {
+      const mismatch = versionMismatch(call.request);
+      if (mismatch !== undefined) {
+        logger({ level: "error", msg: mismatch });
+        callback({ code: grpc.status.FAILED_PRECONDITION, details: mismatch });
+        return;
+      }
+      callback(null, spec);
+    },
+    reportError(call: grpc.ServerUnaryCall<UserFunctionError, Empty>, callback: grpc.sendUnaryData<Empty>) {
+      const { message, serviceName, entityId } = call.request;
+      logger({ level: "error", msg: `runtime reported an error: ${message}`, serviceName, entityId });
+      callback(null, { $typeName: "google.protobuf.Empty" });
+    },
+  };
+}
+
+function handleStream(
+  call: grpc.ServerDuplexStream<EventSourcedInFrame, EventSourcedOutFrame>,
+  entities: ReadonlyMap<string, EventSourcedDefinition>,
+  logger: Logger,
+  streams: Set<EventSourcedStreamHandler & { end(): void }>,
+): void {
+  const handler = Object.assign(new EventSourcedStreamHandler(entities, call, logger), {
+    end: () => {
+      streams.delete(handler);
+      handler.close();
+      call.end();
+    },
+  });
+  streams.add(handler);
+  call.on("data", (frame: EventSourcedInFrame) => {
+    for (const message of frame.messages) handler.receive(message);
+  });
+  // The runtime half-closed: answer what is queued, then end our side.
+  call.on("end", () => void handler.drain().then(handler.end));
+  call.on("error", (err) => {
+    logger({ level: "warn", msg: "event-sourced stream failed", error: describeError(err) });
+    streams.delete(handler);
+    handler.close();
+  });
+  call.on("cancelled", () => {
+    streams.delete(handler);
+    handler.close();
+  });
+}
+
+function bind(server: grpc.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err !== null) reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+      else resolve(bound);
+    });
+  });
+}
+
+async function shutdown(
+  server: grpc.Server,
+  streams: Set<EventSourcedStreamHandler & { end(): void }>,
+  timeoutMs: number,
+  removeSignals: () => void,
+): Promise<void> {
+  removeSignals();
+  const graceful = (async () => {
+    // Finish in-flight commands stream by stream, then end the streams so
+    // that tryShutdown (which waits for open calls) can complete.
+    await Promise.all([...streams].map(async (s) => { await s.drain(); s.end(); }));
+    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+  const result = await Promise.race([graceful, timeout]);
+  clearTimeout(timer);
+  if (result === "timeout") server.forceShutdown();
+}
+
+function installSignals(close: () => Promise<void>, logger: Logger): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger({ level: "info", msg: `received ${signal}, shutting down` });
+    void close().then(() => process.exit(0));
+  };
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  return () => {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  };
+}

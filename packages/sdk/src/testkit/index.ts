@@ -1,0 +1,26 @@
+/**
+ * @cairn/sdk/testkit: run components in memory, without a runtime or a
+ * network, and assert on replies, events, state and effects. The testkit
+ * drives the same command path as the server, so failure semantics and
+ * payload encoding are those of production.
+ *
+ * @example
+ * ```ts
+ * import { createEventSourcedTestKit } from "@cairn/sdk/testkit";
+ * const kit = createEventSourcedTestKit(cart, { entityId: "c1" });
+ * const r = await kit.call("addItem", { cartId: "c1", productId: "apple", name: "Apple", quantity: 3 });
+ * expect(r.error).toBeUndefined();
+ * expect(kit.state.items["apple"]?.quantity).toBe(3);
+ * ```
+ * @module
+ */
+
+export { createEventSourcedTestKit } from "./eventsourced.js";
+export type {
+  CommandResult,
+  EventSourcedTestKit,
+  EventSourcedTestKitOptions,
+  RecordedComponentCall,
+  RecordedEffect,
+  TestCallOptions,
+} from "./eventsourced.js";
