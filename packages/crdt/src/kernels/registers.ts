@@ -1,0 +1,134 @@
+/**
+ * Kernels of the dot-function types: GCounter, PNCounter, Vote, Flag and
+ * LWWRegister. Type codes are part of the encoding and never change.
+ */
+import { canonicalKey, parseKey } from "../value.js";
+import type { Value } from "../value.js";
+import { malformed } from "../codec.js";
+import { compareDots } from "../dot.js";
+import { dotFunKernel } from "./dot-fun.js";
+import type { DotFun, Entry } from "./dot-fun.js";
+
+/** PN-counter per-replica totals: increments and decrements, both non-negative. */
+export interface PN {
+  readonly p: number;
+  readonly n: number;
+}
+
+/** A register write: timestamp plus the value (kept with its canonical JSON). */
+export interface Stamped {
+  readonly timestamp: number;
+  readonly value: Value;
+  readonly json: string;
+}
+
+/** The value of a {@link Vote}. */
+export interface VoteValue {
+  /** Replicas whose current vote is `true`. */
+  readonly votesFor: number;
+  /** Replicas that have voted (either way). */
+  readonly voters: number;
+  /** This replica's vote (`false` until it votes). */
+  readonly selfVote: boolean;
+}
+
+function sum<V>(s: DotFun<V>, f: (v: V) => number): number {
+  let total = 0;
+  for (const e of s) total += f(e.value);
+  return total;
+}
+
+export const gCounterKernel = dotFunKernel<number>({
+  typeName: "GCounter",
+  code: 1,
+  writeValue: (w, v) => w.uint(v),
+  readValue: (r) => r.uint(),
+  valueOf: (s) => sum(s, (v) => v),
+});
+
+export const pnCounterKernel = dotFunKernel<PN>({
+  typeName: "PNCounter",
+  code: 2,
+  writeValue(w, v) {
+    w.uint(v.p);
+    w.uint(v.n);
+  },
+  readValue: (r) => ({ p: r.uint(), n: r.uint() }),
+  valueOf: (s) => sum(s, (v) => v.p - v.n),
+});
+
+/** The winner by (timestamp, writer replica id, writer counter): a total order, so every replica picks the same. */
+export function lwwWinner(s: DotFun<Stamped>): Entry<Stamped> | undefined {
+  let best: Entry<Stamped> | undefined;
+  for (const e of s) {
+    if (best === undefined || compareStamped(e, best) > 0) best = e;
+  }
+  return best;
+}
+
+export function compareStamped(a: Entry<Stamped>, b: Entry<Stamped>): number {
+  if (a.value.timestamp !== b.value.timestamp) return a.value.timestamp < b.value.timestamp ? -1 : 1;
+  return compareDots(a.dot, b.dot);
+}
+
+export const lwwKernel = dotFunKernel<Stamped>({
+  typeName: "LWWRegister",
+  code: 5,
+  writeValue(w, v) {
+    w.f64(v.timestamp);
+    w.string(v.json);
+  },
+  readValue(r) {
+    const timestamp = r.f64();
+    const json = r.string();
+    let value: Value;
+    try {
+      value = parseKey(json);
+    } catch {
+      throw malformed(`register value ${JSON.stringify(json.slice(0, 40))} is not JSON`);
+    }
+    if (canonicalKey(value) !== json) throw malformed("register value is not in canonical JSON");
+    return { timestamp, value, json };
+  },
+  valueOf: (s) => lwwWinner(s)?.value.value,
+  // Only the winner is kept: losers can never win later (the order is total
+  // and fixed), and their dots stay in the context so they are not revived.
+  normalize(s) {
+    if (s.length <= 1) return s;
+    const w = lwwWinner(s)!;
+    return [w];
+  },
+});
+
+export const flagKernel = dotFunKernel<null>({
+  typeName: "Flag",
+  code: 6,
+  writeValue: () => undefined,
+  readValue: () => null,
+  valueOf: (s) => s.length > 0,
+});
+
+export const voteKernel = dotFunKernel<boolean>({
+  typeName: "Vote",
+  code: 8,
+  writeValue: (w, v) => w.byte(v ? 1 : 0),
+  readValue(r) {
+    const b = r.byte();
+    if (b > 1) throw malformed(`vote byte ${b} is neither 0 nor 1`);
+    return b === 1;
+  },
+  valueOf: (s) => voteValue(s, undefined),
+});
+
+/** Counts each replica's latest vote. */
+export function voteValue(s: DotFun<boolean>, self: string | undefined): VoteValue {
+  const latest = new Map<string, Entry<boolean>>();
+  for (const e of s) {
+    const prev = latest.get(e.dot.replica);
+    if (prev === undefined || prev.dot.counter < e.dot.counter) latest.set(e.dot.replica, e);
+  }
+  let votesFor = 0;
+  for (const e of latest.values()) if (e.value) votesFor++;
+  const selfVote = self !== undefined && latest.get(self)?.value === true;
+  return { votesFor, voters: latest.size, selfVote };
+}
