@@ -10,11 +10,18 @@ describe("event-sourced testkit", () => {
     const kit = createEventSourcedTestKit(cart, { entityId: "c1" });
     const r = await kit.call("addItem", apple);
     expect(r.error).toBeUndefined();
-    expect(r.events).toEqual([{ type: "ItemAdded", productId: "apple", name: "Apple", quantity: 3 }]);
-    expect(kit.state).toEqual({ items: { apple: { name: "Apple", quantity: 3 } }, checkedOut: false });
+    expect(r.events).toEqual([
+      { type: "ItemAdded", productId: "apple", name: "Apple", quantity: 3 },
+    ]);
+    expect(kit.state).toEqual({
+      items: { apple: { name: "Apple", quantity: 3 } },
+      checkedOut: false,
+    });
     expect(kit.sequence).toBe(1);
     const got = await kit.call("getCart", { cartId: "c1" });
-    expect(got.reply?.items).toEqual([expect.objectContaining({ productId: "apple", name: "Apple", quantity: 3 })]);
+    expect(got.reply?.items).toEqual([
+      expect.objectContaining({ productId: "apple", name: "Apple", quantity: 3 }),
+    ]);
     expect(got.events).toEqual([]);
     expect(got.replyMetadata.get("x-items")).toBe("1");
   });
@@ -45,7 +52,9 @@ describe("event-sourced testkit", () => {
     const before = kit.state;
     const r = await kit.call("addItem", { ...apple, productId: "pear", name: "boom" });
     expect(r.error?.code).toBe(Code.Internal);
-    expect(r.error?.message).toMatch(/^internal error in ShoppingCart\.AddItem \(correlation id [0-9a-f-]{36}\)$/);
+    expect(r.error?.message).toMatch(
+      /^internal error in ShoppingCart\.AddItem \(correlation id [0-9a-f-]{36}\)$/,
+    );
     expect((r.error?.cause as Error).message).toBe("kaboom after emit");
     expect(r.restart).toBe(false);
     expect(r.events).toEqual([]);
@@ -78,8 +87,13 @@ describe("event-sourced testkit", () => {
     expect(r.error?.code).toBe(Code.Internal);
     expect(r.restart).toBe(true);
     expect(r.events).toEqual([]);
-    expect(logs).toEqual([expect.objectContaining({ level: "error", correlationId: expect.any(String) })]);
-    expect(kit.state).toEqual({ items: { apple: { name: "Apple", quantity: 3 } }, checkedOut: false });
+    expect(logs).toEqual([
+      expect.objectContaining({ level: "error", correlationId: expect.any(String) }),
+    ]);
+    expect(kit.state).toEqual({
+      items: { apple: { name: "Apple", quantity: 3 } },
+      checkedOut: false,
+    });
     const next = await kit.call("addItem", apple);
     expect(next.error).toBeUndefined();
     expect(kit.state.items["apple"]?.quantity).toBe(6);
@@ -96,7 +110,11 @@ describe("event-sourced testkit", () => {
 
     const withEffect = await kit.call("addItem", { ...apple, name: "effect" });
     expect(withEffect.effects).toEqual([
-      expect.objectContaining({ method: ShoppingCart.method.checkout, synchronous: true, request: expect.objectContaining({ cartId: "c1" }) }),
+      expect.objectContaining({
+        method: ShoppingCart.method.checkout,
+        synchronous: true,
+        request: expect.objectContaining({ cartId: "c1" }),
+      }),
     ]);
   });
 
@@ -127,7 +145,10 @@ describe("event-sourced testkit", () => {
   it("replays initial events before the first command", async () => {
     const kit = createEventSourcedTestKit(cart, {
       entityId: "c1",
-      initialEvents: [{ type: "ItemAdded", productId: "apple", name: "Apple", quantity: 2 }, { type: "CheckedOut" }],
+      initialEvents: [
+        { type: "ItemAdded", productId: "apple", name: "Apple", quantity: 2 },
+        { type: "CheckedOut" },
+      ],
     });
     expect(kit.sequence).toBe(2);
     const r = await kit.call("addItem", apple);

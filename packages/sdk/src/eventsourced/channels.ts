@@ -1,6 +1,17 @@
 import { create } from "@bufbuild/protobuf";
-import { CairnError, Code, EventSourcedOutFrameSchema, EventSourcedOutSchema } from "@cairn/protocol";
-import type { Command, EventSourcedIn, EventSourcedInit, EventSourcedOut, EventSourcedOutFrame } from "@cairn/protocol";
+import {
+  CairnError,
+  Code,
+  EventSourcedOutFrameSchema,
+  EventSourcedOutSchema,
+} from "@cairn/protocol";
+import type {
+  Command,
+  EventSourcedIn,
+  EventSourcedInit,
+  EventSourcedOut,
+  EventSourcedOutFrame,
+} from "@cairn/protocol";
 import { describeError } from "../log.js";
 import type { Logger } from "../log.js";
 import { FrameWriter } from "../server/frame-writer.js";
@@ -33,7 +44,9 @@ export class EventSourcedStreamHandler {
     sink: FrameSink<EventSourcedOutFrame>,
     private readonly logger: Logger,
   ) {
-    this.writer = new FrameWriter(sink, (messages) => create(EventSourcedOutFrameSchema, { messages }));
+    this.writer = new FrameWriter(sink, (messages) =>
+      create(EventSourcedOutFrameSchema, { messages }),
+    );
   }
 
   /** Dispatches one message of an incoming frame. */
@@ -75,11 +88,16 @@ export class EventSourcedStreamHandler {
   }
 
   private open(id: bigint, init: EventSourcedInit): void {
-    if (this.channels.has(id)) return this.channelFailure(id, Code.FailedPrecondition, `channel ${id} is already open`);
+    if (this.channels.has(id))
+      return this.channelFailure(id, Code.FailedPrecondition, `channel ${id} is already open`);
     const def = this.entities.get(init.serviceName);
     if (def === undefined) {
       const known = [...this.entities.keys()].join(", ") || "none";
-      return this.channelFailure(id, Code.NotFound, `no event-sourced entity serves '${init.serviceName}' (served: ${known})`);
+      return this.channelFailure(
+        id,
+        Code.NotFound,
+        `no event-sourced entity serves '${init.serviceName}' (served: ${known})`,
+      );
     }
     const channel: Channel = { id, instance: undefined, tail: Promise.resolve() };
     this.channels.set(id, channel);
@@ -90,12 +108,22 @@ export class EventSourcedStreamHandler {
 
   private command(id: bigint, command: Command): void {
     if (this.draining) {
-      return this.reply(id, Code.Unavailable, "the user function is shutting down; retry", command.id);
+      return this.reply(
+        id,
+        Code.Unavailable,
+        "the user function is shutting down; retry",
+        command.id,
+      );
     }
     this.onChannel(id, command.id, async (ch) => {
       if (ch.instance === undefined) return;
       const outcome = await ch.instance.handle(command);
-      this.writer.push(create(EventSourcedOutSchema, { channelId: id, body: { case: "reply", value: outcome.reply } }));
+      this.writer.push(
+        create(EventSourcedOutSchema, {
+          channelId: id,
+          body: { case: "reply", value: outcome.reply },
+        }),
+      );
     });
   }
 
@@ -104,10 +132,19 @@ export class EventSourcedStreamHandler {
    * or failing replayed event) fails the whole channel: the runtime then
    * re-activates the entity from its journal.
    */
-  private onChannel(id: bigint, commandId: bigint | undefined, step: (ch: Channel) => void | Promise<void>): void {
+  private onChannel(
+    id: bigint,
+    commandId: bigint | undefined,
+    step: (ch: Channel) => void | Promise<void>,
+  ): void {
     const channel = this.channels.get(id);
     if (channel === undefined) {
-      return this.channelFailure(id, Code.NotFound, `channel ${id} is not open (send init first)`, commandId);
+      return this.channelFailure(
+        id,
+        Code.NotFound,
+        `channel ${id} is not open (send init first)`,
+        commandId,
+      );
     }
     const run = channel.tail.then(() => this.runStep(channel, commandId, step));
     channel.tail = run;
@@ -115,14 +152,24 @@ export class EventSourcedStreamHandler {
     void run.finally(() => this.inFlight.delete(run));
   }
 
-  private async runStep(channel: Channel, commandId: bigint | undefined, step: (ch: Channel) => void | Promise<void>) {
+  private async runStep(
+    channel: Channel,
+    commandId: bigint | undefined,
+    step: (ch: Channel) => void | Promise<void>,
+  ) {
     if (this.channels.get(channel.id) !== channel) return; // closed or failed meanwhile
     try {
       await step(channel);
     } catch (err) {
       this.channels.delete(channel.id);
-      this.logger({ level: "error", msg: "entity channel failed", channelId: channel.id, error: describeError(err) });
-      const message = err instanceof CairnError ? err.message : `entity channel failed: ${String(err)}`;
+      this.logger({
+        level: "error",
+        msg: "entity channel failed",
+        channelId: channel.id,
+        error: describeError(err),
+      });
+      const message =
+        err instanceof CairnError ? err.message : `entity channel failed: ${String(err)}`;
       this.channelFailure(channel.id, Code.Internal, message, commandId);
     }
   }
@@ -132,14 +179,23 @@ export class EventSourcedStreamHandler {
     this.writer.push(
       create(EventSourcedOutSchema, {
         channelId: id,
-        body: { case: "reply", value: { commandId, clientAction: { action: { case: "failure", value: { code, message } } } } },
+        body: {
+          case: "reply",
+          value: {
+            commandId,
+            clientAction: { action: { case: "failure", value: { code, message } } },
+          },
+        },
       }),
     );
   }
 
   private channelFailure(id: bigint, code: Code, message: string, commandId = 0n): void {
     this.writer.push(
-      create(EventSourcedOutSchema, { channelId: id, body: { case: "failure", value: { code, message, commandId } } }),
+      create(EventSourcedOutSchema, {
+        channelId: id,
+        body: { case: "failure", value: { code, message, commandId } },
+      }),
     );
   }
 }

@@ -21,7 +21,8 @@ export type EmitFailure = { kind: "encode"; error: unknown } | { kind: "apply"; 
 
 /** The JSON type name of an event: its `type` field when that is a string. */
 export function eventTypeName(event: unknown): string {
-  const type = typeof event === "object" && event !== null ? (event as { type?: unknown }).type : undefined;
+  const type =
+    typeof event === "object" && event !== null ? (event as { type?: unknown }).type : undefined;
   return typeof type === "string" && type !== "" ? type : "Event";
 }
 
@@ -74,9 +75,14 @@ export class CommandContextImpl implements EventSourcedCommandContext<unknown, u
     return this.state;
   }
 
-  forward<M extends DescMethod>(method: M, request: MessageInitShape<M["input"]>, options?: CallOptions): Forwarded {
+  forward<M extends DescMethod>(
+    method: M,
+    request: MessageInitShape<M["input"]>,
+    options?: CallOptions,
+  ): Forwarded {
     this.checkOpen("forward");
-    if (this.forwarded !== undefined) throw new Error("forward() was already called for this command");
+    if (this.forwarded !== undefined)
+      throw new Error("forward() was already called for this command");
     const wire = create(ForwardSchema, {
       serviceName: method.parent.typeName,
       method: method.name,
@@ -87,7 +93,11 @@ export class CommandContextImpl implements EventSourcedCommandContext<unknown, u
     return FORWARDED;
   }
 
-  effect<M extends DescMethod>(method: M, request: MessageInitShape<M["input"]>, options?: EffectOptions): void {
+  effect<M extends DescMethod>(
+    method: M,
+    request: MessageInitShape<M["input"]>,
+    options?: EffectOptions,
+  ): void {
     this.checkOpen("effect");
     const wire = create(SideEffectSchema, {
       serviceName: method.parent.typeName,
@@ -110,7 +120,9 @@ export class CommandContextImpl implements EventSourcedCommandContext<unknown, u
 
   private checkOpen(what: string): void {
     if (this.sealed) {
-      throw new Error(`${what}() called after the handler of ${this.method.parent.name}.${this.method.name} returned`);
+      throw new Error(
+        `${what}() called after the handler of ${this.method.parent.name}.${this.method.name} returned`,
+      );
     }
   }
 }

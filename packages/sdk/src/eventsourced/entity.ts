@@ -57,7 +57,11 @@ export interface EventSourcedDefinition {
  * An event-sourced entity component, made by {@link eventSourcedEntity}; pass
  * it to `serve()` or to the testkit.
  */
-export interface EventSourcedEntity<Svc extends DescService = DescService, State = unknown, Event = unknown> {
+export interface EventSourcedEntity<
+  Svc extends DescService = DescService,
+  State = unknown,
+  Event = unknown,
+> {
   readonly kind: "event-sourced-entity";
   /** The gRPC service the entity implements. */
   readonly service: Svc;
@@ -101,7 +105,10 @@ export function eventSourcedEntity<Svc extends DescService, State, Event>(
   service: Svc,
   options: EventSourcedEntityOptions<Svc, State, Event>,
 ): EventSourcedEntity<Svc, State, Event> {
-  validateOptions(service, options as unknown as EventSourcedEntityOptions<DescService, unknown, unknown>);
+  validateOptions(
+    service,
+    options as unknown as EventSourcedEntityOptions<DescService, unknown, unknown>,
+  );
   const types = options.types ?? [];
   const registry = createRegistry(service.file, ...types);
   const definition: EventSourcedDefinition = {
@@ -128,24 +135,33 @@ function handlerMap(service: DescService, commands: Record<string, ErasedHandler
   return map;
 }
 
-function validateOptions(service: DescService, options: EventSourcedEntityOptions<DescService, unknown, unknown>) {
+function validateOptions(
+  service: DescService,
+  options: EventSourcedEntityOptions<DescService, unknown, unknown>,
+) {
   const where = `event-sourced entity ${service.typeName}`;
-  if (options.entityType.trim() === "") throw new Error(`${where}: 'entityType' is empty; give it a stable name`);
+  if (options.entityType.trim() === "")
+    throw new Error(`${where}: 'entityType' is empty; give it a stable name`);
   const every = options.snapshotEvery ?? 0;
   if (!Number.isInteger(every) || every < 0) {
     throw new Error(`${where}: 'snapshotEvery' must be a non-negative integer, got ${every}`);
   }
   const passivation = options.passivationTimeoutMs;
   if (passivation !== undefined && !(Number.isFinite(passivation) && passivation > 0)) {
-    throw new Error(`${where}: 'passivationTimeoutMs' must be a positive number, got ${passivation}`);
+    throw new Error(
+      `${where}: 'passivationTimeoutMs' must be a positive number, got ${passivation}`,
+    );
   }
   const known = new Set(service.methods.map((m) => m.localName));
   for (const name of Object.keys(options.commands)) {
-    if (!known.has(name)) throw new Error(`${where}: handler '${name}' matches no method of the service`);
+    if (!known.has(name))
+      throw new Error(`${where}: handler '${name}' matches no method of the service`);
   }
   for (const method of service.methods) {
     if (method.methodKind !== "unary") {
-      throw new Error(`${where}: method ${method.name} is ${method.methodKind}; entities serve unary methods only`);
+      throw new Error(
+        `${where}: method ${method.name} is ${method.methodKind}; entities serve unary methods only`,
+      );
     }
   }
 }

@@ -3,7 +3,14 @@ import { create } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { CairnError, Code, EventSourcedReplySchema } from "@cairn/protocol";
-import type { Command, EventSourcedEvent, Forward, SideEffect, EventSourcedReply, EventSourcedSnapshot } from "@cairn/protocol";
+import type {
+  Command,
+  EventSourcedEvent,
+  Forward,
+  SideEffect,
+  EventSourcedReply,
+  EventSourcedSnapshot,
+} from "@cairn/protocol";
 import { describeError } from "../log.js";
 import type { Logger } from "../log.js";
 import { packMessage, unpackMessage } from "../payload/codec.js";
@@ -64,7 +71,8 @@ export class EventSourcedInstance {
 
   /** Folds a replayed event; throws when it cannot be decoded or applied. */
   replay(event: EventSourcedEvent): void {
-    if (event.payload === undefined) throw new Error(`replayed event ${event.sequence} has no payload`);
+    if (event.payload === undefined)
+      throw new Error(`replayed event ${event.sequence} has no payload`);
     const decoded = deepFreeze(this.def.codec.decode(event.payload));
     this.current = deepFreeze(this.def.applyEvent(this.current, decoded));
     this.seq = Number(event.sequence);
@@ -75,7 +83,13 @@ export class EventSourcedInstance {
     const entry = this.def.handlers.get(command.name);
     if (entry === undefined) {
       const known = [...this.def.handlers.keys()].join(", ");
-      return this.fail(command, new CairnError(Code.Unimplemented, `method '${command.name}' is not implemented by ${this.def.service.typeName} (it has: ${known})`));
+      return this.fail(
+        command,
+        new CairnError(
+          Code.Unimplemented,
+          `method '${command.name}' is not implemented by ${this.def.service.typeName} (it has: ${known})`,
+        ),
+      );
     }
     if (this.broken) {
       const message = `entity ${this.def.service.name} '${this.entityId}' awaits a restart after a failed event handler`;
@@ -86,7 +100,13 @@ export class EventSourcedInstance {
       const message = `invalid command ${this.def.service.typeName}/${command.name}: ${request.error}`;
       return this.fail(command, new CairnError(Code.InvalidArgument, message));
     }
-    const ctx = new CommandContextImpl(this.def, this.entityId, entry.method, metadataToMap(command.metadata), this.current);
+    const ctx = new CommandContextImpl(
+      this.def,
+      this.entityId,
+      entry.method,
+      metadataToMap(command.metadata),
+      this.current,
+    );
     let result: unknown;
     try {
       result = await entry.handler(request.value, this.current, ctx);
@@ -95,12 +115,18 @@ export class EventSourcedInstance {
       return this.failHandler(command, entry.method, ctx, err);
     }
     ctx.seal();
-    if (ctx.emitFailure !== undefined) return this.failHandler(command, entry.method, ctx, ctx.emitFailure.error);
+    if (ctx.emitFailure !== undefined)
+      return this.failHandler(command, entry.method, ctx, ctx.emitFailure.error);
     return this.succeed(command, entry.method, ctx, result);
   }
 
   /** Builds the reply of a successful handler, then commits its state change. */
-  private succeed(command: Command, method: DescMethod, ctx: CommandContextImpl, result: unknown): CommandOutcome {
+  private succeed(
+    command: Command,
+    method: DescMethod,
+    ctx: CommandContextImpl,
+    result: unknown,
+  ): CommandOutcome {
     let reply: EventSourcedReply;
     try {
       reply = create(EventSourcedReplySchema, {
@@ -117,13 +143,22 @@ export class EventSourcedInstance {
     // Commit point: only now does the command's state become the entity's.
     this.current = ctx.state;
     this.seq += ctx.events.length;
-    return { reply, restart: false, rawEvents: ctx.rawEvents, effects: ctx.effects, forwarded: ctx.forwarded };
+    return {
+      reply,
+      restart: false,
+      rawEvents: ctx.rawEvents,
+      effects: ctx.effects,
+      forwarded: ctx.forwarded,
+    };
   }
 
   private clientAction(method: DescMethod, ctx: CommandContextImpl, result: unknown) {
     if (ctx.forwarded !== undefined) return { case: "forward" as const, value: ctx.forwarded.wire };
     const payload = packMessage(method.output, (result ?? {}) as never);
-    return { case: "reply" as const, value: { payload, metadata: metadataFromMap(ctx.replyMetadata) } };
+    return {
+      case: "reply" as const,
+      value: { payload, metadata: metadataFromMap(ctx.replyMetadata) },
+    };
   }
 
   /** The snapshot to store when this command's events cross a multiple of snapshotEvery. */
@@ -135,7 +170,12 @@ export class EventSourcedInstance {
     return this.def.codec.encode(ctx.state, "State");
   }
 
-  private failHandler(command: Command, method: DescMethod, ctx: CommandContextImpl, err: unknown): CommandOutcome {
+  private failHandler(
+    command: Command,
+    method: DescMethod,
+    ctx: CommandContextImpl,
+    err: unknown,
+  ): CommandOutcome {
     const restart = ctx.emitFailure?.kind === "apply";
     if (restart) this.broken = true;
     if (err instanceof CairnError && !restart) return this.fail(command, err);
@@ -143,7 +183,9 @@ export class EventSourcedInstance {
     const where = `${method.parent.name}.${method.name}`;
     this.logger({
       level: "error",
-      msg: restart ? `event handler failed in ${where}; the entity will restart` : `command handler failed in ${where}`,
+      msg: restart
+        ? `event handler failed in ${where}; the entity will restart`
+        : `command handler failed in ${where}`,
       service: method.parent.typeName,
       method: method.name,
       entityId: this.entityId,
@@ -158,7 +200,9 @@ export class EventSourcedInstance {
   private fail(command: Command, error: CairnError, restart = false): CommandOutcome {
     const reply = create(EventSourcedReplySchema, {
       commandId: command.id,
-      clientAction: { action: { case: "failure", value: { code: error.code, message: error.message, restart } } },
+      clientAction: {
+        action: { case: "failure", value: { code: error.code, message: error.message, restart } },
+      },
     });
     return { reply, error, restart, rawEvents: [], effects: [] };
   }

@@ -1,4 +1,10 @@
-import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type {
+  DescMessage,
+  DescMethod,
+  DescService,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import type { MetadataMap, MetadataValue } from "../payload/metadata.js";
 
 /** Options of a call made on the caller's behalf (forward or effect). */
@@ -53,9 +59,17 @@ export interface EventSourcedCommandContext<State, Event> {
    * return ctx.forward(ShoppingCart.method.getCart, { cartId: cmd.cartId });
    * ```
    */
-  forward<M extends DescMethod>(method: M, request: MessageInitShape<M["input"]>, options?: CallOptions): Forwarded;
+  forward<M extends DescMethod>(
+    method: M,
+    request: MessageInitShape<M["input"]>,
+    options?: CallOptions,
+  ): Forwarded;
   /** Calls another component's method once this command's events are durable. */
-  effect<M extends DescMethod>(method: M, request: MessageInitShape<M["input"]>, options?: EffectOptions): void;
+  effect<M extends DescMethod>(
+    method: M,
+    request: MessageInitShape<M["input"]>,
+    options?: EffectOptions,
+  ): void;
   /** Adds metadata to the reply (gRPC trailers/headers at the ingress). */
   setReplyMetadata(key: string, value: MetadataValue): void;
 }
@@ -66,9 +80,7 @@ export interface EventSourcedCommandContext<State, Event> {
  * `google.protobuf.Empty`.
  */
 export type HandlerResult<O extends DescMessage> =
-  | MessageInitShape<O>
-  | Forwarded
-  | (O["typeName"] extends "google.protobuf.Empty" ? void : never);
+  MessageInitShape<O> | Forwarded | (O["typeName"] extends "google.protobuf.Empty" ? void : never);
 
 /** A command handler for method `M`; it may be async. */
 export type CommandHandler<M extends DescMethod, State, Event> = (
@@ -79,5 +91,7 @@ export type CommandHandler<M extends DescMethod, State, Event> = (
 
 /** One handler per method of the service, keyed by the method's local name (`addItem`). */
 export type CommandHandlers<Svc extends DescService, State, Event> = {
-  [K in keyof Svc["method"]]: Svc["method"][K] extends DescMethod ? CommandHandler<Svc["method"][K], State, Event> : never;
+  [K in keyof Svc["method"]]: Svc["method"][K] extends DescMethod
+    ? CommandHandler<Svc["method"][K], State, Event>
+    : never;
 };

@@ -1,5 +1,11 @@
 import { create, fromBinary, isMessage, toBinary } from "@bufbuild/protobuf";
-import type { DescMessage, Message, MessageInitShape, MessageShape, Registry } from "@bufbuild/protobuf";
+import type {
+  DescMessage,
+  Message,
+  MessageInitShape,
+  MessageShape,
+  Registry,
+} from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { JSON_TYPE_URL_PREFIX } from "@cairn/protocol";
@@ -66,10 +72,15 @@ export type UnpackResult<D extends DescMessage> = { value: MessageShape<D> } | {
  * Decodes an Any that must hold a message of `schema`. Returns an error
  * instead of throwing: command payloads are untrusted wire input.
  */
-export function unpackMessage<D extends DescMessage>(schema: D, payload: Any | undefined): UnpackResult<D> {
+export function unpackMessage<D extends DescMessage>(
+  schema: D,
+  payload: Any | undefined,
+): UnpackResult<D> {
   if (payload === undefined) return { value: create(schema) };
   if (typeNameOf(payload.typeUrl) !== schema.typeName) {
-    return { error: `payload has type '${payload.typeUrl}', expected '${PROTO_TYPE_URL_PREFIX}${schema.typeName}'` };
+    return {
+      error: `payload has type '${payload.typeUrl}', expected '${PROTO_TYPE_URL_PREFIX}${schema.typeName}'`,
+    };
   }
   try {
     return { value: fromBinary(schema, payload.value) };
@@ -85,7 +96,10 @@ function encodeMessage(registry: Registry, value: Message): Any {
       `cannot encode message '${value.$typeName}': its schema is not registered; add it to the component's 'types' option`,
     );
   }
-  return create(AnySchema, { typeUrl: PROTO_TYPE_URL_PREFIX + desc.typeName, value: toBinary(desc, value) });
+  return create(AnySchema, {
+    typeUrl: PROTO_TYPE_URL_PREFIX + desc.typeName,
+    value: toBinary(desc, value),
+  });
 }
 
 function encodeJson(value: unknown, jsonTypeName: string): Any {
@@ -93,13 +107,20 @@ function encodeJson(value: unknown, jsonTypeName: string): Any {
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new Error(`cannot encode ${jsonTypeName} as JSON: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    throw new Error(
+      `cannot encode ${jsonTypeName} as JSON: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   // JSON.stringify answers undefined (not an error) for undefined, functions and symbols.
-  if (text === undefined) throw new Error(`cannot encode ${jsonTypeName} as JSON: the value is ${typeof value}`);
-  return create(AnySchema, { typeUrl: JSON_TYPE_URL_PREFIX + jsonTypeName, value: utf8Encoder.encode(text) });
+  if (text === undefined)
+    throw new Error(`cannot encode ${jsonTypeName} as JSON: the value is ${typeof value}`);
+  return create(AnySchema, {
+    typeUrl: JSON_TYPE_URL_PREFIX + jsonTypeName,
+    value: utf8Encoder.encode(text),
+  });
 }
 
 function decodeJson(payload: Any): unknown {

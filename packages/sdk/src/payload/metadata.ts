@@ -22,14 +22,19 @@ export function metadataFromMap(
   map: MetadataMap | Readonly<Record<string, MetadataValue>> | undefined,
 ): Metadata | undefined {
   if (map === undefined) return undefined;
-  const entries: [string, MetadataValue][] =
-    map instanceof Map ? [...(map as MetadataMap).entries()] : Object.entries(map);
+  const entries = isMap(map) ? [...map.entries()] : Object.entries(map);
   if (entries.length === 0) return undefined;
   return create(MetadataSchema, {
     entries: entries.map(([key, value]) => ({
       key: key.toLowerCase(),
-      value: typeof value === "string" ? { case: "stringValue" as const, value }
+      value:
+        typeof value === "string"
+          ? { case: "stringValue" as const, value }
           : { case: "bytesValue" as const, value },
     })),
   });
+}
+
+function isMap(value: MetadataMap | Readonly<Record<string, MetadataValue>>): value is MetadataMap {
+  return value instanceof Map;
 }

@@ -37,7 +37,9 @@ export function descriptorFiles(components: readonly Component[]): DescFile[] {
 
 /** The Spec answered to Discover. */
 export function buildSpec(components: readonly Component[], identity: ServiceIdentity): Spec {
-  const set = create(FileDescriptorSetSchema, { file: descriptorFiles(components).map((f) => f.proto) });
+  const set = create(FileDescriptorSetSchema, {
+    file: descriptorFiles(components).map((f) => f.proto),
+  });
   return create(SpecSchema, {
     proto: toBinary(FileDescriptorSetSchema, set),
     components: components.map(wireComponent),
@@ -63,7 +65,9 @@ function wireComponent(component: Component): WireComponent {
       entityType: def.entityType,
       snapshotEvery: def.snapshotEvery,
       passivationTimeout:
-        ms === undefined ? undefined : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) },
+        ms === undefined
+          ? undefined
+          : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) },
     },
   });
 }
@@ -75,7 +79,8 @@ function wireComponent(component: Component): WireComponent {
 export function versionMismatch(info: RuntimeInfo): string | undefined {
   const theirs = info.protocolMajorVersion;
   if (theirs === PROTOCOL_MAJOR_VERSION) return undefined;
-  const runtime = info.runtimeName === "" ? "the runtime" : `${info.runtimeName} ${info.runtimeVersion}`.trim();
+  const runtime =
+    info.runtimeName === "" ? "the runtime" : `${info.runtimeName} ${info.runtimeVersion}`.trim();
   const upgrade =
     theirs > PROTOCOL_MAJOR_VERSION
       ? `upgrade ${SDK_NAME} to a version speaking protocol v${theirs}`

@@ -1,6 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
 import { Discovery, EventSourcedEntities, grpcServiceDefinition } from "@cairn/protocol";
-import type { EventSourcedInFrame, EventSourcedOutFrame, RuntimeInfo, Spec, UserFunctionError } from "@cairn/protocol";
+import type {
+  EventSourcedInFrame,
+  EventSourcedOutFrame,
+  RuntimeInfo,
+  Spec,
+  UserFunctionError,
+} from "@cairn/protocol";
 import type { Empty } from "@bufbuild/protobuf/wkt";
 import type { Component } from "../component.js";
 import type { EventSourcedDefinition } from "../eventsourced/entity.js";
@@ -80,8 +86,14 @@ export async function serve(options: ServeOptions): Promise<Server> {
       handleStream(call, eventSourcedDefinitions(options.components), logger, streams),
   });
   const bound = await bind(server, host, port);
-  logger({ level: "info", msg: "cairn user function listening", address: `${host}:${bound}`, host, port: bound,
-    components: options.components.map((c) => c.service.typeName) });
+  logger({
+    level: "info",
+    msg: "cairn user function listening",
+    address: `${host}:${bound}`,
+    host,
+    port: bound,
+    components: options.components.map((c) => c.service.typeName),
+  });
   let closing: Promise<void> | undefined;
   let removeSignals: () => void = () => undefined;
   const close = (): Promise<void> =>
@@ -100,13 +112,18 @@ function portFromEnv(): number {
   return port;
 }
 
-function serviceDefinition(service: Parameters<typeof grpcServiceDefinition>[0]): grpc.ServiceDefinition {
-  return grpcServiceDefinition(service) as unknown as grpc.ServiceDefinition;
+function serviceDefinition(
+  service: Parameters<typeof grpcServiceDefinition>[0],
+): grpc.ServiceDefinition {
+  return grpcServiceDefinition(service);
 }
 
-function eventSourcedDefinitions(components: readonly Component[]): Map<string, EventSourcedDefinition> {
+function eventSourcedDefinitions(
+  components: readonly Component[],
+): Map<string, EventSourcedDefinition> {
   const map = new Map<string, EventSourcedDefinition>();
-  for (const c of components) if (c.kind === "event-sourced-entity") map.set(c.service.typeName, c.definition);
+  for (const c of components)
+    if (c.kind === "event-sourced-entity") map.set(c.service.typeName, c.definition);
   return map;
 }
 
@@ -121,9 +138,17 @@ function discoveryImpl(spec: Spec, logger: Logger): grpc.UntypedServiceImplement
       }
       callback(null, spec);
     },
-    reportError(call: grpc.ServerUnaryCall<UserFunctionError, Empty>, callback: grpc.sendUnaryData<Empty>) {
+    reportError(
+      call: grpc.ServerUnaryCall<UserFunctionError, Empty>,
+      callback: grpc.sendUnaryData<Empty>,
+    ) {
       const { message, serviceName, entityId } = call.request;
-      logger({ level: "error", msg: `runtime reported an error: ${message}`, serviceName, entityId });
+      logger({
+        level: "error",
+        msg: `runtime reported an error: ${message}`,
+        serviceName,
+        entityId,
+      });
       callback(null, { $typeName: "google.protobuf.Empty" });
     },
   };
@@ -162,7 +187,8 @@ function handleStream(
 function bind(server: grpc.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-      if (err !== null) reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+      if (err !== null)
+        reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
       else resolve(bound);
     });
   });
@@ -178,11 +204,18 @@ async function shutdown(
   const graceful = (async () => {
     // Finish in-flight commands stream by stream, then end the streams so
     // that tryShutdown (which waits for open calls) can complete.
-    await Promise.all([...streams].map(async (s) => { await s.drain(); s.end(); }));
+    await Promise.all(
+      [...streams].map(async (s) => {
+        await s.drain();
+        s.end();
+      }),
+    );
     await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
   })();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+  const timeout = new Promise<"timeout">(
+    (resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)),
+  );
   const result = await Promise.race([graceful, timeout]);
   clearTimeout(timer);
   if (result === "timeout") server.forceShutdown();

@@ -1,5 +1,11 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
-import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type {
+  DescMessage,
+  DescMethod,
+  DescService,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { CommandSchema } from "@cairn/protocol";
 import type { CairnError, Forward, Metadata, SideEffect } from "@cairn/protocol";
@@ -63,9 +69,10 @@ export interface TestCallOptions {
   metadata?: Readonly<Record<string, MetadataValue>>;
 }
 
-type MethodOf<Svc extends DescService, K extends keyof Svc["method"]> = Svc["method"][K] extends DescMethod
-  ? Svc["method"][K]
-  : never;
+type MethodOf<
+  Svc extends DescService,
+  K extends keyof Svc["method"],
+> = Svc["method"][K] extends DescMethod ? Svc["method"][K] : never;
 
 /** An event-sourced entity running in memory, with a journal of its own. */
 export interface EventSourcedTestKit<Svc extends DescService, State, Event> {
@@ -108,7 +115,11 @@ export function createEventSourcedTestKit<Svc extends DescService, State, Event>
   return new EventSourcedTestKitImpl<Svc, State, Event>(entity.definition, options);
 }
 
-class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements EventSourcedTestKit<Svc, State, Event> {
+class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements EventSourcedTestKit<
+  Svc,
+  State,
+  Event
+> {
   private readonly journal: Any[] = [];
   private stored: { sequence: number; state: Any } | undefined;
   private instance!: EventSourcedInstance;
@@ -122,7 +133,8 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
   ) {
     this.entityId = options.entityId ?? "test-entity";
     this.logger = options.logger ?? silentLogger;
-    for (const event of options.initialEvents ?? []) this.journal.push(def.codec.encode(event, eventTypeName(event)));
+    for (const event of options.initialEvents ?? [])
+      this.journal.push(def.codec.encode(event, eventTypeName(event)));
     this.restart();
   }
 
@@ -140,15 +152,26 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
 
   get snapshot(): { sequence: number; state: State } | undefined {
     if (this.stored === undefined) return undefined;
-    return { sequence: this.stored.sequence, state: this.def.codec.decode(this.stored.state) as State };
+    return {
+      sequence: this.stored.sequence,
+      state: this.def.codec.decode(this.stored.state) as State,
+    };
   }
 
   restart(): void {
-    const snapshot = this.stored && { $typeName: "cairn.protocol.v1.EventSourcedSnapshot" as const, sequence: BigInt(this.stored.sequence), state: this.stored.state };
+    const snapshot = this.stored && {
+      $typeName: "cairn.protocol.v1.EventSourcedSnapshot" as const,
+      sequence: BigInt(this.stored.sequence),
+      state: this.stored.state,
+    };
     this.instance = new EventSourcedInstance(this.def, this.entityId, this.logger, snapshot);
     for (let seq = (this.stored?.sequence ?? 0) + 1; seq <= this.journal.length; seq++) {
       const payload = this.journal[seq - 1];
-      this.instance.replay({ $typeName: "cairn.protocol.v1.EventSourcedEvent", sequence: BigInt(seq), payload });
+      this.instance.replay({
+        $typeName: "cairn.protocol.v1.EventSourcedEvent",
+        sequence: BigInt(seq),
+        payload,
+      });
     }
   }
 
@@ -158,7 +181,8 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
     options: TestCallOptions = {},
   ): Promise<CommandResult<DescMessage, State, Event>> {
     const method = this.def.service.methods.find((m) => m.localName === name);
-    if (method === undefined) throw new Error(`${this.def.service.typeName} has no method '${name}'`);
+    if (method === undefined)
+      throw new Error(`${this.def.service.typeName} has no method '${name}'`);
     const command = create(CommandSchema, {
       id: this.nextCommandId++,
       name: method.name,
@@ -179,9 +203,15 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
     if (snapshot !== undefined) this.stored = { sequence: this.journal.length, state: snapshot };
   }
 
-  private describe(method: DescMethod, outcome: CommandOutcome): Omit<CommandResult<DescMessage, State, Event>, "state"> {
+  private describe(
+    method: DescMethod,
+    outcome: CommandOutcome,
+  ): Omit<CommandResult<DescMessage, State, Event>, "state"> {
     const action = outcome.reply.clientAction?.action;
-    const reply = action?.case === "reply" && action.value.payload ? fromBinary(method.output, action.value.payload.value) : undefined;
+    const reply =
+      action?.case === "reply" && action.value.payload
+        ? fromBinary(method.output, action.value.payload.value)
+        : undefined;
     return {
       reply,
       forward: outcome.forwarded && decodeCall(outcome.forwarded),
@@ -200,7 +230,10 @@ function decodeCall(call: RecordedCall<Forward | SideEffect>): RecordedComponent
   const metadata: Metadata | undefined = call.wire.metadata;
   return {
     method: call.method,
-    request: payload === undefined ? create(call.method.input) : fromBinary(call.method.input, payload.value),
+    request:
+      payload === undefined
+        ? create(call.method.input)
+        : fromBinary(call.method.input, payload.value),
     metadata: metadataToMap(metadata),
   };
 }
