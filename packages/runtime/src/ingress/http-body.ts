@@ -1,0 +1,60 @@
+import type { IncomingMessage } from "node:http";
+import { CairnError, Code } from "@cairn/protocol";
+import type { Parsed } from "./status.js";
+
+/** The error of a body over the limit; HTTP adapters answer it with 413. */
+export class BodyTooLargeError extends CairnError {
+  constructor(limit: number, size: number | undefined) {
+    const got = size === undefined ? "more" : String(size);
+    super(
+      Code.ResourceExhausted,
+      `request body too large: ${got} bytes, the limit is ${limit} bytes (maxRequestBytes)`,
+    );
+  }
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. A body over the limit is
+ * refused as soon as it is known to be (from Content-Length, or while
+ * streaming): we stop listening and never buffer the rest.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Parsed<Buffer>> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.resolve({ error: new BodyTooLargeError(limit, Number(declared)) });
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        resolve({ error: new BodyTooLargeError(limit, undefined) });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve({ value: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      resolve({
+        error: new CairnError(Code.Canceled, "request body could not be read: " + err.message, {
+          cause: err,
+        }),
+      });
+    };
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+  });
+}

@@ -1,0 +1,63 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CairnError, Code } from "@cairn/protocol";
+import type { InvocationResult } from "../core/types.js";
+import type { MethodTarget } from "./catalog-view.js";
+import { metadataFromHeaders } from "./metadata.js";
+import type { ResolvedOptions } from "./options.js";
+import { parseConnectTimeout, parseGrpcTimeout } from "./status.js";
+import type { Parsed } from "./status.js";
+
+/** Timeout of an HTTP call from `connect-timeout-ms` or `grpc-timeout`, else the default. */
+export function timeoutOf(req: IncomingMessage, defaultMs: number): Parsed<number> {
+  const connect = req.headers["connect-timeout-ms"];
+  if (typeof connect === "string") return parseConnectTimeout(connect);
+  const grpc = req.headers["grpc-timeout"];
+  if (typeof grpc === "string") return parseGrpcTimeout(grpc);
+  return { value: defaultMs };
+}
+
+/**
+ * Dispatches one HTTP call. The signal aborts when the client disconnects
+ * before the reply, and when the deadline passes: the dispatcher may not
+ * watch the clock, but the client must get DEADLINE_EXCEEDED on time.
+ */
+export function invokeHttp(
+  options: ResolvedOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: MethodTarget,
+  input: Uint8Array,
+  timeoutMs: number,
+): Promise<InvocationResult> {
+  const abort = new AbortController();
+  const onClose = (): void => {
+    if (!res.writableEnded) abort.abort();
+  };
+  res.once("close", onClose);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Reject first: the race must settle on DEADLINE_EXCEEDED, not on
+      // whatever the dispatcher throws when it sees the abort.
+      reject(
+        new CairnError(
+          Code.DeadlineExceeded,
+          `deadline of ${timeoutMs} ms exceeded calling ${target.name}`,
+        ),
+      );
+      abort.abort();
+    }, timeoutMs);
+  });
+  const call = options.dispatcher.dispatch({
+    service: target.service,
+    method: target.method,
+    input,
+    metadata: metadataFromHeaders(req.headers),
+    deadline: Date.now() + timeoutMs,
+    signal: abort.signal,
+  });
+  return Promise.race([call, expired]).finally(() => {
+    clearTimeout(timer);
+    res.off("close", onClose);
+  });
+}

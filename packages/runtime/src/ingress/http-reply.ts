@@ -1,0 +1,101 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CairnError, Code, codeName } from "@cairn/protocol";
+import { BodyTooLargeError } from "./http-body.js";
+import { grpcWebError } from "./grpc-web.js";
+import { connectCodeName, httpStatusOf } from "./status.js";
+
+/** The wire protocol an HTTP/1.1 request speaks, which decides how errors look. */
+export type HttpProtocol = "json" | "connect" | "grpc-web" | "grpc-web-text";
+
+/**
+ * Headers browsers need to read gRPC-Web and Connect replies cross-origin.
+ * Any origin is allowed: the ingress has no cookies of its own, and
+ * authentication rides in explicit headers.
+ */
+const EXPOSED =
+  "grpc-status, grpc-message, grpc-status-details-bin, connect-content-encoding, content-encoding";
+
+/** Adds CORS headers to a reply when the request came from a browser page. */
+export function applyCors(req: IncomingMessage, res: ServerResponse): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  res.setHeader("access-control-allow-origin", origin);
+  res.setHeader("vary", "Origin");
+  res.setHeader("access-control-expose-headers", EXPOSED);
+}
+
+/** Answers a CORS preflight; returns false when the request is not one. */
+export function answerPreflight(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== "OPTIONS" || req.headers["access-control-request-method"] === undefined)
+    return false;
+  res.writeHead(204, {
+    "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
+    "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "*",
+    "access-control-max-age": "7200",
+  });
+  res.end();
+  return true;
+}
+
+/** A body in a content type the route does not take; HTTP adapters answer 415. */
+export class UnsupportedMediaTypeError extends CairnError {
+  constructor(message: string) {
+    super(Code.InvalidArgument, message);
+  }
+}
+
+/** HTTP statuses that the code mapping cannot express. */
+function statusOverride(err: CairnError): number | undefined {
+  if (err instanceof BodyTooLargeError) return 413;
+  if (err instanceof UnsupportedMediaTypeError) return 415;
+  return undefined;
+}
+
+/** Writes an error the way the request's protocol expects it. */
+export function writeError(
+  res: ServerResponse,
+  protocol: HttpProtocol,
+  err: CairnError,
+  httpStatus?: number,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  // A refused oversized body was left unread: the connection cannot be reused.
+  if (err instanceof BodyTooLargeError) res.setHeader("connection", "close");
+  if (protocol === "grpc-web" || protocol === "grpc-web-text") {
+    const text = protocol === "grpc-web-text";
+    const body = grpcWebError(err.code, err.message, text);
+    res.writeHead(200, {
+      "content-type": text ? "application/grpc-web-text+proto" : "application/grpc-web+proto",
+      "content-length": body.length,
+    });
+    res.end(body);
+    return;
+  }
+  const status = httpStatus ?? statusOverride(err) ?? httpStatusOf(err.code);
+  const json =
+    protocol === "connect"
+      ? { code: connectCodeName(err.code), message: err.message }
+      : { code: err.code as number, status: codeName(err.code), message: err.message };
+  const body = JSON.stringify(json);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** Writes a successful reply body. */
+export function writeBody(
+  res: ServerResponse,
+  contentType: string,
+  body: string | Uint8Array,
+): void {
+  res.writeHead(200, {
+    "content-type": contentType,
+    "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.byteLength,
+  });
+  res.end(body);
+}

@@ -1,0 +1,218 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CairnError, Code } from "@cairn/protocol";
+import type { CatalogView, MethodTarget } from "./catalog-view.js";
+import { grpcWebReply, isGrpcWebProto, isGrpcWebText, parseGrpcWebRequest } from "./grpc-web.js";
+import { readBody } from "./http-body.js";
+import { invokeHttp, timeoutOf } from "./http-call.js";
+import {
+  answerPreflight,
+  applyCors,
+  UnsupportedMediaTypeError,
+  writeBody,
+  writeError,
+} from "./http-reply.js";
+import type { HttpProtocol } from "./http-reply.js";
+import { setReplyHeaders } from "./metadata.js";
+import type { ResolvedOptions } from "./options.js";
+import type { RouteMatch } from "./routes.js";
+import {
+  binaryToJson,
+  jsonToBinary,
+  parseJsonBody,
+  transcodeRequest,
+  validateBinary,
+} from "./transcode.js";
+import { toClientError, undiscoveredError } from "./status.js";
+import type { Parsed } from "./status.js";
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** How the request's bytes become the input message, per protocol. */
+type Decode = (body: Buffer) => Parsed<Uint8Array>;
+/** How the reply's bytes become the response body. */
+type Encode = (output: Uint8Array) => [contentType: string, body: string | Uint8Array];
+
+/**
+ * The HTTP/1.1 side of the ingress: gRPC-Web, Connect unary and
+ * `POST /<Service>/<Method>` JSON on the method's path, and the
+ * `google.api.http` routes. Plain JSON never touches a protocol library, as
+ * it is the hot path of most clients.
+ */
+export function createHttpHandler(
+  options: ResolvedOptions,
+  views: () => CatalogView | undefined,
+): Handler {
+  const fail = (res: ServerResponse, protocol: HttpProtocol, err: unknown): void => {
+    const e = toClientError(err);
+    if (e.code === Code.Internal && !(err instanceof CairnError))
+      options.logger.error({ err }, "http call failed");
+    writeError(res, protocol, e);
+  };
+
+  const call = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    protocol: HttpProtocol,
+    target: MethodTarget,
+    decode: Decode,
+    encode: Encode,
+  ): void => {
+    const timeout = timeoutOf(req, options.defaultTimeoutMs);
+    if (timeout.error !== undefined) return fail(res, protocol, timeout.error);
+    if (target.method.methodKind !== "unary") {
+      return fail(
+        res,
+        protocol,
+        new CairnError(
+          Code.Unimplemented,
+          `streaming methods are not served yet over HTTP/1.1 (${target.name})`,
+        ),
+      );
+    }
+    readBody(req, options.maxRequestBytes)
+      .then((body) => {
+        if (body.error !== undefined) return fail(res, protocol, body.error);
+        const input = decode(body.value);
+        if (input.error !== undefined) return fail(res, protocol, input.error);
+        return invokeHttp(options, req, res, target, input.value, timeout.value).then((result) => {
+          setReplyHeaders(res, result.metadata, (key) =>
+            options.logger.debug({ key }, "reply metadata key not valid as a header, skipped"),
+          );
+          const [contentType, out] = encode(result.output);
+          writeBody(res, contentType, out);
+        });
+      })
+      .catch((err: unknown) => fail(res, protocol, err));
+  };
+
+  const onMethodPath = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    view: CatalogView,
+    target: MethodTarget,
+    contentType: string,
+  ): void => {
+    const registry = view.catalog.registry;
+    const output = target.method.output;
+    const protocol: HttpProtocol =
+      req.headers["connect-protocol-version"] !== undefined ? "connect" : "json";
+    if (contentType.startsWith("application/proto")) {
+      const proto = (b: Buffer): Parsed<Uint8Array> => validateBinary(b, target);
+      return call(req, res, "connect", target, proto, (o) => ["application/proto", o]);
+    }
+    if (contentType === "" || contentType.startsWith("application/json")) {
+      const json = (b: Buffer): Parsed<Uint8Array> => {
+        const parsed = parseJsonBody(b, target);
+        return parsed.error !== undefined ? parsed : jsonToBinary(parsed.value, target, registry);
+      };
+      return call(req, res, protocol, target, json, (o) => [
+        "application/json",
+        binaryToJson(o, output, registry),
+      ]);
+    }
+    fail(
+      res,
+      protocol,
+      unsupportedType(
+        contentType,
+        "application/json, application/proto, application/grpc-web[-text][+proto]",
+      ),
+    );
+  };
+
+  const onGrpcWeb = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    contentType: string,
+  ): void => {
+    const text = isGrpcWebText(contentType);
+    const protocol: HttpProtocol = text ? "grpc-web-text" : "grpc-web";
+    if (!isGrpcWebProto(contentType))
+      return fail(
+        res,
+        protocol,
+        unsupportedType(contentType, "application/grpc-web[-text][+proto]"),
+      );
+    const view = views();
+    if (view === undefined) return fail(res, protocol, undiscoveredError());
+    const target = view.methods.get(path);
+    if (target === undefined || req.method !== "POST")
+      return fail(res, protocol, notFound(view, req.method, path));
+    const decode = (b: Buffer): Parsed<Uint8Array> => {
+      const msg = parseGrpcWebRequest(b, text);
+      return msg.error !== undefined ? msg : validateBinary(msg.value, target);
+    };
+    const type = text ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
+    call(req, res, protocol, target, decode, (o) => [type, grpcWebReply(o, text)]);
+  };
+
+  const onRoute = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    view: CatalogView,
+    match: RouteMatch,
+    query: string,
+    contentType: string,
+  ): void => {
+    const { route } = match;
+    const target: MethodTarget = {
+      service: route.service,
+      method: route.method,
+      name: `${route.service.desc.typeName}/${route.method.name}`,
+    };
+    if (route.body !== "" && contentType !== "" && !contentType.startsWith("application/json")) {
+      return fail(res, "json", unsupportedType(contentType, "application/json"));
+    }
+    const registry = view.catalog.registry;
+    const decode = (b: Buffer): Parsed<Uint8Array> => transcodeRequest(match, query, b, registry);
+    call(req, res, "json", target, decode, (o) => [
+      "application/json",
+      binaryToJson(o, route.method.output, registry, route.responseBody),
+    ]);
+  };
+
+  return (req, res) => {
+    applyCors(req, res);
+    if (answerPreflight(req, res)) return;
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    const contentType = req.headers["content-type"] ?? "";
+    if (contentType.startsWith("application/grpc-web"))
+      return onGrpcWeb(req, res, path, contentType);
+    const protocol: HttpProtocol =
+      req.headers["connect-protocol-version"] !== undefined ? "connect" : "json";
+    const view = views();
+    if (view === undefined) return fail(res, protocol, undiscoveredError());
+    const target = req.method === "POST" ? view.methods.get(path) : undefined;
+    if (target !== undefined) return onMethodPath(req, res, view, target, contentType);
+    const match = view.routes.match(req.method ?? "GET", path);
+    if (match !== undefined)
+      return onRoute(req, res, view, match, q < 0 ? "" : url.slice(q + 1), contentType);
+    writeError(res, protocol, notFound(view, req.method, path), 404);
+  };
+}
+
+function unsupportedType(contentType: string, expected: string): CairnError {
+  return new UnsupportedMediaTypeError(
+    `unsupported content type '${contentType}': expected ${expected}`,
+  );
+}
+
+function notFound(view: CatalogView, method: string | undefined, path: string): CairnError {
+  const parts = path.split("/");
+  if (parts.length === 3 && view.catalog.services.has(parts[1] as string)) {
+    return new CairnError(
+      Code.Unimplemented,
+      `method ${path.slice(1)} not found: service ${parts[1]} has no method '${parts[2]}'`,
+    );
+  }
+  if (parts.length === 3 && (parts[1] as string).includes(".")) {
+    return new CairnError(
+      Code.Unimplemented,
+      `service ${parts[1]} not found (asked for ${method} ${path})`,
+    );
+  }
+  return new CairnError(Code.NotFound, `no route matches ${method} ${path}`);
+}

@@ -1,0 +1,16 @@
+/**
+ * The runtime's client-facing ingress: gRPC (with server reflection),
+ * gRPC-Web, Connect and HTTP/JSON (`google.api.http` transcoding and
+ * `POST /<package.Service>/<Method>`) on one port, all turned into
+ * {@link Invocation}s for the {@link Dispatcher}.
+ *
+ * @module
+ */
+export { createIngress } from "./ingress.js";
+export type { Ingress, IngressLogger, IngressOptions } from "./options.js";
+
+// For other runtime modules and tests.
+export { parsePathTemplate } from "./path-template.js";
+export { httpRouteOf } from "./routes.js";
+export type { PathTemplate } from "./path-template.js";
+export { httpStatusOf, UNDISCOVERED_MESSAGE } from "./status.js";

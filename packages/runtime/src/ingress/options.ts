@@ -1,0 +1,54 @@
+import type { Catalog, Dispatcher } from "../core/types.js";
+
+/** The pino-compatible logger the ingress writes to. */
+export interface IngressLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** Options of {@link createIngress}. */
+export interface IngressOptions {
+  /**
+   * The current catalog; undefined until the user function is discovered.
+   * Called on every request, so it must be cheap; the result may change at
+   * any time (a redeploy) and the ingress follows it.
+   */
+  readonly catalog: () => Catalog | undefined;
+  /**
+   * The user's serialized `FileDescriptorSet` as discovered, served by gRPC
+   * reflection as is. Optional: without it reflection serves the files of
+   * the catalog's registry.
+   */
+  readonly fileDescriptorSet?: () => Uint8Array | undefined;
+  readonly dispatcher: Dispatcher;
+  readonly logger: IngressLogger;
+  /** Largest request message accepted, bytes. Default 4 MiB. */
+  readonly maxRequestBytes?: number;
+  /** Deadline of calls that carry no timeout header, milliseconds. Default 30 s. */
+  readonly defaultTimeoutMs?: number;
+}
+
+/** The client-facing server: gRPC, gRPC-Web, Connect and HTTP/JSON on one port. */
+export interface Ingress {
+  /** Starts listening; resolves with the bound port (useful with port 0). */
+  listen(port: number, host: string): Promise<number>;
+  /** Stops accepting, ends open connections and resolves when all are closed. */
+  close(): Promise<void>;
+}
+
+/** Options with defaults applied. */
+export interface ResolvedOptions extends IngressOptions {
+  readonly maxRequestBytes: number;
+  readonly defaultTimeoutMs: number;
+}
+
+/** Applies the defaults of {@link IngressOptions}. */
+export function resolveOptions(options: IngressOptions): ResolvedOptions {
+  return {
+    ...options,
+    maxRequestBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
+    defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
+  };
+}
