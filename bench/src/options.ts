@@ -1,0 +1,135 @@
+/**
+ * Command-line options of `node bench/dist/run.js`. Parsing returns
+ * `{ value } | { error }` so the entry point alone decides how to exit.
+ */
+import { parseArgs } from "node:util";
+
+/** Every scenario, in the order a full run executes them. */
+export const SCENARIOS = [
+  "grpc-echo",
+  "http-echo",
+  "http-1000",
+  "grpc-1000",
+  "http-hot",
+  "http-serial",
+  "cold-activation",
+] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Validated bench options. */
+export interface BenchOptions {
+  durationS: number;
+  warmupS: number;
+  scenarios: ScenarioName[];
+  store: "sqlite" | "postgres" | "memory";
+  postgresUrl: string | undefined;
+  concurrency: number;
+  carts: number;
+  grpcChannels: number;
+  coldCarts: number;
+  coldEvents: number;
+  coldRestarts: number;
+  json: boolean;
+  help: boolean;
+}
+
+export const HELP = `Cairn benchmarks: the shopping-cart sample through a real runtime, beside bare gRPC/HTTP echo baselines.
+
+usage: npm run bench -- [options]        (builds first)
+       node bench/dist/run.js [options]
+
+options:
+  --duration <s>         measured seconds per scenario (default 10)
+  --warmup <s>           unmeasured warm-up seconds before each scenario (default 2)
+  --scenarios <a,b,...>  which to run (default all): ${SCENARIOS.join(", ")}
+  --store <kind>         sqlite | postgres | memory (default sqlite, a fresh file in a temp dir)
+  --postgres-url <url>   PostgreSQL URL for --store postgres (or env CAIRN_BENCH_POSTGRES_URL)
+  --concurrency <n>      requests in flight for the loaded scenarios (default 64)
+  --carts <n>            distinct carts of http-1000 / grpc-1000 / http-serial (default 1000)
+  --grpc-channels <n>    HTTP/2 connections of the gRPC client (default 1)
+  --cold-carts <n>       carts written for cold-activation (default 5)
+  --cold-events <n>      events written to each of them (default 10000)
+  --cold-restarts <n>    runtime restarts, each measuring every cold cart once (default 2)
+  --json                 print the full result as JSON on stdout (progress stays on stderr)
+  --help                 this text
+
+Client, runtime and user function run on the same machine and share its cores;
+see bench/README.md for what each scenario measures.`;
+
+function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number | string {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) return `--${name} must be a positive number, got '${raw}'`;
+  return n;
+}
+
+/** Parses argv (without node and script); every problem is reported, one per line. */
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { value: BenchOptions } | { error: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        duration: { type: "string" },
+        warmup: { type: "string" },
+        scenarios: { type: "string" },
+        store: { type: "string" },
+        "postgres-url": { type: "string" },
+        concurrency: { type: "string" },
+        carts: { type: "string" },
+        "grpc-channels": { type: "string" },
+        "cold-carts": { type: "string" },
+        "cold-events": { type: "string" },
+        "cold-restarts": { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (err) {
+    return { error: `${(err as Error).message}\nrun with --help for the options` };
+  }
+  const v = parsed.values;
+  const problems: string[] = [];
+  const num = (name: string, raw: string | undefined, fallback: number, allowZero = false): number => {
+    const r = positive(name, raw, fallback, allowZero);
+    if (typeof r === "string") {
+      problems.push(r);
+      return fallback;
+    }
+    return r;
+  };
+
+  const scenarios: ScenarioName[] = [];
+  for (const s of (v.scenarios ?? SCENARIOS.join(",")).split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+    if ((SCENARIOS as readonly string[]).includes(s)) scenarios.push(s as ScenarioName);
+    else problems.push(`unknown scenario '${s}': choose among ${SCENARIOS.join(", ")}`);
+  }
+  const store = v.store ?? "sqlite";
+  if (store !== "sqlite" && store !== "postgres" && store !== "memory") {
+    problems.push(`--store must be sqlite, postgres or memory, got '${store}'`);
+  }
+  const postgresUrl = v["postgres-url"] ?? env.CAIRN_BENCH_POSTGRES_URL;
+  if (store === "postgres" && postgresUrl === undefined) {
+    problems.push("--store postgres needs --postgres-url <url> or CAIRN_BENCH_POSTGRES_URL (the bench does not start a database)");
+  }
+
+  const value: BenchOptions = {
+    durationS: num("duration", v.duration, 10),
+    warmupS: num("warmup", v.warmup, 2, true),
+    // Sorted into the canonical order: baselines first, cold-activation last
+    // (it restarts the runtime, which would disturb anything after it).
+    scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
+    store: store as BenchOptions["store"],
+    postgresUrl,
+    concurrency: Math.round(num("concurrency", v.concurrency, 64)),
+    carts: Math.round(num("carts", v.carts, 1000)),
+    grpcChannels: Math.round(num("grpc-channels", v["grpc-channels"], 1)),
+    coldCarts: Math.round(num("cold-carts", v["cold-carts"], 5)),
+    coldEvents: Math.round(num("cold-events", v["cold-events"], 10_000)),
+    coldRestarts: Math.round(num("cold-restarts", v["cold-restarts"], 2)),
+    json: v.json ?? false,
+    help: v.help ?? false,
+  };
+  return problems.length > 0 ? { error: problems.join("\n") } : { value };
+}

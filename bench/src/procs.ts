@@ -1,0 +1,191 @@
+/**
+ * The processes a bench run starts: baseline echo servers, the sample's user
+ * function and a runtime node (the real CLI binary). Same approach as the
+ * sample's test harness (`examples/shopping-cart/test/harness.ts`): ports are
+ * chosen by the OS and read back from each process's JSON start-up line.
+ *
+ * Every child is registered so that it is stopped when the bench ends, however
+ * it ends: normal return, thrown error, Ctrl-C, or an uncaught exception.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+/** Repository root: bench/src or bench/dist are two levels down. */
+export const ROOT = resolve(HERE, "../..");
+const CLI = join(ROOT, "packages/cli/dist/bin.js");
+const SAMPLE = join(ROOT, "examples/shopping-cart/src/main.ts");
+/** True when the bench itself runs from TypeScript sources (tsx), not from dist. */
+const FROM_SOURCE = import.meta.url.endsWith(".ts");
+
+const live = new Set<ChildProcess>();
+
+function killAllNow(): void {
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+}
+process.on("exit", killAllNow);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+/** A child process; keeps its last output lines for error messages. */
+export class Proc {
+  private readonly tail: string[] = [];
+  private listeners: Array<(line: string) => void> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    live.add(child);
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream === null) continue;
+      createInterface({ input: stream }).on("line", (line) => {
+        // Bounded: a runtime logging at high rate must not grow the bench's heap.
+        this.tail.push(line);
+        if (this.tail.length > 200) this.tail.shift();
+        if (process.env.CAIRN_BENCH_VERBOSE) process.stderr.write(`[${name}] ${line}\n`);
+        for (const l of this.listeners) l(line);
+      });
+    }
+    this.exited = new Promise((r) =>
+      child.on("exit", (code, signal) => {
+        live.delete(child);
+        r(code ?? (signal ? -1 : null));
+      }),
+    );
+  }
+
+  get lines(): readonly string[] {
+    return this.tail;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the first line (already seen or future) that matches. */
+  waitForLine(match: (line: string) => boolean, timeoutMs = 30_000): Promise<string> {
+    const seen = this.tail.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.listeners = this.listeners.filter((l) => l !== listener);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${this.name}: no start-up line within ${timeoutMs} ms; last output:\n${this.tail.slice(-20).join("\n")}`));
+      }, timeoutMs);
+      const listener = (line: string): void => {
+        if (!match(line)) return;
+        done();
+        resolve(line);
+      };
+      this.listeners.push(listener);
+      void this.exited.then((code) => {
+        if (!this.listeners.includes(listener)) return;
+        done();
+        reject(new Error(`${this.name} exited (${code}) before it was ready; last output:\n${this.tail.slice(-20).join("\n")}`));
+      });
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after a grace period. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (!this.running) return;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Parses a JSON log line, or undefined for anything else. */
+export function jsonLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a baseline echo server (`grpc` or `http`) in its own process. */
+export async function startEcho(kind: "grpc" | "http"): Promise<{ proc: Proc; port: number }> {
+  const script = join(HERE, FROM_SOURCE ? "echo-server.ts" : "echo-server.js");
+  const args = FROM_SOURCE ? ["--import", "tsx", script, kind] : [script, kind];
+  // stdin is a pipe so the server notices when the bench dies and exits too.
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
+  const proc = new Proc(`${kind}-echo`, child);
+  const line = await proc.waitForLine((l) => jsonLine(l)?.msg === "echo listening");
+  return { proc, port: jsonLine(line)!.port as number };
+}
+
+/** Starts the sample's user function (TypeScript through tsx, as its README runs it). */
+export async function startFunction(): Promise<{ proc: Proc; port: number }> {
+  const child = spawn(process.execPath, ["--import", "tsx", SAMPLE], {
+    cwd: ROOT,
+    env: { ...process.env, CAIRN_FUNCTION_HOST: "127.0.0.1", CAIRN_FUNCTION_PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const proc = new Proc("function", child);
+  const line = await proc.waitForLine((l) => {
+    const j = jsonLine(l);
+    return typeof j?.port === "number" && typeof j.msg === "string" && /listen|serv/i.test(j.msg);
+  });
+  return { proc, port: jsonLine(line)!.port as number };
+}
+
+/** A running runtime node and its ports. */
+export interface RuntimeProc {
+  proc: Proc;
+  port: number;
+  adminPort: number;
+}
+
+/** Starts a runtime node on `store`, pointed at the function, and waits for `/readyz`. */
+export async function startRuntime(functionPort: number, store: string): Promise<RuntimeProc> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build), or run through npm run bench`);
+  const args = [CLI, "runtime", "--function", `127.0.0.1:${functionPort}`, "--store", store, "--port", "0", "--admin-port", "0"];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = new Proc("runtime", child);
+  const line = await proc.waitForLine((l) => jsonLine(l)?.msg === "cairn runtime started");
+  const j = jsonLine(line)!;
+  const port = Number(String(j.ingress).split(":").pop());
+  const adminPort = Number(String(j.admin).split(":").pop());
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 30_000, "runtime /readyz");
+  return { proc, port, adminPort };
+}
+
+/** Polls a condition until it holds or the deadline passes. */
+export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await cond()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
+
+/** A fresh temporary directory and its removal. */
+export function tempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "cairn-bench-"));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}

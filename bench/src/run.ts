@@ -1,0 +1,225 @@
+/**
+ * `npm run bench`: the shopping-cart sample through a real runtime, side by
+ * side with bare gRPC and HTTP echo servers on the same machine, in one run.
+ *
+ * Order: setup, baselines (each in its own server process), then one user
+ * function and one runtime on a fresh store for every cart scenario, with
+ * cold-activation last because it restarts the runtime. Every process is
+ * stopped at the end, whatever happens (see procs.ts).
+ */
+import { execFileSync } from "node:child_process";
+import * as os from "node:os";
+import { join } from "node:path";
+import { coldActivation } from "./cold.js";
+import { HELP, parseOptions } from "./options.js";
+import type { BenchOptions, ScenarioName } from "./options.js";
+import { ROOT, startFunction, startRuntime, tempDir } from "./procs.js";
+import type { Proc, RuntimeProc } from "./procs.js";
+import { notes, table } from "./report.js";
+import type { ScenarioResult } from "./report.js";
+import { grpcCarts, grpcEcho, httpCarts, httpEcho, httpHot } from "./scenarios.js";
+import type { LoadShape } from "./scenarios.js";
+
+const BASELINES: readonly ScenarioName[] = ["grpc-echo", "http-echo"];
+
+/** The machine and the run's parameters, printed above the numbers. */
+interface Setup {
+  date: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  commit: string;
+  store: string;
+  durability: string;
+  durationS: number;
+  warmupS: number;
+  concurrency: number;
+  carts: number;
+  grpcChannels: number;
+  loadavgAtStart: number[];
+  loadGenerator: string;
+}
+
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+function gitCommit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: ROOT, encoding: "utf8" }).trim();
+    return dirty === "" ? head : `${head} (+ uncommitted changes)`;
+  } catch {
+    return "unknown";
+  }
+}
+
+function durabilityOf(store: BenchOptions["store"]): string {
+  switch (store) {
+    case "sqlite":
+      return "SQLite WAL, synchronous=FULL: each reply waits for an fsync'd commit (group-committed)";
+    case "postgres":
+      return "PostgreSQL commit (synchronous_commit as the server is configured)";
+    case "memory":
+      return "none: memory store, nothing survives a restart";
+  }
+}
+
+function describeSetup(o: BenchOptions): Setup {
+  const cpus = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    cpu: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    commit: gitCommit(),
+    store: o.store,
+    durability: durabilityOf(o.store),
+    durationS: o.durationS,
+    warmupS: o.warmupS,
+    concurrency: o.concurrency,
+    carts: o.carts,
+    grpcChannels: o.grpcChannels,
+    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    loadGenerator:
+      "closed loop in the bench's own process (node:http keep-alive agent; grpc-js); " +
+      `client, runtime, user function (and baseline servers) all share these ${cpus.length} cores`,
+  };
+}
+
+function printSetup(s: Setup, print: (line: string) => void): void {
+  print("Cairn bench: shopping cart through the runtime, beside bare transport baselines");
+  print(`  date         ${s.date}`);
+  print(`  machine      ${s.cpu}, ${s.cores} cores, ${s.memoryGiB} GiB; load avg ${s.loadavgAtStart.join(" ")}`);
+  print(`  node         ${s.node}; commit ${s.commit}`);
+  print(`  store        ${s.store}; durability: ${s.durability}`);
+  print(`  load         ${s.concurrency} in flight (serial: 1), ${s.carts} carts, ${s.warmupS} s warm-up + ${s.durationS} s measured per scenario`);
+  print(`  generator    ${s.loadGenerator}`);
+}
+
+async function stopAll(procs: Array<Proc | undefined>): Promise<void> {
+  for (const p of procs) await p?.stop().catch(() => undefined);
+}
+
+/** Runs one scenario, turning any exception into a failed row instead of ending the run. */
+async function measure(name: ScenarioName, body: () => Promise<Omit<ScenarioResult, "name" | "loadavg">>): Promise<ScenarioResult> {
+  const loadavg = os.loadavg()[0] ?? 0;
+  log(`> ${name}`);
+  try {
+    const r = { name, loadavg, ...(await body()) };
+    if (r.summary) {
+      const s = r.summary;
+      log(`  ${Math.round(s.rps)}/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, ${s.errors} errors`);
+    }
+    return r;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log(`  failed: ${message}`);
+    return { name, loadavg, failed: message };
+  }
+}
+
+async function runCartScenarios(o: BenchOptions, shape: LoadShape, wanted: ScenarioName[]): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  // A run id in every cart id keeps runs apart on a store that outlives them (PostgreSQL).
+  const runId = Date.now().toString(36);
+  const tmp = tempDir();
+  const store = o.store === "sqlite" ? join(tmp.dir, "cairn.db") : o.store === "memory" ? "memory" : o.postgresUrl!;
+  let fn: Proc | undefined;
+  let functionPort = 0;
+  let rt: RuntimeProc | undefined;
+  try {
+    log(`starting the sample's user function and a runtime (store ${o.store === "sqlite" ? store : o.store})`);
+    try {
+      const f = await startFunction();
+      fn = f.proc;
+      functionPort = f.port;
+      rt = await startRuntime(f.port, store);
+    } catch (err) {
+      const message = `system did not start: ${err instanceof Error ? err.message : String(err)}`;
+      log(message);
+      return wanted.map((name) => ({ name, loadavg: os.loadavg()[0] ?? 0, failed: message }));
+    }
+    const carts = `c-${runId}`;
+    for (const name of wanted) {
+      const port = rt.port;
+      switch (name) {
+        case "http-1000":
+          results.push(await measure(name, async () => ({ summary: await httpCarts(port, shape, o.carts, carts) })));
+          break;
+        case "grpc-1000":
+          results.push(await measure(name, async () => ({ summary: await grpcCarts(port, shape, o.carts, carts, o.grpcChannels) })));
+          break;
+        case "http-hot":
+          results.push(await measure(name, async () => ({ summary: await httpHot(port, shape, `hot-${runId}`) })));
+          break;
+        case "http-serial":
+          results.push(await measure(name, async () => ({ summary: await httpCarts(port, { ...shape, concurrency: 1 }, o.carts, carts) })));
+          break;
+        case "cold-activation":
+          if (o.store === "memory") {
+            results.push({ name, loadavg: os.loadavg()[0] ?? 0, skipped: "the memory store forgets everything on restart" });
+            break;
+          }
+          results.push(
+            await measure(name, async () => ({
+              cold: await coldActivation(port, async () => {
+                await rt!.proc.stop();
+                rt = await startRuntime(functionPort, store);
+                return rt.port;
+              }, { carts: o.coldCarts, events: o.coldEvents, restarts: o.coldRestarts, concurrency: o.concurrency, runId, log }),
+            })),
+          );
+          break;
+        default:
+          break;
+      }
+    }
+    return results;
+  } finally {
+    await stopAll([rt?.proc, fn]);
+    tmp.cleanup();
+  }
+}
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(process.argv.slice(2), process.env);
+  if ("error" in parsed) {
+    log(parsed.error);
+    return 2;
+  }
+  const o = parsed.value;
+  if (o.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const print = o.json ? log : (line: string): void => void process.stdout.write(`${line}\n`);
+  const setup = describeSetup(o);
+  printSetup(setup, print);
+
+  const shape: LoadShape = { concurrency: o.concurrency, warmupMs: o.warmupS * 1000, durationMs: o.durationS * 1000 };
+  const results: ScenarioResult[] = [];
+  for (const name of o.scenarios.filter((s) => BASELINES.includes(s))) {
+    results.push(await measure(name, async () => ({ summary: name === "grpc-echo" ? await grpcEcho(shape, o.grpcChannels) : await httpEcho(shape) })));
+  }
+  const cartScenarios = o.scenarios.filter((s) => !BASELINES.includes(s));
+  if (cartScenarios.length > 0) results.push(...(await runCartScenarios(o, shape, cartScenarios)));
+
+  print("");
+  print(table(results));
+  print("");
+  print(notes(results, o.concurrency));
+  print("Targets are issue 2's; the peer's numbers were measured earlier on this machine and are quoted, not re-run.");
+  if (o.json) process.stdout.write(`${JSON.stringify({ setup, results }, null, 2)}\n`);
+  return results.some((r) => r.failed !== undefined) ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exitCode = 1;
+  },
+);
