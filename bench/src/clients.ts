@@ -36,10 +36,14 @@ export function createHttpClient(host: string, port: number, sockets: number): H
         const req = http.request({ host, port, method, path, agent, headers }, (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }),
+          );
           res.on("error", reject);
         });
-        req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error("request timed out"), { code: "timeout" })));
+        req.setTimeout(timeoutMs, () =>
+          req.destroy(Object.assign(new Error("request timed out"), { code: "timeout" })),
+        );
         req.on("error", reject);
         req.end(body);
       });
@@ -65,14 +69,22 @@ export function createGrpcClient(target: string, channels = 1): GrpcClient {
   // with the default global pool, clients to one address share a connection.
   const clients = Array.from(
     { length: Math.max(1, channels) },
-    () => new grpc.Client(target, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+    () =>
+      new grpc.Client(target, grpc.credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+      }),
   );
   return {
     unary(path, request, timeoutMs = 10_000, channel = 0) {
       const client = clients[channel % clients.length]!;
       return new Promise<Buffer>((resolve, reject) => {
-        client.makeUnaryRequest(path, identity, identity, request, { deadline: Date.now() + timeoutMs }, (err, res) =>
-          err ? reject(err) : resolve(res ?? Buffer.alloc(0)),
+        client.makeUnaryRequest(
+          path,
+          identity,
+          identity,
+          request,
+          { deadline: Date.now() + timeoutMs },
+          (err, res) => (err ? reject(err) : resolve(res ?? Buffer.alloc(0))),
         );
       });
     },
@@ -109,7 +121,12 @@ function stringField(field: number, s: string, out: number[]): void {
 }
 
 /** `shoppingcart.v1.AddLineItem` {cart_id=1, product_id=2, name=3, quantity=4}. */
-export function encodeAddLineItem(cartId: string, productId: string, name: string, quantity: number): Buffer {
+export function encodeAddLineItem(
+  cartId: string,
+  productId: string,
+  name: string,
+  quantity: number,
+): Buffer {
   const out: number[] = [];
   stringField(1, cartId, out);
   stringField(2, productId, out);

@@ -52,7 +52,14 @@ function bump(m: Record<string, number>, k: string): void {
 export async function coldActivation(
   port: number,
   restart: Restart,
-  opts: { carts: number; events: number; restarts: number; concurrency: number; runId: string; log: (s: string) => void },
+  opts: {
+    carts: number;
+    events: number;
+    restarts: number;
+    concurrency: number;
+    runId: string;
+    log: (s: string) => void;
+  },
 ): Promise<ColdSummary> {
   const ids = Array.from({ length: opts.carts }, (_, i) => `cold-${opts.runId}-${i}`);
   const written = ids.map(() => 0);
@@ -68,7 +75,11 @@ export async function coldActivation(
     const c = w % ids.length;
     // Failed writes are retried, so they are capped too: a broken runtime
     // must not keep the bench spinning until the deadline.
-    while (started[c]! < opts.events && performance.now() < deadline && failures < MAX_WRITE_FAILURES) {
+    while (
+      started[c]! < opts.events &&
+      performance.now() < deadline &&
+      failures < MAX_WRITE_FAILURES
+    ) {
       const n = started[c]!++;
       try {
         const kind = await httpAddItem(writer, ids[c]!, n);
@@ -86,15 +97,21 @@ export async function coldActivation(
       const now = performance.now();
       if (now - lastReport > 5_000) {
         lastReport = now;
-        opts.log(`  writing: ${written.reduce((a, b) => a + b, 0)} / ${ids.length * opts.events} events`);
+        opts.log(
+          `  writing: ${written.reduce((a, b) => a + b, 0)} / ${ids.length * opts.events} events`,
+        );
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(opts.concurrency, ids.length) }, (_, w) => worker(w)));
+  await Promise.all(
+    Array.from({ length: Math.max(opts.concurrency, ids.length) }, (_, w) => worker(w)),
+  );
   writer.close();
   const writeSeconds = (performance.now() - t0) / 1000;
   const totalWritten = written.reduce((a, b) => a + b, 0);
-  opts.log(`  wrote ${totalWritten} events in ${writeSeconds.toFixed(1)} s (${Math.round(totalWritten / writeSeconds)}/s)`);
+  opts.log(
+    `  wrote ${totalWritten} events in ${writeSeconds.toFixed(1)} s (${Math.round(totalWritten / writeSeconds)}/s)`,
+  );
 
   const samples: number[] = [];
   const readErrors: Record<string, number> = {};
@@ -124,7 +141,12 @@ export async function coldActivation(
     } finally {
       reader.close();
     }
-    opts.log(`  restart ${r + 1}/${opts.restarts}: ${samples.slice(-ids.length).map((x) => x.toFixed(1)).join(", ")} ms`);
+    opts.log(
+      `  restart ${r + 1}/${opts.restarts}: ${samples
+        .slice(-ids.length)
+        .map((x) => x.toFixed(1))
+        .join(", ")} ms`,
+    );
   }
 
   const sorted = Float64Array.from(samples).sort();

@@ -31,11 +31,14 @@ async function startGrpc(): Promise<() => void> {
       },
     },
     {
-      echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request),
+      echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+        cb(null, call.request),
     },
   );
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   announce("grpc", port);
   return () => server.forceShutdown();
@@ -54,7 +57,10 @@ async function startHttp(): Promise<() => void> {
         res.writeHead(400).end();
         return;
       }
-      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(out) });
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(out),
+      });
       res.end(out);
     });
   });

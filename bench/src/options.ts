@@ -56,15 +56,24 @@ options:
 Client, runtime and user function run on the same machine and share its cores;
 see bench/README.md for what each scenario measures.`;
 
-function positive(name: string, raw: string | undefined, fallback: number, allowZero = false): number | string {
+function positive(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  allowZero = false,
+): number | string {
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) return `--${name} must be a positive number, got '${raw}'`;
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
+    return `--${name} must be a positive number, got '${raw}'`;
   return n;
 }
 
 /** Parses argv (without node and script); every problem is reported, one per line. */
-export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { value: BenchOptions } | { error: string } {
+export function parseOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+): { value: BenchOptions } | { error: string } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -91,7 +100,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { value: B
   }
   const v = parsed.values;
   const problems: string[] = [];
-  const num = (name: string, raw: string | undefined, fallback: number, allowZero = false): number => {
+  const num = (
+    name: string,
+    raw: string | undefined,
+    fallback: number,
+    allowZero = false,
+  ): number => {
     const r = positive(name, raw, fallback, allowZero);
     if (typeof r === "string") {
       problems.push(r);
@@ -101,7 +115,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { value: B
   };
 
   const scenarios: ScenarioName[] = [];
-  for (const s of (v.scenarios ?? SCENARIOS.join(",")).split(",").map((x) => x.trim()).filter((x) => x !== "")) {
+  for (const s of (v.scenarios ?? SCENARIOS.join(","))
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "")) {
     if ((SCENARIOS as readonly string[]).includes(s)) scenarios.push(s as ScenarioName);
     else problems.push(`unknown scenario '${s}': choose among ${SCENARIOS.join(", ")}`);
   }
@@ -111,7 +128,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): { value: B
   }
   const postgresUrl = v["postgres-url"] ?? env.CAIRN_BENCH_POSTGRES_URL;
   if (store === "postgres" && postgresUrl === undefined) {
-    problems.push("--store postgres needs --postgres-url <url> or CAIRN_BENCH_POSTGRES_URL (the bench does not start a database)");
+    problems.push(
+      "--store postgres needs --postgres-url <url> or CAIRN_BENCH_POSTGRES_URL (the bench does not start a database)",
+    );
   }
 
   const value: BenchOptions = {

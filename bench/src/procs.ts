@@ -86,7 +86,11 @@ export class Proc {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`${this.name}: no start-up line within ${timeoutMs} ms; last output:\n${this.tail.slice(-20).join("\n")}`));
+        reject(
+          new Error(
+            `${this.name}: no start-up line within ${timeoutMs} ms; last output:\n${this.tail.slice(-20).join("\n")}`,
+          ),
+        );
       }, timeoutMs);
       const listener = (line: string): void => {
         if (!match(line)) return;
@@ -97,7 +101,11 @@ export class Proc {
       void this.exited.then((code) => {
         if (!this.listeners.includes(listener)) return;
         done();
-        reject(new Error(`${this.name} exited (${code}) before it was ready; last output:\n${this.tail.slice(-20).join("\n")}`));
+        reject(
+          new Error(
+            `${this.name} exited (${code}) before it was ready; last output:\n${this.tail.slice(-20).join("\n")}`,
+          ),
+        );
       });
     });
   }
@@ -157,20 +165,44 @@ export interface RuntimeProc {
 
 /** Starts a runtime node on `store`, pointed at the function, and waits for `/readyz`. */
 export async function startRuntime(functionPort: number, store: string): Promise<RuntimeProc> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm run build), or run through npm run bench`);
-  const args = [CLI, "runtime", "--function", `127.0.0.1:${functionPort}`, "--store", store, "--port", "0", "--admin-port", "0"];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+  if (!existsSync(CLI))
+    throw new Error(`${CLI} is missing: build first (npm run build), or run through npm run bench`);
+  const args = [
+    CLI,
+    "runtime",
+    "--function",
+    `127.0.0.1:${functionPort}`,
+    "--store",
+    store,
+    "--port",
+    "0",
+    "--admin-port",
+    "0",
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const proc = new Proc("runtime", child);
   const line = await proc.waitForLine((l) => jsonLine(l)?.msg === "cairn runtime started");
   const j = jsonLine(line)!;
   const port = Number(String(j.ingress).split(":").pop());
   const adminPort = Number(String(j.admin).split(":").pop());
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 30_000, "runtime /readyz");
+  await waitUntil(
+    async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
+    30_000,
+    "runtime /readyz",
+  );
   return { proc, port, adminPort };
 }
 
 /** Polls a condition until it holds or the deadline passes. */
-export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitUntil(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -181,7 +213,9 @@ export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutM
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
+  );
 }
 
 /** A fresh temporary directory and its removal. */

@@ -26,10 +26,16 @@ interface Target {
 
 /** The targets of issue 2 (shopping cart), checked against each row. */
 export const TARGETS: Partial<Record<ScenarioName, Target>> = {
-  "http-1000": { text: "≥ 5,000/s, p99 < 50 ms", met: (r) => r.summary && r.summary.rps >= 5000 && r.summary.p99 < 50 },
+  "http-1000": {
+    text: "≥ 5,000/s, p99 < 50 ms",
+    met: (r) => r.summary && r.summary.rps >= 5000 && r.summary.p99 < 50,
+  },
   "http-hot": { text: "≥ 1,500/s", met: (r) => r.summary && r.summary.rps >= 1500 },
   "http-serial": { text: "p50 < 1 ms", met: (r) => r.summary && r.summary.p50 < 1 },
-  "cold-activation": { text: "< 20 ms", met: (r) => r.cold && r.cold.samples.length > 0 && r.cold.p50 < 20 },
+  "cold-activation": {
+    text: "< 20 ms",
+    met: (r) => r.cold && r.cold.samples.length > 0 && r.cold.p50 < 20,
+  },
 };
 
 /** The best-known peer, measured earlier on this machine; quoted, not re-run. */
@@ -42,12 +48,15 @@ export const PEER: Partial<Record<ScenarioName, string>> = {
 /** What each row measures, one line, for the legend under the table. */
 export const DESCRIPTIONS: Record<ScenarioName, string> = {
   "grpc-echo": "baseline: grpc-js unary echo server (own process), grpc-js client, N in flight",
-  "http-echo": "baseline: node:http JSON echo server (own process), HTTP/1.1 keep-alive, N in flight",
-  "http-1000": "AddItem over HTTP/JSON, POST /carts/{id}/items, random among the carts, N in flight",
+  "http-echo":
+    "baseline: node:http JSON echo server (own process), HTTP/1.1 keep-alive, N in flight",
+  "http-1000":
+    "AddItem over HTTP/JSON, POST /carts/{id}/items, random among the carts, N in flight",
   "grpc-1000": "AddItem over gRPC (grpc-js), random among the carts, N in flight",
   "http-hot": "AddItem over HTTP/JSON, one single cart, N in flight",
   "http-serial": "AddItem over HTTP/JSON, one request in flight, random among the carts",
-  "cold-activation": "first GetCart on a cart of many events after a runtime restart (snapshot + replay)",
+  "cold-activation":
+    "first GetCart on a cart of many events after a runtime restart (snapshot + replay)",
 };
 
 function fmtMs(v: number | undefined): string {
@@ -67,26 +76,71 @@ function errors(byKind: Record<string, number>): string {
 function row(r: ScenarioResult): string[] {
   const target = TARGETS[r.name];
   const met = target?.met(r);
-  const tail = [target?.text ?? "—", met === undefined ? "—" : met ? "yes" : "**no**", PEER[r.name] ?? "—"];
+  const tail = [
+    target?.text ?? "—",
+    met === undefined ? "—" : met ? "yes" : "**no**",
+    PEER[r.name] ?? "—",
+  ];
   if (r.skipped !== undefined || r.failed !== undefined) {
-    return [r.name, r.failed !== undefined ? `failed: ${r.failed.split("\n")[0]!.slice(0, 60)}` : `skipped: ${r.skipped}`, "", "", "", "", "", ...tail];
+    return [
+      r.name,
+      r.failed !== undefined
+        ? `failed: ${r.failed.split("\n")[0]!.slice(0, 60)}`
+        : `skipped: ${r.skipped}`,
+      "",
+      "",
+      "",
+      "",
+      "",
+      ...tail,
+    ];
   }
   if (r.cold) {
     const c = r.cold;
     const errs = { ...c.readErrors };
     if (c.mismatches > 0) errs["wrong total"] = c.mismatches;
-    return [r.name, `— (${c.samples.length} activations)`, fmtMs(c.p50), "—", "—", fmtMs(c.max), errors(errs), ...tail];
+    return [
+      r.name,
+      `— (${c.samples.length} activations)`,
+      fmtMs(c.p50),
+      "—",
+      "—",
+      fmtMs(c.max),
+      errors(errs),
+      ...tail,
+    ];
   }
   const s = r.summary!;
-  return [r.name, fmtRps(s.rps), fmtMs(s.p50), fmtMs(s.p99), fmtMs(s.p999), fmtMs(s.max), errors(s.errorsByKind), ...tail];
+  return [
+    r.name,
+    fmtRps(s.rps),
+    fmtMs(s.p50),
+    fmtMs(s.p99),
+    fmtMs(s.p999),
+    fmtMs(s.max),
+    errors(s.errorsByKind),
+    ...tail,
+  ];
 }
 
 /** The Markdown results table. */
 export function table(results: ScenarioResult[]): string {
-  const head = ["scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "errors", "target (issue 2)", "met", "peer (quoted)"];
+  const head = [
+    "scenario",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "p99.9 ms",
+    "max ms",
+    "errors",
+    "target (issue 2)",
+    "met",
+    "peer (quoted)",
+  ];
   const rows = results.map(row);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -94,7 +148,9 @@ export function table(results: ScenarioResult[]): string {
 export function notes(results: ScenarioResult[], concurrency: number): string {
   const out: string[] = [];
   for (const r of results) {
-    out.push(`- ${r.name}: ${DESCRIPTIONS[r.name].replace("N in flight", `${concurrency} in flight`)} (load avg ${r.loadavg.toFixed(2)} at start)`);
+    out.push(
+      `- ${r.name}: ${DESCRIPTIONS[r.name].replace("N in flight", `${concurrency} in flight`)} (load avg ${r.loadavg.toFixed(2)} at start)`,
+    );
     if (r.cold) {
       const c = r.cold;
       const events = Math.min(...c.eventsPerCart);
@@ -103,7 +159,8 @@ export function notes(results: ScenarioResult[], concurrency: number): string {
           ` (errors: ${errors(c.writeErrors)}); activations ms: min ${fmtMs(c.min)}, p50 ${fmtMs(c.p50)}, max ${fmtMs(c.max)}`,
       );
     }
-    if (r.failed !== undefined) out.push(`  failed: ${r.failed.split("\n").slice(0, 6).join(" / ")}`);
+    if (r.failed !== undefined)
+      out.push(`  failed: ${r.failed.split("\n").slice(0, 6).join(" / ")}`);
   }
   return out.join("\n");
 }

@@ -45,8 +45,14 @@ const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
 function gitCommit(): string {
   try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
     return dirty === "" ? head : `${head} (+ uncommitted changes)`;
   } catch {
     return "unknown";
@@ -90,10 +96,14 @@ function describeSetup(o: BenchOptions): Setup {
 function printSetup(s: Setup, print: (line: string) => void): void {
   print("Cairn bench: shopping cart through the runtime, beside bare transport baselines");
   print(`  date         ${s.date}`);
-  print(`  machine      ${s.cpu}, ${s.cores} cores, ${s.memoryGiB} GiB; load avg ${s.loadavgAtStart.join(" ")}`);
+  print(
+    `  machine      ${s.cpu}, ${s.cores} cores, ${s.memoryGiB} GiB; load avg ${s.loadavgAtStart.join(" ")}`,
+  );
   print(`  node         ${s.node}; commit ${s.commit}`);
   print(`  store        ${s.store}; durability: ${s.durability}`);
-  print(`  load         ${s.concurrency} in flight (serial: 1), ${s.carts} carts, ${s.warmupS} s warm-up + ${s.durationS} s measured per scenario`);
+  print(
+    `  load         ${s.concurrency} in flight (serial: 1), ${s.carts} carts, ${s.warmupS} s warm-up + ${s.durationS} s measured per scenario`,
+  );
   print(`  generator    ${s.loadGenerator}`);
 }
 
@@ -102,14 +112,19 @@ async function stopAll(procs: Array<Proc | undefined>): Promise<void> {
 }
 
 /** Runs one scenario, turning any exception into a failed row instead of ending the run. */
-async function measure(name: ScenarioName, body: () => Promise<Omit<ScenarioResult, "name" | "loadavg">>): Promise<ScenarioResult> {
+async function measure(
+  name: ScenarioName,
+  body: () => Promise<Omit<ScenarioResult, "name" | "loadavg">>,
+): Promise<ScenarioResult> {
   const loadavg = os.loadavg()[0] ?? 0;
   log(`> ${name}`);
   try {
     const r = { name, loadavg, ...(await body()) };
     if (r.summary) {
       const s = r.summary;
-      log(`  ${Math.round(s.rps)}/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, ${s.errors} errors`);
+      log(
+        `  ${Math.round(s.rps)}/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, ${s.errors} errors`,
+      );
     }
     return r;
   } catch (err) {
@@ -119,17 +134,28 @@ async function measure(name: ScenarioName, body: () => Promise<Omit<ScenarioResu
   }
 }
 
-async function runCartScenarios(o: BenchOptions, shape: LoadShape, wanted: ScenarioName[]): Promise<ScenarioResult[]> {
+async function runCartScenarios(
+  o: BenchOptions,
+  shape: LoadShape,
+  wanted: ScenarioName[],
+): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   // A run id in every cart id keeps runs apart on a store that outlives them (PostgreSQL).
   const runId = Date.now().toString(36);
   const tmp = tempDir();
-  const store = o.store === "sqlite" ? join(tmp.dir, "cairn.db") : o.store === "memory" ? "memory" : o.postgresUrl!;
+  const store =
+    o.store === "sqlite"
+      ? join(tmp.dir, "cairn.db")
+      : o.store === "memory"
+        ? "memory"
+        : o.postgresUrl!;
   let fn: Proc | undefined;
   let functionPort = 0;
   let rt: RuntimeProc | undefined;
   try {
-    log(`starting the sample's user function and a runtime (store ${o.store === "sqlite" ? store : o.store})`);
+    log(
+      `starting the sample's user function and a runtime (store ${o.store === "sqlite" ? store : o.store})`,
+    );
     try {
       const f = await startFunction();
       fn = f.proc;
@@ -145,29 +171,60 @@ async function runCartScenarios(o: BenchOptions, shape: LoadShape, wanted: Scena
       const port = rt.port;
       switch (name) {
         case "http-1000":
-          results.push(await measure(name, async () => ({ summary: await httpCarts(port, shape, o.carts, carts) })));
+          results.push(
+            await measure(name, async () => ({
+              summary: await httpCarts(port, shape, o.carts, carts),
+            })),
+          );
           break;
         case "grpc-1000":
-          results.push(await measure(name, async () => ({ summary: await grpcCarts(port, shape, o.carts, carts, o.grpcChannels) })));
+          results.push(
+            await measure(name, async () => ({
+              summary: await grpcCarts(port, shape, o.carts, carts, o.grpcChannels),
+            })),
+          );
           break;
         case "http-hot":
-          results.push(await measure(name, async () => ({ summary: await httpHot(port, shape, `hot-${runId}`) })));
+          results.push(
+            await measure(name, async () => ({
+              summary: await httpHot(port, shape, `hot-${runId}`),
+            })),
+          );
           break;
         case "http-serial":
-          results.push(await measure(name, async () => ({ summary: await httpCarts(port, { ...shape, concurrency: 1 }, o.carts, carts) })));
+          results.push(
+            await measure(name, async () => ({
+              summary: await httpCarts(port, { ...shape, concurrency: 1 }, o.carts, carts),
+            })),
+          );
           break;
         case "cold-activation":
           if (o.store === "memory") {
-            results.push({ name, loadavg: os.loadavg()[0] ?? 0, skipped: "the memory store forgets everything on restart" });
+            results.push({
+              name,
+              loadavg: os.loadavg()[0] ?? 0,
+              skipped: "the memory store forgets everything on restart",
+            });
             break;
           }
           results.push(
             await measure(name, async () => ({
-              cold: await coldActivation(port, async () => {
-                await rt!.proc.stop();
-                rt = await startRuntime(functionPort, store);
-                return rt.port;
-              }, { carts: o.coldCarts, events: o.coldEvents, restarts: o.coldRestarts, concurrency: o.concurrency, runId, log }),
+              cold: await coldActivation(
+                port,
+                async () => {
+                  await rt!.proc.stop();
+                  rt = await startRuntime(functionPort, store);
+                  return rt.port;
+                },
+                {
+                  carts: o.coldCarts,
+                  events: o.coldEvents,
+                  restarts: o.coldRestarts,
+                  concurrency: o.concurrency,
+                  runId,
+                  log,
+                },
+              ),
             })),
           );
           break;
@@ -197,10 +254,19 @@ async function main(): Promise<number> {
   const setup = describeSetup(o);
   printSetup(setup, print);
 
-  const shape: LoadShape = { concurrency: o.concurrency, warmupMs: o.warmupS * 1000, durationMs: o.durationS * 1000 };
+  const shape: LoadShape = {
+    concurrency: o.concurrency,
+    warmupMs: o.warmupS * 1000,
+    durationMs: o.durationS * 1000,
+  };
   const results: ScenarioResult[] = [];
   for (const name of o.scenarios.filter((s) => BASELINES.includes(s))) {
-    results.push(await measure(name, async () => ({ summary: name === "grpc-echo" ? await grpcEcho(shape, o.grpcChannels) : await httpEcho(shape) })));
+    results.push(
+      await measure(name, async () => ({
+        summary:
+          name === "grpc-echo" ? await grpcEcho(shape, o.grpcChannels) : await httpEcho(shape),
+      })),
+    );
   }
   const cartScenarios = o.scenarios.filter((s) => !BASELINES.includes(s));
   if (cartScenarios.length > 0) results.push(...(await runCartScenarios(o, shape, cartScenarios)));
@@ -209,7 +275,9 @@ async function main(): Promise<number> {
   print(table(results));
   print("");
   print(notes(results, o.concurrency));
-  print("Targets are issue 2's; the peer's numbers were measured earlier on this machine and are quoted, not re-run.");
+  print(
+    "Targets are issue 2's; the peer's numbers were measured earlier on this machine and are quoted, not re-run.",
+  );
   if (o.json) process.stdout.write(`${JSON.stringify({ setup, results }, null, 2)}\n`);
   return results.some((r) => r.failed !== undefined) ? 1 : 0;
 }

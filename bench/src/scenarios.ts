@@ -41,8 +41,16 @@ function addItemBody(n: number): string {
 const BODIES = Array.from({ length: PRODUCTS }, (_, n) => addItemBody(n));
 
 /** One AddItem over HTTP/JSON; `undefined` on 200, else the error kind. */
-export async function httpAddItem(client: HttpClient, cartId: string, n: number): Promise<string | undefined> {
-  const res = await client.request("POST", `/carts/${encodeURIComponent(cartId)}/items`, BODIES[n % PRODUCTS]!);
+export async function httpAddItem(
+  client: HttpClient,
+  cartId: string,
+  n: number,
+): Promise<string | undefined> {
+  const res = await client.request(
+    "POST",
+    `/carts/${encodeURIComponent(cartId)}/items`,
+    BODIES[n % PRODUCTS]!,
+  );
   return res.status === 200 ? undefined : `http ${res.status}`;
 }
 
@@ -76,7 +84,11 @@ export async function httpEcho(shape: LoadShape): Promise<Summary> {
       ...shape,
       maxRequests: MAX_REQUESTS,
       request: async (seq) => {
-        const res = await client.request("POST", `/carts/cart-${seq % 1000}/items`, BODIES[seq % PRODUCTS]!);
+        const res = await client.request(
+          "POST",
+          `/carts/cart-${seq % 1000}/items`,
+          BODIES[seq % PRODUCTS]!,
+        );
         return res.status === 200 ? undefined : `http ${res.status}`;
       },
     });
@@ -87,7 +99,12 @@ export async function httpEcho(shape: LoadShape): Promise<Summary> {
 }
 
 /** AddItem over HTTP/JSON on `carts` carts picked at random (seeded), `cartPrefix-<i>`. */
-export async function httpCarts(port: number, shape: LoadShape, carts: number, cartPrefix: string): Promise<Summary> {
+export async function httpCarts(
+  port: number,
+  shape: LoadShape,
+  carts: number,
+  cartPrefix: string,
+): Promise<Summary> {
   const client = createHttpClient("127.0.0.1", port, shape.concurrency);
   const next = prng(carts * 7919 + shape.concurrency);
   try {
@@ -102,21 +119,39 @@ export async function httpCarts(port: number, shape: LoadShape, carts: number, c
 }
 
 /** AddItem over gRPC on `carts` carts picked at random (seeded); request bytes encoded up front. */
-export async function grpcCarts(port: number, shape: LoadShape, carts: number, cartPrefix: string, channels: number): Promise<Summary> {
+export async function grpcCarts(
+  port: number,
+  shape: LoadShape,
+  carts: number,
+  cartPrefix: string,
+  channels: number,
+): Promise<Summary> {
   const client = createGrpcClient(`127.0.0.1:${port}`, channels);
   const next = prng(carts * 104_729 + shape.concurrency);
   const requests = Array.from({ length: carts * PRODUCTS }, (_, i) =>
-    encodeAddLineItem(`${cartPrefix}-${Math.floor(i / PRODUCTS)}`, `p${i % PRODUCTS}`, `Product ${i % PRODUCTS}`, 1),
+    encodeAddLineItem(
+      `${cartPrefix}-${Math.floor(i / PRODUCTS)}`,
+      `p${i % PRODUCTS}`,
+      `Product ${i % PRODUCTS}`,
+      1,
+    ),
   );
   try {
     return await runLoad({
       ...shape,
       maxRequests: MAX_REQUESTS,
       request: (seq) =>
-        client.unary(ADD_ITEM_PATH, requests[Math.floor(next() * carts) * PRODUCTS + (seq % PRODUCTS)]!, 10_000, seq).then(
-          () => undefined,
-          (err: unknown) => grpcErrorKind(err),
-        ),
+        client
+          .unary(
+            ADD_ITEM_PATH,
+            requests[Math.floor(next() * carts) * PRODUCTS + (seq % PRODUCTS)]!,
+            10_000,
+            seq,
+          )
+          .then(
+            () => undefined,
+            (err: unknown) => grpcErrorKind(err),
+          ),
     });
   } finally {
     client.close();
@@ -127,7 +162,11 @@ export async function grpcCarts(port: number, shape: LoadShape, carts: number, c
 export async function httpHot(port: number, shape: LoadShape, cartId: string): Promise<Summary> {
   const client = createHttpClient("127.0.0.1", port, shape.concurrency);
   try {
-    return await runLoad({ ...shape, maxRequests: MAX_REQUESTS, request: (seq) => httpAddItem(client, cartId, seq) });
+    return await runLoad({
+      ...shape,
+      maxRequests: MAX_REQUESTS,
+      request: (seq) => httpAddItem(client, cartId, seq),
+    });
   } finally {
     client.close();
   }
