@@ -75,7 +75,9 @@ export class EventSourcedInstance {
       throw new Error(`replayed event ${event.sequence} has no payload`);
     const decoded = deepFreeze(this.def.codec.decode(event.payload));
     this.current = deepFreeze(this.def.applyEvent(this.current, decoded));
-    this.seq = Number(event.sequence);
+    // The runtime numbers replayed events; tolerate an unset number rather
+    // than lose track of the snapshot cadence.
+    this.seq = event.sequence > 0n ? Number(event.sequence) : this.seq + 1;
   }
 
   /** Handles one command; never throws, every failure becomes a failure reply. */

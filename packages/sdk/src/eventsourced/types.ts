@@ -52,7 +52,8 @@ export interface EventSourcedCommandContext<State, Event> {
   emit(event: Event): State;
   /**
    * Answers the client with the reply of another component's method, called
-   * once this command's events are durable. Return the result from the handler.
+   * once this command's events are durable. Return the result from the handler
+   * (once forward() was called, whatever the handler returns is ignored).
    *
    * @example
    * ```ts

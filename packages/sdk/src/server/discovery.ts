@@ -1,3 +1,4 @@
+import * as grpc from "@grpc/grpc-js";
 import { create, toBinary } from "@bufbuild/protobuf";
 import type { DescFile } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
@@ -8,7 +9,14 @@ import {
   PROTOCOL_MINOR_VERSION,
   SpecSchema,
 } from "@cairn/protocol";
-import type { Component as WireComponent, RuntimeInfo, Spec } from "@cairn/protocol";
+import type {
+  Component as WireComponent,
+  RuntimeInfo,
+  Spec,
+  UserFunctionError,
+} from "@cairn/protocol";
+import type { Empty } from "@bufbuild/protobuf/wkt";
+import type { Logger } from "../log.js";
 import type { Component } from "../component.js";
 import { SDK_NAME, SDK_VERSION } from "../version.js";
 
@@ -89,4 +97,32 @@ export function versionMismatch(info: RuntimeInfo): string | undefined {
     `protocol version mismatch: ${runtime} speaks Cairn protocol v${theirs}.${info.protocolMinorVersion}, ` +
     `${SDK_NAME} ${SDK_VERSION} speaks v${PROTOCOL_MAJOR_VERSION}.${PROTOCOL_MINOR_VERSION}; ${upgrade}`
   );
+}
+
+/** The grpc-js implementation of `Discovery`, answering the prebuilt spec. */
+export function discoveryService(spec: Spec, logger: Logger): grpc.UntypedServiceImplementation {
+  return {
+    discover(call: grpc.ServerUnaryCall<RuntimeInfo, Spec>, callback: grpc.sendUnaryData<Spec>) {
+      const mismatch = versionMismatch(call.request);
+      if (mismatch !== undefined) {
+        logger({ level: "error", msg: mismatch });
+        callback({ code: grpc.status.FAILED_PRECONDITION, details: mismatch });
+        return;
+      }
+      callback(null, spec);
+    },
+    reportError(
+      call: grpc.ServerUnaryCall<UserFunctionError, Empty>,
+      callback: grpc.sendUnaryData<Empty>,
+    ) {
+      const { message, serviceName, entityId } = call.request;
+      logger({
+        level: "error",
+        msg: `runtime reported an error: ${message}`,
+        serviceName,
+        entityId,
+      });
+      callback(null, { $typeName: "google.protobuf.Empty" });
+    },
+  };
 }

@@ -1,19 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
 import { Discovery, EventSourcedEntities, grpcServiceDefinition } from "@cairn/protocol";
-import type {
-  EventSourcedInFrame,
-  EventSourcedOutFrame,
-  RuntimeInfo,
-  Spec,
-  UserFunctionError,
-} from "@cairn/protocol";
-import type { Empty } from "@bufbuild/protobuf/wkt";
 import type { Component } from "../component.js";
-import type { EventSourcedDefinition } from "../eventsourced/entity.js";
-import { EventSourcedStreamHandler } from "../eventsourced/channels.js";
-import { describeError, stderrLogger } from "../log.js";
+import { stderrLogger } from "../log.js";
 import type { Logger } from "../log.js";
-import { buildSpec, versionMismatch } from "./discovery.js";
+import { buildSpec, discoveryService } from "./discovery.js";
+import { eventSourcedService } from "./eventsourced-service.js";
+import type { OpenStream } from "./eventsourced-service.js";
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -75,16 +67,17 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const host = options.host ?? process.env["CAIRN_FUNCTION_HOST"] ?? "127.0.0.1";
   const port = options.port ?? portFromEnv();
   const server = new grpc.Server(CHANNEL_OPTIONS);
-  const streams = new Set<EventSourcedStreamHandler & { end(): void }>();
+  const streams = new Set<OpenStream>();
+  checkComponents(options.components);
   const spec = buildSpec(options.components, {
     serviceName: options.serviceName ?? process.env["npm_package_name"] ?? "",
     serviceVersion: options.serviceVersion ?? process.env["npm_package_version"] ?? "",
   });
-  server.addService(serviceDefinition(Discovery), discoveryImpl(spec, logger));
-  server.addService(serviceDefinition(EventSourcedEntities), {
-    handle: (call: grpc.ServerDuplexStream<EventSourcedInFrame, EventSourcedOutFrame>) =>
-      handleStream(call, eventSourcedDefinitions(options.components), logger, streams),
-  });
+  server.addService(serviceDefinition(Discovery), discoveryService(spec, logger));
+  server.addService(
+    serviceDefinition(EventSourcedEntities),
+    eventSourcedService(options.components, logger, streams),
+  );
   const bound = await bind(server, host, port);
   logger({
     level: "info",
@@ -112,76 +105,23 @@ function portFromEnv(): number {
   return port;
 }
 
+/** Refuses definitions that cannot be served, before binding a port. */
+function checkComponents(components: readonly Component[]): void {
+  if (components.length === 0)
+    throw new Error("serve(): 'components' is empty; pass at least one component");
+  const seen = new Set<string>();
+  for (const c of components) {
+    const name = c.service.typeName;
+    if (seen.has(name))
+      throw new Error(`serve(): service ${name} is served by two components; keep one`);
+    seen.add(name);
+  }
+}
+
 function serviceDefinition(
   service: Parameters<typeof grpcServiceDefinition>[0],
 ): grpc.ServiceDefinition {
   return grpcServiceDefinition(service);
-}
-
-function eventSourcedDefinitions(
-  components: readonly Component[],
-): Map<string, EventSourcedDefinition> {
-  const map = new Map<string, EventSourcedDefinition>();
-  for (const c of components)
-    if (c.kind === "event-sourced-entity") map.set(c.service.typeName, c.definition);
-  return map;
-}
-
-function discoveryImpl(spec: Spec, logger: Logger): grpc.UntypedServiceImplementation {
-  return {
-    discover(call: grpc.ServerUnaryCall<RuntimeInfo, Spec>, callback: grpc.sendUnaryData<Spec>) {
-      const mismatch = versionMismatch(call.request);
-      if (mismatch !== undefined) {
-        logger({ level: "error", msg: mismatch });
-        callback({ code: grpc.status.FAILED_PRECONDITION, details: mismatch });
-        return;
-      }
-      callback(null, spec);
-    },
-    reportError(
-      call: grpc.ServerUnaryCall<UserFunctionError, Empty>,
-      callback: grpc.sendUnaryData<Empty>,
-    ) {
-      const { message, serviceName, entityId } = call.request;
-      logger({
-        level: "error",
-        msg: `runtime reported an error: ${message}`,
-        serviceName,
-        entityId,
-      });
-      callback(null, { $typeName: "google.protobuf.Empty" });
-    },
-  };
-}
-
-function handleStream(
-  call: grpc.ServerDuplexStream<EventSourcedInFrame, EventSourcedOutFrame>,
-  entities: ReadonlyMap<string, EventSourcedDefinition>,
-  logger: Logger,
-  streams: Set<EventSourcedStreamHandler & { end(): void }>,
-): void {
-  const handler = Object.assign(new EventSourcedStreamHandler(entities, call, logger), {
-    end: () => {
-      streams.delete(handler);
-      handler.close();
-      call.end();
-    },
-  });
-  streams.add(handler);
-  call.on("data", (frame: EventSourcedInFrame) => {
-    for (const message of frame.messages) handler.receive(message);
-  });
-  // The runtime half-closed: answer what is queued, then end our side.
-  call.on("end", () => void handler.drain().then(handler.end));
-  call.on("error", (err) => {
-    logger({ level: "warn", msg: "event-sourced stream failed", error: describeError(err) });
-    streams.delete(handler);
-    handler.close();
-  });
-  call.on("cancelled", () => {
-    streams.delete(handler);
-    handler.close();
-  });
 }
 
 function bind(server: grpc.Server, host: string, port: number): Promise<number> {
@@ -196,7 +136,7 @@ function bind(server: grpc.Server, host: string, port: number): Promise<number> 
 
 async function shutdown(
   server: grpc.Server,
-  streams: Set<EventSourcedStreamHandler & { end(): void }>,
+  streams: Set<OpenStream>,
   timeoutMs: number,
   removeSignals: () => void,
 ): Promise<void> {
