@@ -1,0 +1,85 @@
+/**
+ * The user function as a child process of `cairn dev`: TypeScript run
+ * directly through tsx's loader, output forwarded line by line with a
+ * prefix, restarted on demand.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+
+/** Options of {@link FunctionProcess}. */
+export interface FunctionProcessOptions {
+  /** The entry file, e.g. src/main.ts. */
+  readonly entry: string;
+  /** Port the function's gRPC server must bind (passed as CAIRN_FUNCTION_PORT). */
+  readonly port: number;
+  /** Prefix of forwarded output lines. */
+  readonly prefix: string;
+  /** Called when the child exits without being asked to. */
+  onExit(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+/** Time a child gets to stop on SIGTERM before it is killed. */
+const STOP_GRACE_MS = 3000;
+
+/** A restartable child process running the user function. */
+export class FunctionProcess {
+  private child: ChildProcess | undefined;
+  private readonly loader = import.meta.resolve("tsx");
+
+  constructor(private readonly options: FunctionProcessOptions) {}
+
+  /** True while a child runs. */
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  /** Starts the child (no-op when one is running). */
+  start(): void {
+    if (this.child !== undefined) return;
+    const child = spawn(process.execPath, ["--import", this.loader, this.options.entry], {
+      env: {
+        ...process.env,
+        CAIRN_FUNCTION_HOST: "127.0.0.1",
+        CAIRN_FUNCTION_PORT: String(this.options.port),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    forward(child.stdout, process.stdout, this.options.prefix);
+    forward(child.stderr, process.stderr, this.options.prefix);
+    child.once("exit", (code, signal) => {
+      if (this.child !== child) return; // stopped on purpose
+      this.child = undefined;
+      this.options.onExit(code, signal);
+    });
+    child.once("error", (err) => {
+      process.stderr.write(`${this.options.prefix}cannot start: ${err.message}\n`);
+    });
+  }
+
+  /** Stops the child: SIGTERM, then SIGKILL after a grace period. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops the running child (if any) and starts a fresh one. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+}
+
+function forward(from: Readable | null, to: Writable, prefix: string): void {
+  if (from === null) return;
+  const lines = createInterface({ input: from, crlfDelay: Infinity });
+  lines.on("line", (line) => to.write(`${prefix}${line}\n`));
+}
