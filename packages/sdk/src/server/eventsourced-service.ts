@@ -61,7 +61,7 @@ function handleStream(
     for (const message of frame.messages) handler.receive(message);
   });
   // The runtime half-closed: answer what is queued, then end our side.
-  call.on("end", () => void handler.drain().then(stream.end));
+  call.on("end", () => void handler.drain().then(() => stream.end()));
   call.on("error", (err) => {
     logger({ level: "warn", msg: "event-sourced stream failed", error: describeError(err) });
     release();
