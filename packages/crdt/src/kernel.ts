@@ -4,6 +4,11 @@
  * 2018). A state is (store, context); the join of two states keeps a dot iff
  * both stores hold it, or one store holds it and the other context has not
  * seen it. Stores never alias each other's mutable parts after a join.
+ *
+ * Every mutation, removals included, takes a fresh dot of its replica into
+ * the context. That makes contexts complete summaries of what a replica has
+ * seen: if a peer's context covers ours, the peer has every write *and every
+ * removal* we have, which is what lets `missingFor` answer "nothing".
  */
 import type { DotContext } from "./dot-context.js";
 import type { Dot } from "./dot.js";

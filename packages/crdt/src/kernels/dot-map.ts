@@ -22,8 +22,19 @@ export interface MapEntry {
 /** canonical key -> entry. */
 export type DotMap = Map<string, MapEntry>;
 
-/** Joins `b` into `a` key by key (see {@link JoinMode} for `narrow`). */
-export function joinDotMap(a: DotMap, actx: DotContext, b: DotMap, bctx: DotContext, mode: JoinMode): DotMap {
+const FULL_KEEP: JoinMode = { narrow: false, keepEmpty: true };
+const FULL_DROP: JoinMode = { narrow: false, keepEmpty: false };
+
+/**
+ * Joins `b` into `a` key by key (see {@link JoinMode} for `narrow`).
+ *
+ * Narrowness holds for the top-level keys only: a key's nested store is
+ * always joined in full. A delta that removes a key and then re-creates it
+ * carries only the new nested entries, so visiting just those would miss the
+ * removal of the old ones.
+ */
+export function joinDotMap(a: DotMap, actx: DotContext, b: DotMap, bctx: DotContext, outer: JoinMode): DotMap {
+  const mode = outer.narrow ? (outer.keepEmpty ? FULL_KEEP : FULL_DROP) : outer;
   for (const [k, be] of b) {
     const ae = a.get(k);
     let kernel = be.kernel;
@@ -47,7 +58,7 @@ export function joinDotMap(a: DotMap, actx: DotContext, b: DotMap, bctx: DotCont
     if (kernel.isEmpty(store) && !mode.keepEmpty) a.delete(k);
     else a.set(k, { key: be.key, kernel, store });
   }
-  if (!mode.narrow) {
+  if (!outer.narrow) {
     for (const [k, ae] of a) {
       if (b.has(k)) continue;
       const store = ae.kernel.join(ae.store, actx, ae.kernel.empty(), bctx, mode);

@@ -114,7 +114,7 @@ export class ORMap<K extends Value = string> extends Crdt<DotMap, Map<K, unknown
     const k = canonicalKey(key);
     const entry = this.store.get(k);
     if (entry === undefined) return;
-    const ctx = new DotContext();
+    const ctx = DotContext.of(this.nextDot());
     entry.kernel.forEachDot(entry.store, (d) => ctx.add(d));
     // Empty entry: a hint so receivers visit only this key.
     this.mutate(new Map([[k, { key: entry.key, kernel: entry.kernel, store: entry.kernel.empty() }]]), ctx);

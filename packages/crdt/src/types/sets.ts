@@ -99,7 +99,7 @@ export class ORSet<T extends Value = Value> extends SetBase<T> {
     const key = canonicalKey(element);
     const entry = this.store.get(key);
     if (entry === undefined) return;
-    const ctx = new DotContext();
+    const ctx = DotContext.of(this.nextDot());
     for (const e of entry.store as Entry<null>[]) ctx.add(e.dot);
     // Empty entry: a hint that lets receivers find the removed key without scanning.
     this.mutate(new Map([[key, { key: entry.key, kernel: elementKernel, store: [] }]]), ctx);
@@ -107,7 +107,7 @@ export class ORSet<T extends Value = Value> extends SetBase<T> {
 
   /** Removes every element as observed here. */
   clear(): void {
-    const ctx = new DotContext();
+    const ctx = DotContext.of(this.nextDot());
     const delta: DotMap = new Map();
     for (const [key, entry] of this.store) {
       for (const e of entry.store as Entry<null>[]) ctx.add(e.dot);

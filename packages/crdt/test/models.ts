@@ -1,0 +1,192 @@
+/**
+ * One model per CRDT type: random operations and the type's sequential
+ * specification, for the property tests.
+ */
+import fc from "fast-check";
+import { Flag, GCounter, GSet, LWWRegister, ORMap, ORSet, PNCounter, Vote } from "../src/index.js";
+import { conveys } from "./harness.js";
+import type { AnyReplica, Knowledge, Model } from "./harness.js";
+
+const as = <T>(r: AnyReplica): T => r as unknown as T;
+
+export const gCounterModel: Model<number, { total: number }> = {
+  create: (id) => new GCounter(id) as unknown as AnyReplica,
+  op: fc.nat({ max: 5 }),
+  newSpec: () => ({ total: 0 }),
+  run(r, by, spec) {
+    as<GCounter>(r).increment(by);
+    spec.total += by;
+  },
+  expected: (spec) => spec.total,
+};
+
+export const pnCounterModel: Model<number, { total: number }> = {
+  create: (id) => new PNCounter(id) as unknown as AnyReplica,
+  op: fc.integer({ min: -5, max: 5 }),
+  newSpec: () => ({ total: 0 }),
+  run(r, by, spec) {
+    as<PNCounter>(r).increment(by);
+    spec.total += by;
+  },
+  expected: (spec) => spec.total,
+};
+
+// Small element domains make collisions (same element on many replicas) likely.
+const element = fc.oneof(fc.nat({ max: 4 }), fc.constantFrom({ b: 1, a: [true] }, "x"));
+
+export const gSetModel: Model<number | string | object, { all: Set<string> }> = {
+  create: (id) => new GSet(id) as unknown as AnyReplica,
+  op: element,
+  newSpec: () => ({ all: new Set() }),
+  run(r, e, spec) {
+    as<GSet>(r).add(e as never);
+    spec.all.add(JSON.stringify(e));
+  },
+  expected: (spec) => [...spec.all].map((s) => JSON.parse(s) as unknown),
+};
+
+interface ORSetSpec {
+  nextId: number;
+  /** add op id -> element */
+  readonly adds: Map<number, number>;
+  /** ids of adds covered by a later add or remove that observed them */
+  readonly covered: Set<number>;
+}
+
+/** Records an op that observes the known adds of `e`: they become covered, and the op conveys them. */
+function observe(spec: ORSetSpec, know: Knowledge, id: number, e: number): void {
+  const obs = [...know.known].filter((a) => spec.adds.get(a) === e && a !== id);
+  for (const a of obs) spec.covered.add(a);
+  conveys.set(id, new Set([id, ...obs]));
+  know.known.add(id);
+  know.pending.add(id);
+}
+
+/**
+ * Observed-remove set spec: an element is present iff some add of it is not
+ * covered by a remove (or re-add) whose replica had seen that add, where
+ * "seen" travels with deltas, states and anti-entropy like the data does.
+ */
+export const orSetModel: Model<{ add: boolean; e: number }, ORSetSpec> = {
+  create: (id) => new ORSet(id) as unknown as AnyReplica,
+  op: fc.record({ add: fc.boolean(), e: fc.nat({ max: 3 }) }),
+  newSpec: () => ({ nextId: 0, adds: new Map(), covered: new Set() }),
+  run(r, { add, e }, spec, _i, know) {
+    const id = spec.nextId++;
+    if (add) {
+      as<ORSet<number>>(r).add(e);
+      spec.adds.set(id, e);
+    } else as<ORSet<number>>(r).remove(e);
+    observe(spec, know, id, e);
+  },
+  expected(spec) {
+    const present = new Set<number>();
+    for (const [id, e] of spec.adds) if (!spec.covered.has(id)) present.add(e);
+    return [...present].sort((a, b) => a - b);
+  },
+};
+
+interface LwwSpec {
+  best: { ts: number; replica: number; seq: number; value: number } | undefined;
+  seq: number[];
+}
+
+export const lwwModel: Model<{ value: number; ts: number }, LwwSpec> = {
+  create: (id) => new LWWRegister<number>(id) as unknown as AnyReplica,
+  // Few timestamps, so ties (broken by replica id) are common.
+  op: fc.record({ value: fc.nat({ max: 100 }), ts: fc.nat({ max: 4 }) }),
+  newSpec: () => ({ best: undefined, seq: [] }),
+  run(r, { value, ts }, spec, i) {
+    as<LWWRegister<number>>(r).set(value, { timestamp: ts });
+    const seq = (spec.seq[i] = (spec.seq[i] ?? 0) + 1);
+    const w = { ts, replica: i, seq, value };
+    const b = spec.best;
+    if (b === undefined || w.ts > b.ts || (w.ts === b.ts && (w.replica > b.replica || (w.replica === b.replica && w.seq > b.seq)))) {
+      spec.best = w;
+    }
+  },
+  expected: (spec) => spec.best?.value,
+};
+
+export const flagModel: Model<boolean, { enabled: boolean }> = {
+  create: (id) => new Flag(id) as unknown as AnyReplica,
+  // Mostly "do nothing" so that some runs end with the flag still off.
+  op: fc.boolean().chain((b) => (b ? fc.boolean() : fc.constant(false))),
+  newSpec: () => ({ enabled: false }),
+  run(r, enable, spec) {
+    if (enable) {
+      as<Flag>(r).enable();
+      spec.enabled = true;
+    }
+  },
+  expected: (spec) => spec.enabled,
+};
+
+export const voteModel: Model<boolean, { votes: Map<number, boolean> }> = {
+  create: (id) => new Vote(id) as unknown as AnyReplica,
+  op: fc.boolean(),
+  newSpec: () => ({ votes: new Map() }),
+  run(r, v, spec, i) {
+    as<Vote>(r).vote(v);
+    spec.votes.set(i, v);
+  },
+  expected(spec, i) {
+    const votesFor = [...spec.votes.values()].filter((v) => v).length;
+    return { votesFor, voters: spec.votes.size, selfVote: spec.votes.get(i) === true };
+  },
+};
+
+type MapOp =
+  | { kind: "count"; key: string; by: number }
+  | { kind: "tag"; add: boolean; e: number }
+  | { kind: "name"; value: number; ts: number }
+  | { kind: "flag" }
+  | { kind: "remove"; key: string };
+
+/**
+ * ORMap with one value type per key (counters under "c1"/"c2", a set under
+ * "tags", a register under "name", a nested map under "nested"), and key
+ * removals. No sequential spec: convergence, laws and round trips only.
+ */
+export const orMapModel: Model<MapOp, null> = {
+  create: (id) => new ORMap(id) as unknown as AnyReplica,
+  op: fc.oneof(
+    fc.record({ kind: fc.constant("count" as const), key: fc.constantFrom("c1", "c2"), by: fc.integer({ min: -3, max: 3 }) }),
+    fc.record({ kind: fc.constant("tag" as const), add: fc.boolean(), e: fc.nat({ max: 2 }) }),
+    fc.record({ kind: fc.constant("name" as const), value: fc.nat({ max: 9 }), ts: fc.nat({ max: 3 }) }),
+    fc.record({ kind: fc.constant("flag" as const) }),
+    fc.record({ kind: fc.constant("remove" as const), key: fc.constantFrom("c1", "c2", "tags", "name", "nested") }),
+  ),
+  newSpec: () => null,
+  run(r, op) {
+    const m = as<ORMap>(r);
+    switch (op.kind) {
+      case "count":
+        m.update(op.key, PNCounter, (c) => c.increment(op.by));
+        break;
+      case "tag":
+        m.update("tags", ORSet<number>, (s) => (op.add ? s.add(op.e) : s.remove(op.e)));
+        break;
+      case "name":
+        m.update("name", LWWRegister<number>, (reg) => void reg.set(op.value, { timestamp: op.ts }));
+        break;
+      case "flag":
+        m.update("nested", ORMap, (inner) => inner.update("done", Flag, (f) => f.enable()));
+        break;
+      case "remove":
+        m.remove(op.key);
+        break;
+    }
+  },
+};
+
+export const models = {
+  GCounter: gCounterModel,
+  PNCounter: pnCounterModel,
+  GSet: gSetModel,
+  ORSet: orSetModel,
+  LWWRegister: lwwModel,
+  Flag: flagModel,
+  Vote: voteModel,
+  ORMap: orMapModel,
+} as Record<string, Model<unknown, unknown>>;
