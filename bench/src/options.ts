@@ -26,6 +26,7 @@ export interface BenchOptions {
   concurrency: number;
   carts: number;
   grpcChannels: number;
+  httpClient: "auto" | "node" | "wrk";
   coldCarts: number;
   coldEvents: number;
   coldRestarts: number;
@@ -47,6 +48,7 @@ options:
   --concurrency <n>      requests in flight for the loaded scenarios (default 64)
   --carts <n>            distinct carts of http-1000 / grpc-1000 / http-serial (default 1000)
   --grpc-channels <n>    HTTP/2 connections of the gRPC client (default 1)
+  --http-client <c>      auto | node | wrk: HTTP load generator (default auto: wrk if on PATH, else node:http)
   --cold-carts <n>       carts written for cold-activation (default 5)
   --cold-events <n>      events written to each of them (default 10000)
   --cold-restarts <n>    runtime restarts, each measuring every cold cart once (default 2)
@@ -88,6 +90,7 @@ export function parseOptions(
         concurrency: { type: "string" },
         carts: { type: "string" },
         "grpc-channels": { type: "string" },
+        "http-client": { type: "string" },
         "cold-carts": { type: "string" },
         "cold-events": { type: "string" },
         "cold-restarts": { type: "string" },
@@ -126,6 +129,10 @@ export function parseOptions(
   if (store !== "sqlite" && store !== "postgres" && store !== "memory") {
     problems.push(`--store must be sqlite, postgres or memory, got '${store}'`);
   }
+  const httpClient = v["http-client"] ?? "auto";
+  if (httpClient !== "auto" && httpClient !== "node" && httpClient !== "wrk") {
+    problems.push(`--http-client must be auto, node or wrk, got '${httpClient}'`);
+  }
   const postgresUrl = v["postgres-url"] ?? env.CAIRN_BENCH_POSTGRES_URL;
   if (store === "postgres" && postgresUrl === undefined) {
     problems.push(
@@ -144,6 +151,7 @@ export function parseOptions(
     concurrency: Math.round(num("concurrency", v.concurrency, 64)),
     carts: Math.round(num("carts", v.carts, 1000)),
     grpcChannels: Math.round(num("grpc-channels", v["grpc-channels"], 1)),
+    httpClient: httpClient as BenchOptions["httpClient"],
     coldCarts: Math.round(num("cold-carts", v["cold-carts"], 5)),
     coldEvents: Math.round(num("cold-events", v["cold-events"], 10_000)),
     coldRestarts: Math.round(num("cold-restarts", v["cold-restarts"], 2)),

@@ -7,7 +7,7 @@
  * cold-activation last because it restarts the runtime. Every process is
  * stopped at the end, whatever happens (see procs.ts).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as os from "node:os";
 import { join } from "node:path";
 import { coldActivation } from "./cold.js";
@@ -17,8 +17,9 @@ import { ROOT, startFunction, startRuntime, tempDir } from "./procs.js";
 import type { Proc, RuntimeProc } from "./procs.js";
 import { notes, table } from "./report.js";
 import type { ScenarioResult } from "./report.js";
-import { grpcCarts, grpcEcho, httpCarts, httpEcho, httpHot } from "./scenarios.js";
-import type { LoadShape } from "./scenarios.js";
+import { grpcCarts, grpcEcho, httpCarts, httpEcho } from "./scenarios.js";
+import type { HttpGenerator, LoadShape } from "./scenarios.js";
+import { findWrk } from "./wrk.js";
 
 const BASELINES: readonly ScenarioName[] = ["grpc-echo", "http-echo"];
 
@@ -38,6 +39,7 @@ interface Setup {
   carts: number;
   grpcChannels: number;
   loadavgAtStart: number[];
+  httpClient: string;
   loadGenerator: string;
 }
 
@@ -70,7 +72,33 @@ function durabilityOf(store: BenchOptions["store"]): string {
   }
 }
 
-function describeSetup(o: BenchOptions): Setup {
+/** Picks the HTTP load generator; `wrk` when asked for or found, the bench's own client otherwise. */
+function httpGenerator(
+  o: BenchOptions,
+  dir: string,
+): { value: HttpGenerator; text: string } | { error: string } {
+  const wrk = o.httpClient === "node" ? undefined : findWrk();
+  if (wrk === undefined) {
+    if (o.httpClient === "wrk")
+      return {
+        error:
+          "--http-client wrk: wrk is not on PATH (apt-get install wrk), or use --http-client node",
+      };
+    const why = o.httpClient === "node" ? "as asked" : "wrk not found on PATH";
+    return {
+      value: { kind: "node" },
+      text: `node:http keep-alive agent in the bench process (${why})`,
+    };
+  }
+  const version =
+    spawnSync(wrk, ["-v"], { encoding: "utf8" }).stdout.split("\n")[0]?.split(" [")[0] ?? "wrk";
+  return {
+    value: { kind: "wrk", wrk, dir },
+    text: `${version} (${wrk}), 1 thread, its own process`,
+  };
+}
+
+function describeSetup(o: BenchOptions, httpClient: string): Setup {
   const cpus = os.cpus();
   return {
     date: new Date().toISOString(),
@@ -87,8 +115,9 @@ function describeSetup(o: BenchOptions): Setup {
     carts: o.carts,
     grpcChannels: o.grpcChannels,
     loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    httpClient,
     loadGenerator:
-      "closed loop in the bench's own process (node:http keep-alive agent; grpc-js); " +
+      "closed loop (N connections or calls, one request in flight on each); gRPC: grpc-js in the bench process; " +
       `client, runtime, user function (and baseline servers) all share these ${cpus.length} cores`,
   };
 }
@@ -104,6 +133,7 @@ function printSetup(s: Setup, print: (line: string) => void): void {
   print(
     `  load         ${s.concurrency} in flight (serial: 1), ${s.carts} carts, ${s.warmupS} s warm-up + ${s.durationS} s measured per scenario`,
   );
+  print(`  HTTP client  ${s.httpClient}`);
   print(`  generator    ${s.loadGenerator}`);
 }
 
@@ -138,6 +168,7 @@ async function runCartScenarios(
   o: BenchOptions,
   shape: LoadShape,
   wanted: ScenarioName[],
+  gen: HttpGenerator,
 ): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   // A run id in every cart id keeps runs apart on a store that outlives them (PostgreSQL).
@@ -173,7 +204,7 @@ async function runCartScenarios(
         case "http-1000":
           results.push(
             await measure(name, async () => ({
-              summary: await httpCarts(port, shape, o.carts, carts),
+              summary: await httpCarts(port, shape, o.carts, carts, gen),
             })),
           );
           break;
@@ -187,14 +218,14 @@ async function runCartScenarios(
         case "http-hot":
           results.push(
             await measure(name, async () => ({
-              summary: await httpHot(port, shape, `hot-${runId}`),
+              summary: await httpCarts(port, shape, 0, `hot-${runId}`, gen),
             })),
           );
           break;
         case "http-serial":
           results.push(
             await measure(name, async () => ({
-              summary: await httpCarts(port, { ...shape, concurrency: 1 }, o.carts, carts),
+              summary: await httpCarts(port, { ...shape, concurrency: 1 }, o.carts, carts, gen),
             })),
           );
           break;
@@ -251,7 +282,26 @@ async function main(): Promise<number> {
     return 0;
   }
   const print = o.json ? log : (line: string): void => void process.stdout.write(`${line}\n`);
-  const setup = describeSetup(o);
+  // Scratch space of the whole run (wrk's script); removed however the run ends.
+  const scratch = tempDir();
+  try {
+    return await runAll(o, print, scratch.dir);
+  } finally {
+    scratch.cleanup();
+  }
+}
+
+async function runAll(
+  o: BenchOptions,
+  print: (line: string) => void,
+  scratch: string,
+): Promise<number> {
+  const gen = httpGenerator(o, scratch);
+  if ("error" in gen) {
+    log(gen.error);
+    return 2;
+  }
+  const setup = describeSetup(o, gen.text);
   printSetup(setup, print);
 
   const shape: LoadShape = {
@@ -264,12 +314,15 @@ async function main(): Promise<number> {
     results.push(
       await measure(name, async () => ({
         summary:
-          name === "grpc-echo" ? await grpcEcho(shape, o.grpcChannels) : await httpEcho(shape),
+          name === "grpc-echo"
+            ? await grpcEcho(shape, o.grpcChannels)
+            : await httpEcho(shape, gen.value),
       })),
     );
   }
   const cartScenarios = o.scenarios.filter((s) => !BASELINES.includes(s));
-  if (cartScenarios.length > 0) results.push(...(await runCartScenarios(o, shape, cartScenarios)));
+  if (cartScenarios.length > 0)
+    results.push(...(await runCartScenarios(o, shape, cartScenarios, gen.value)));
 
   print("");
   print(table(results));

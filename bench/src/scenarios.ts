@@ -8,6 +8,7 @@ import type { HttpClient } from "./clients.js";
 import { runLoad } from "./load.js";
 import { startEcho } from "./procs.js";
 import type { Summary } from "./stats.js";
+import { runWrk } from "./wrk.js";
 
 /** Timing shared by every loaded scenario. */
 export interface LoadShape {
@@ -15,6 +16,9 @@ export interface LoadShape {
   warmupMs: number;
   durationMs: number;
 }
+
+/** Which HTTP load generator runs the HTTP scenarios: the bench's own, or wrk (see wrk.ts). */
+export type HttpGenerator = { kind: "node" } | { kind: "wrk"; wrk: string; dir: string };
 
 /** Requests any one scenario may start: far above what 2 cores can do in a run, yet a bound. */
 const MAX_REQUESTS = 5_000_000;
@@ -75,43 +79,38 @@ export async function grpcEcho(shape: LoadShape, channels: number): Promise<Summ
   }
 }
 
-/** Baseline: node:http keep-alive client against a node:http JSON echo server in another process. */
-export async function httpEcho(shape: LoadShape): Promise<Summary> {
+/** Baseline: HTTP/1.1 keep-alive load against a node:http JSON echo server in another process. */
+export async function httpEcho(shape: LoadShape, gen: HttpGenerator): Promise<Summary> {
   const echo = await startEcho("http");
-  const client = createHttpClient("127.0.0.1", echo.port, shape.concurrency);
   try {
-    return await runLoad({
-      ...shape,
-      maxRequests: MAX_REQUESTS,
-      request: async (seq) => {
-        const res = await client.request(
-          "POST",
-          `/carts/cart-${seq % 1000}/items`,
-          BODIES[seq % PRODUCTS]!,
-        );
-        return res.status === 200 ? undefined : `http ${res.status}`;
-      },
-    });
+    // Same paths and bodies as http-1000, so both rows cost the client the same.
+    return await httpCarts(echo.port, shape, 1000, "cart", gen);
   } finally {
-    client.close();
     await echo.proc.stop();
   }
 }
 
-/** AddItem over HTTP/JSON on `carts` carts picked at random (seeded), `cartPrefix-<i>`. */
+/**
+ * AddItem over HTTP/JSON on `carts` carts picked at random (seeded),
+ * `cartPrefix-<i>`; with `carts` 0, every request goes to the cart `cartPrefix`.
+ */
 export async function httpCarts(
   port: number,
   shape: LoadShape,
   carts: number,
   cartPrefix: string,
+  gen: HttpGenerator,
 ): Promise<Summary> {
+  if (gen.kind === "wrk")
+    return runWrk({ ...shape, wrk: gen.wrk, dir: gen.dir, port, carts, prefix: cartPrefix });
   const client = createHttpClient("127.0.0.1", port, shape.concurrency);
   const next = prng(carts * 7919 + shape.concurrency);
+  const cart = carts > 0 ? () => `${cartPrefix}-${Math.floor(next() * carts)}` : () => cartPrefix;
   try {
     return await runLoad({
       ...shape,
       maxRequests: MAX_REQUESTS,
-      request: (seq) => httpAddItem(client, `${cartPrefix}-${Math.floor(next() * carts)}`, seq),
+      request: (seq) => httpAddItem(client, cart(), seq),
     });
   } finally {
     client.close();
@@ -152,20 +151,6 @@ export async function grpcCarts(
             () => undefined,
             (err: unknown) => grpcErrorKind(err),
           ),
-    });
-  } finally {
-    client.close();
-  }
-}
-
-/** AddItem over HTTP/JSON, every request on the same cart: one entity's serial throughput. */
-export async function httpHot(port: number, shape: LoadShape, cartId: string): Promise<Summary> {
-  const client = createHttpClient("127.0.0.1", port, shape.concurrency);
-  try {
-    return await runLoad({
-      ...shape,
-      maxRequests: MAX_REQUESTS,
-      request: (seq) => httpAddItem(client, cartId, seq),
     });
   } finally {
     client.close();
