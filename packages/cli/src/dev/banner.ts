@@ -42,8 +42,11 @@ export function curlExample(ingress: string, service: string, method: MethodInfo
   if (route === undefined) {
     return `curl -X POST ${ingress}/${service}/${method.name} -H 'content-type: application/json' -d '{}'`;
   }
-  // Path variables become placeholders the user replaces; the body only goes with verbs that take one.
-  const path = route.path.replace(/\{([^}=]+)(=[^}]*)?\}/g, (_m, name: string) => `<${name}>`);
+  // Path variables get sample values (cart_id → cart-1) so the line runs as pasted.
+  const path = route.path.replace(
+    /\{([^}=]+)(=[^}]*)?\}/g,
+    (_m, name: string) => `${name.replace(/_?id$/i, "") || "id"}-1`,
+  );
   const body =
     route.verb === "GET" || route.verb === "DELETE"
       ? ""
