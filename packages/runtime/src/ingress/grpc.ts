@@ -86,9 +86,9 @@ function hookHandlerLookup(
 ): boolean {
   const handlers: unknown = (server as unknown as { handlers?: unknown }).handlers;
   if (!(handlers instanceof Map)) return false;
-  const own = Map.prototype.get;
   const map = handlers as Map<string, Handler>;
-  map.get = (path: string) => (own.call(map, path) as Handler | undefined) ?? resolve(path);
+  const own = map.get.bind(map);
+  map.get = (path: string) => own(path) ?? resolve(path);
   return true;
 }
 
@@ -123,7 +123,7 @@ function createResolver(
     const view = views();
     if (view === undefined) return { ...unavailable, path };
     let handlers = cache.get(view);
-    if (handlers === undefined) cache.set(view, (handlers = new Map()));
+    if (handlers === undefined) cache.set(view, (handlers = new Map<string, Handler>()));
     const existing = handlers.get(path);
     if (existing !== undefined) return existing;
     const target = view.methods.get(path);

@@ -38,7 +38,11 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Parsed<Bu
     };
     const onEnd = (): void => {
       cleanup();
-      resolve({ value: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) });
+      const first = chunks[0];
+      // One chunk is the common case of a small body: no copy.
+      resolve({
+        value: chunks.length === 1 && first !== undefined ? first : Buffer.concat(chunks, size),
+      });
     };
     const onError = (err: Error): void => {
       cleanup();

@@ -1,4 +1,4 @@
-import { fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, ScalarType, toBinary, toJson } from "@bufbuild/protobuf";
 import type { DescField, DescMessage, JsonValue, Registry } from "@bufbuild/protobuf";
 import { CairnError, Code } from "@cairn/protocol";
 import type { MethodTarget } from "./catalog-view.js";
@@ -126,7 +126,8 @@ const queryFields = new WeakMap<DescMessage, Map<string, FieldRef | undefined>>(
 /** Resolves a query parameter name, cached per message type. */
 function queryField(input: DescMessage, key: string): FieldRef | undefined {
   let cache = queryFields.get(input);
-  if (cache === undefined) queryFields.set(input, (cache = new Map()));
+  if (cache === undefined)
+    queryFields.set(input, (cache = new Map<string, FieldRef | undefined>()));
   if (cache.has(key)) return cache.get(key);
   // Bound the cache: names come from clients.
   const ref = resolveFieldPath(input, key.split("."));
@@ -161,9 +162,9 @@ function setPath(root: JsonObject, ref: FieldRef, raw: string, append: boolean):
 function scalarFromText(field: DescField, raw: string): JsonValue {
   const scalar =
     field.fieldKind === "scalar" || field.fieldKind === "list" ? field.scalar : undefined;
-  if (scalar === 8 /* BOOL */ && (raw === "true" || raw === "false")) return raw === "true";
+  if (scalar === ScalarType.BOOL && (raw === "true" || raw === "false")) return raw === "true";
   if (
-    (scalar === 1 /* DOUBLE */ || scalar === 2) /* FLOAT */ &&
+    (scalar === ScalarType.DOUBLE || scalar === ScalarType.FLOAT) &&
     raw.trim() !== "" &&
     !Number.isNaN(Number(raw))
   )

@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code as ConnectCode, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { CairnError, Code } from "@cairn/protocol";
+import { Code } from "@cairn/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AddLineItemSchema,
@@ -9,8 +9,8 @@ import {
   LineItemSchema,
   ShoppingCart,
 } from "../../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
-import { startIngress } from "./fixtures/harness.js";
-import type { Running } from "./fixtures/harness.js";
+import { rejectWith, startIngress } from "./harness.js";
+import type { Running } from "./harness.js";
 
 let running: Running | undefined;
 afterEach(async () => {
@@ -68,7 +68,7 @@ describe.each(kinds)("%s", (kind) => {
   it("maps a dispatcher CairnError to the same code", async () => {
     running = await startIngress();
     running.dispatcher.answers.set("Checkout", () =>
-      Promise.reject(new CairnError(Code.FailedPrecondition, "cart 'c1' is checked out")),
+      rejectWith(Code.FailedPrecondition, "cart 'c1' is checked out"),
     );
     const err = await clientFor(running, kind)
       .checkout({ cartId: "c1" })
@@ -106,9 +106,7 @@ describe.each(kinds)("%s", (kind) => {
 describe("Connect wire details", () => {
   it("writes Connect's error JSON with Connect's HTTP status", async () => {
     running = await startIngress();
-    running.dispatcher.answers.set("Checkout", () =>
-      Promise.reject(new CairnError(Code.FailedPrecondition, "no")),
-    );
+    running.dispatcher.answers.set("Checkout", () => rejectWith(Code.FailedPrecondition, "no"));
     const res = await fetch(`${running.url}/shoppingcart.v1.ShoppingCart/Checkout`, {
       method: "POST",
       headers: { "content-type": "application/json", "connect-protocol-version": "1" },

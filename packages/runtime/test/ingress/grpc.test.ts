@@ -3,15 +3,15 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { CairnError, Code } from "@cairn/protocol";
+import { Code } from "@cairn/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AddLineItemSchema,
   CartSchema,
   LineItemSchema,
 } from "../../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
-import { shoppingCartCatalog, startIngress } from "./fixtures/harness.js";
-import type { Running } from "./fixtures/harness.js";
+import { hangUntilAbort, rejectWith, shoppingCartCatalog, startIngress } from "./harness.js";
+import type { Running } from "./harness.js";
 
 let running: Running | undefined;
 let client: grpc.Client | undefined;
@@ -37,10 +37,10 @@ function unary(
   md = new grpc.Metadata(),
   deadline?: Date,
 ): Promise<UnaryOutcome> {
-  client ??= new grpc.Client(`127.0.0.1:${r.port}`, grpc.credentials.createInsecure());
+  const c = (client ??= new grpc.Client(`127.0.0.1:${r.port}`, grpc.credentials.createInsecure()));
   return new Promise((resolve) => {
     let headers: grpc.Metadata | undefined;
-    const call = client!.makeUnaryRequest(
+    const call = c.makeUnaryRequest(
       path,
       identity,
       identity,
@@ -89,7 +89,7 @@ describe("gRPC ingress", () => {
 
     const get = await unary(running, "/shoppingcart.v1.ShoppingCart/GetCart", new Uint8Array());
     expect(get.error).toBeNull();
-    expect(fromBinary(CartSchema, get.value!).items[0]?.productId).toBe("apple");
+    expect(fromBinary(CartSchema, get.value ?? Buffer.alloc(0)).items[0]?.productId).toBe("apple");
     expect(get.headers?.get("x-reply")).toEqual(["ok"]);
     expect(get.headers?.get("x-data-bin")).toEqual([Buffer.from([1, 2])]);
   });
@@ -130,9 +130,7 @@ describe("gRPC ingress", () => {
     Code.Aborted,
   ])("maps a dispatcher CairnError %s to its status", async (code) => {
     running = await startIngress();
-    running.dispatcher.answers.set("AddItem", () =>
-      Promise.reject(new CairnError(code, "no, because")),
-    );
+    running.dispatcher.answers.set("AddItem", () => rejectWith(code, "no, because"));
     const out = await unary(running, ADD, addItem);
     expect(out.error?.code).toBe(code);
     expect(out.error?.details).toBe("no, because");
@@ -161,9 +159,7 @@ describe("gRPC ingress", () => {
     const dispatched = new Promise<void>((r) => (started = r));
     running.dispatcher.answers.set("AddItem", (inv) => {
       started();
-      return new Promise((_, reject) =>
-        inv.signal?.addEventListener("abort", () => reject(new CairnError(Code.Canceled, "gone"))),
-      );
+      return hangUntilAbort(inv);
     });
     client = new grpc.Client(`127.0.0.1:${running.port}`, grpc.credentials.createInsecure());
     const call = client.makeUnaryRequest(ADD, identity, identity, Buffer.from(addItem), () => {});
@@ -210,7 +206,7 @@ describe("gRPC server reflection", () => {
     client = c;
     return new Promise((resolve, reject) => {
       const stream = c.ServerReflectionInfo();
-      stream.on("data", (m) => {
+      stream.on("data", (m: Record<string, unknown>) => {
         resolve(m);
         stream.end();
       });

@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { CairnError, Code } from "@cairn/protocol";
+import { Code } from "@cairn/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AddLineItemSchema,
@@ -8,8 +8,8 @@ import {
   GetShoppingCartSchema,
   RemoveLineItemSchema,
 } from "../../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
-import { startIngress } from "./fixtures/harness.js";
-import type { Running } from "./fixtures/harness.js";
+import { hangUntilAbort, rejectWith, startIngress } from "./harness.js";
+import type { Running } from "./harness.js";
 
 let running: Running | undefined;
 afterEach(async () => {
@@ -185,9 +185,7 @@ describe("HTTP errors", () => {
     [Code.Unimplemented, 501, "UNIMPLEMENTED"],
   ])("dispatcher CairnError %s maps to HTTP %s", async (code, status, name) => {
     const r = await start();
-    r.dispatcher.answers.set("Checkout", () =>
-      Promise.reject(new CairnError(code, "cart 'c1' says no")),
-    );
+    r.dispatcher.answers.set("Checkout", () => rejectWith(code, "cart 'c1' says no"));
     const res = await post(r, "/carts/c1/checkout", "");
     expect(res.status).toBe(status);
     expect(await res.json()).toEqual({ code, status: name, message: "cart 'c1' says no" });
@@ -210,13 +208,7 @@ describe("HTTP errors", () => {
 
   it("a dispatcher slower than connect-timeout-ms gets 504", async () => {
     const r = await start();
-    r.dispatcher.answers.set(
-      "GetCart",
-      (inv) =>
-        new Promise((_, reject) =>
-          inv.signal?.addEventListener("abort", () => reject(new Error("aborted"))),
-        ),
-    );
+    r.dispatcher.answers.set("GetCart", hangUntilAbort);
     const res = await fetch(`${r.url}/carts/c1`, { headers: { "grpc-timeout": "50m" } });
     expect(res.status).toBe(504);
     expect(r.dispatcher.last().signal?.aborted).toBe(true);
