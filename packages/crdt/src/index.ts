@@ -30,7 +30,7 @@ export type { Clock, LWWRegisterOptions } from "./types/lww-register.js";
 export { Flag, Vote } from "./types/flag-vote.js";
 export type { VoteValue } from "./kernels/registers.js";
 export { ORMap } from "./types/or-map.js";
-export type { CrdtType } from "./types/or-map.js";
+export type { AnyValueCrdt, CrdtType } from "./types/or-map.js";
 export { CrdtError } from "./errors.js";
 export type { CrdtErrorCode } from "./errors.js";
 export { canonicalKey } from "./value.js";

@@ -90,47 +90,47 @@ export function simulate<Op, Spec>(
   const spec = model.newSpec();
   const network: Message[] = [];
   const take = (i: number): void => {
-    const bytes = replicas[i]!.takeDelta();
-    const k = know[i]!;
+    const bytes = replicas[i].takeDelta();
+    const k = know[i];
     if (bytes !== undefined) {
       const knows = new Set<number>();
-      for (const id of k.pending) for (const x of conveys.get(id) ?? [id]) knows.add(x);
+      k.pending.forEach((id) => (conveys.get(id) ?? new Set([id])).forEach((x) => knows.add(x)));
       network.push({ bytes, knows });
     }
     k.pending = new Set();
   };
   const receive = (i: number, knows: ReadonlySet<number>): void => {
-    for (const x of knows) know[i]!.known.add(x);
+    knows.forEach((x) => know[i].known.add(x));
   };
-  const fullKnowledge = (i: number): Set<number> => new Set(know[i]!.known);
+  const fullKnowledge = (i: number): Set<number> => new Set(know[i].known);
 
   for (const step of script) {
     switch (step.kind) {
       case "op": {
         const i = step.replica % n;
-        model.run(replicas[i]!, step.op, spec, i, know[i]!);
+        model.run(replicas[i], step.op, spec, i, know[i]);
         if (step.take) take(i);
         break;
       }
       case "deliver": {
         if (network.length === 0) break;
-        const msg = network[step.msg % network.length]!;
+        const msg = network[step.msg % network.length];
         for (let t = 0; t < step.times; t++) {
-          replicas[step.to % n]!.applyDelta(msg.bytes);
+          replicas[step.to % n].applyDelta(msg.bytes);
           receive(step.to % n, msg.knows);
         }
         break;
       }
       case "merge": {
         const [from, to] = [step.from % n, step.to % n];
-        replicas[to]!.merge(replicas[from]!.encodeState());
+        replicas[to].merge(replicas[from].encodeState());
         receive(to, fullKnowledge(from));
         break;
       }
       case "anti-entropy": {
         const [from, to] = [step.from % n, step.to % n];
-        const missing = replicas[from]!.missingFor(replicas[to]!.encodeContext());
-        if (missing !== undefined) replicas[to]!.merge(missing);
+        const missing = replicas[from].missingFor(replicas[to].encodeContext());
+        if (missing !== undefined) replicas[to].merge(missing);
         receive(to, fullKnowledge(from));
         break;
       }
@@ -145,22 +145,22 @@ export function simulate<Op, Spec>(
     const deliveries: [Message, number][] = [];
     for (const m of network) for (let i = 0; i < n; i++) deliveries.push([m, i]);
     shuffle(deliveries, rand);
-    for (const [m, i] of deliveries) replicas[i]!.applyDelta(m.bytes);
+    for (const [m, i] of deliveries) replicas[i].applyDelta(m.bytes);
   } else if (finalRoute === "states") {
     // Gather everything into one replica in a random order, then spread it.
     const order = replicas.map((_, i) => i);
     shuffle(order, rand);
-    const hub = order[0]!;
-    for (const i of order.slice(1)) replicas[hub]!.merge(replicas[i]!.encodeState());
-    for (const i of order.slice(1)) replicas[i]!.merge(replicas[hub]!.encodeState());
+    const hub = order[0];
+    for (const i of order.slice(1)) replicas[hub].merge(replicas[i].encodeState());
+    for (const i of order.slice(1)) replicas[i].merge(replicas[hub].encodeState());
   } else {
     // Anti-entropy: each replica pulls what it is missing from every other, twice round.
     for (let round = 0; round < 2; round++) {
       for (let to = 0; to < n; to++) {
         for (let from = 0; from < n; from++) {
           if (from === to) continue;
-          const missing = replicas[from]!.missingFor(replicas[to]!.encodeContext());
-          if (missing !== undefined) replicas[to]!.merge(missing);
+          const missing = replicas[from].missingFor(replicas[to].encodeContext());
+          if (missing !== undefined) replicas[to].merge(missing);
         }
       }
     }
@@ -176,7 +176,7 @@ export function copy(replica: AnyReplica, replicaId = replica.replicaId): AnyRep
 function shuffle<T>(xs: T[], rand: () => number): void {
   for (let i = xs.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+    [xs[i], xs[j]] = [xs[j], xs[i]];
   }
 }
 

@@ -12,7 +12,7 @@ import { models } from "./models.js";
 const RUNS = Number(process.env["CRDT_RUNS"] ?? 80);
 
 function merged(...parts: AnyReplica[]): AnyReplica {
-  const out = copy(parts[0]!, "x");
+  const out = copy(parts[0], "x");
   for (const p of parts.slice(1)) out.merge(p.encodeState());
   return out;
 }
@@ -31,10 +31,10 @@ describe.each(Object.entries(models))("%s", (_name, model) => {
     fc.assert(
       fc.property(scripts, (script) => {
         const [a, b, c] = simulate(model, 3, script, "none", 0).replicas;
-        expect(merged(a!, b!).equals(merged(b!, a!))).toBe(true);
-        expect(merged(merged(a!, b!), c!).equals(merged(a!, merged(b!, c!)))).toBe(true);
-        expect(merged(a!, a!).equals(a!)).toBe(true);
-        expect(merged(a!, b!, b!).equals(merged(a!, b!))).toBe(true);
+        expect(merged(a, b).equals(merged(b, a))).toBe(true);
+        expect(merged(merged(a, b), c).equals(merged(a, merged(b, c)))).toBe(true);
+        expect(merged(a, a).equals(a)).toBe(true);
+        expect(merged(a, b, b).equals(merged(a, b))).toBe(true);
       }),
       { numRuns: RUNS },
     );
@@ -45,17 +45,17 @@ describe.each(Object.entries(models))("%s", (_name, model) => {
       fc.property(scripts, fc.nat(), fc.nat(), (script, i, j) => {
         const { replicas: [a], deltas } = simulate(model, 3, script, "none", 0);
         if (deltas.length === 0) return;
-        const d1 = deltas[i % deltas.length]!;
-        const d2 = deltas[j % deltas.length]!;
-        expect(applied(a!, d1, d2).equals(applied(a!, d2, d1))).toBe(true);
-        expect(applied(a!, d1, d1).equals(applied(a!, d1))).toBe(true);
+        const d1 = deltas[i % deltas.length];
+        const d2 = deltas[j % deltas.length];
+        expect(applied(a, d1, d2).equals(applied(a, d2, d1))).toBe(true);
+        expect(applied(a, d1, d1).equals(applied(a, d1))).toBe(true);
         // (a + d1) + d2 == a + (d1 + d2), where d1 + d2 is joined on an empty replica first.
         const both = applied(model.create("y"), d1, d2);
-        expect(applied(a!, d1, d2).equals(merged(a!, both))).toBe(true);
+        expect(applied(a, d1, d2).equals(merged(a, both))).toBe(true);
         // A delta is a state fragment: applying it equals merging it as a state.
-        const viaMerge = copy(a!, "x");
+        const viaMerge = copy(a, "x");
         viaMerge.merge(d1);
-        expect(viaMerge.equals(applied(a!, d1))).toBe(true);
+        expect(viaMerge.equals(applied(a, d1))).toBe(true);
       }),
       { numRuns: RUNS },
     );

@@ -42,7 +42,11 @@ export const gSetModel: Model<number | string | object, { all: Set<string> }> = 
     as<GSet>(r).add(e as never);
     spec.all.add(JSON.stringify(e));
   },
-  expected: (spec) => [...spec.all].map((s) => JSON.parse(s) as unknown),
+  expected(spec) {
+    const out: unknown[] = [];
+    spec.all.forEach((s) => out.push(JSON.parse(s)));
+    return out;
+  },
 };
 
 interface ORSetSpec {
@@ -55,9 +59,14 @@ interface ORSetSpec {
 
 /** Records an op that observes the known adds of `e`: they become covered, and the op conveys them. */
 function observe(spec: ORSetSpec, know: Knowledge, id: number, e: number): void {
-  const obs = [...know.known].filter((a) => spec.adds.get(a) === e && a !== id);
-  for (const a of obs) spec.covered.add(a);
-  conveys.set(id, new Set([id, ...obs]));
+  const conveyed = new Set([id]);
+  know.known.forEach((a) => {
+    if (spec.adds.get(a) === e && a !== id) {
+      spec.covered.add(a);
+      conveyed.add(a);
+    }
+  });
+  conveys.set(id, conveyed);
   know.known.add(id);
   know.pending.add(id);
 }
@@ -80,9 +89,11 @@ export const orSetModel: Model<{ add: boolean; e: number }, ORSetSpec> = {
     observe(spec, know, id, e);
   },
   expected(spec) {
-    const present = new Set<number>();
-    for (const [id, e] of spec.adds) if (!spec.covered.has(id)) present.add(e);
-    return [...present].sort((a, b) => a - b);
+    const present: number[] = [];
+    spec.adds.forEach((e, id) => {
+      if (!spec.covered.has(id) && !present.includes(e)) present.push(e);
+    });
+    return present.sort((a, b) => a - b);
   },
 };
 
@@ -131,7 +142,8 @@ export const voteModel: Model<boolean, { votes: Map<number, boolean> }> = {
     spec.votes.set(i, v);
   },
   expected(spec, i) {
-    const votesFor = [...spec.votes.values()].filter((v) => v).length;
+    let votesFor = 0;
+    spec.votes.forEach((v) => (votesFor += v ? 1 : 0));
     return { votesFor, voters: spec.votes.size, selfVote: spec.votes.get(i) === true };
   },
 };

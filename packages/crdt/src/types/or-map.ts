@@ -11,9 +11,18 @@ import { canonicalKey } from "../value.js";
 import type { Value } from "../value.js";
 
 /** A CRDT class usable as an ORMap value: `GCounter`, `ORSet`, `ORMap`, ... */
-export interface CrdtType<T extends Crdt<never, unknown>> {
+export interface CrdtType<T extends AnyValueCrdt> {
   new (replicaId: string): T;
   readonly typeName: TypeName;
+}
+
+/**
+ * Structural stand-in for "some Crdt": `Crdt<S, V>` itself cannot be the
+ * bound, because its private fields make it invariant in S.
+ */
+export interface AnyValueCrdt {
+  readonly type: TypeName;
+  readonly replicaId: string;
 }
 
 /**
@@ -68,7 +77,7 @@ export class ORMap<K extends Value = string> extends Crdt<DotMap, Map<K, unknown
   }
 
   /** A live view of the value at `key` as `type`, or `undefined` if absent. Throws if the key holds another type. */
-  get<T extends Crdt<never, unknown>>(key: K, type: CrdtType<T>): T | undefined {
+  get<T extends AnyValueCrdt>(key: K, type: CrdtType<T>): T | undefined {
     return this.has(key) ? this.getOrCreate(key, type) : undefined;
   }
 
@@ -77,7 +86,7 @@ export class ORMap<K extends Value = string> extends Crdt<DotMap, Map<K, unknown
    * (and its delta). Throws a `type-mismatch` CrdtError if the key holds
    * another type.
    */
-  getOrCreate<T extends Crdt<never, unknown>>(key: K, type: CrdtType<T>): T {
+  getOrCreate<T extends AnyValueCrdt>(key: K, type: CrdtType<T>): T {
     const k = canonicalKey(key);
     const kernel = kernelByName(type.typeName);
     const existing = this.store.get(k);
@@ -88,15 +97,20 @@ export class ORMap<K extends Value = string> extends Crdt<DotMap, Map<K, unknown
       );
     }
     const view = new type(this.replicaId);
-    return view[bind]({
+    if (!(view instanceof Crdt) || view.type !== type.typeName) {
+      throw new CrdtError("invalid-argument", `ORMap values must be @cairn/crdt types; ${type.name} is not one`);
+    }
+    // The instanceof check above makes this a Crdt; its store type matches `kernel`.
+    (view as Crdt<unknown, unknown>)[bind]({
       ctx: this.ctx,
       path: k,
       read: () => {
         const entry = this.store.get(k);
-        return (entry !== undefined && entry.kernel === kernel ? entry.store : kernel.empty()) as never;
+        return entry !== undefined && entry.kernel === kernel ? entry.store : kernel.empty();
       },
       apply: (store, ctx) => this.#applyChild(key, k, kernel, store, ctx),
     });
+    return view;
   }
 
   /**
@@ -105,7 +119,7 @@ export class ORMap<K extends Value = string> extends Crdt<DotMap, Map<K, unknown
    * @example
    * map.update("visits", GCounter, (c) => c.increment());
    */
-  update<T extends Crdt<never, unknown>>(key: K, type: CrdtType<T>, fn: (value: T) => void): void {
+  update<T extends AnyValueCrdt>(key: K, type: CrdtType<T>, fn: (value: T) => void): void {
     fn(this.getOrCreate(key, type));
   }
 
