@@ -5,7 +5,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createFileRegistry } from "@bufbuild/protobuf";
 import { Code, ComponentKind, PROTOCOL_MAJOR_VERSION, RuntimeInfoSchema } from "@cairn/protocol";
 import type { EventSourcedOut, EventSourcedReply } from "@cairn/protocol";
-import { serve } from "../src/index.js";
+import { eventSourcedEntity, serve } from "../src/index.js";
 import type { LogRecord, Server } from "../src/index.js";
 import { http } from "../../../examples/shopping-cart/src/gen/google/api/annotations_pb.js";
 import {
@@ -13,7 +13,7 @@ import {
   CartSchema,
   GetShoppingCartSchema,
 } from "../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
-import { cart, cartEntity } from "./fixtures/cart.js";
+import { cart, cartEntity, ShoppingCart } from "./fixtures/cart.js";
 import { discover, EntityStream, json, proto, unjson, until } from "./fixtures/wire.js";
 
 const SERVICE = "shoppingcart.v1.ShoppingCart";
@@ -21,7 +21,9 @@ let server: Server | undefined;
 let streams: EntityStream[] = [];
 let logs: LogRecord[] = [];
 
-async function start(components = [cart]): Promise<number> {
+async function start(
+  components: Parameters<typeof serve>[0]["components"] = [cart],
+): Promise<number> {
   server = await serve({ components, port: 0, logger: (r) => logs.push(r) });
   return server.port;
 }
@@ -375,6 +377,51 @@ describe("serve(): event-sourced entities", () => {
     await server?.close();
     server = undefined;
     expect(s.received).toHaveLength(1);
+    await until(
+      () => s.ended,
+      5_000,
+      () => "the stream did not end after close()",
+    );
+  });
+
+  it("close() waits for a command still running in its handler", async () => {
+    let entered = false;
+    let open_: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open_ = resolve));
+    const slow = eventSourcedEntity(ShoppingCart, {
+      entityType: "slow",
+      initialState: () => ({}),
+      applyEvent: (s: object, _e: { type: "Added" }) => s,
+      commands: {
+        async addItem(_cmd, _state, ctx) {
+          entered = true;
+          await gate;
+          ctx.emit({ type: "Added" });
+        },
+        removeItem: () => {},
+        getCart: () => ({}),
+        checkout: () => {},
+      },
+    });
+    const s = open(await start([slow]));
+    s.send(
+      { channelId: 1n, body: { case: "init", value: { serviceName: SERVICE, entityId: "c" } } },
+      {
+        channelId: 1n,
+        body: { case: "command", value: { id: 1n, name: "AddItem", payload: add("a", 1) } },
+      },
+    );
+    await until(
+      () => entered,
+      5_000,
+      () => "the handler was not entered",
+    );
+    const closed = server!.close();
+    server = undefined;
+    open_();
+    await closed;
+    const [reply] = (await s.waitFor(1)).map(replyOf);
+    expect(reply?.events.map((e) => unjson(e))).toEqual([{ type: "Added" }]);
     await until(
       () => s.ended,
       5_000,

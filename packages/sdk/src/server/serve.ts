@@ -142,15 +142,18 @@ async function shutdown(
 ): Promise<void> {
   removeSignals();
   const graceful = (async () => {
-    // Finish in-flight commands stream by stream, then end the streams so
-    // that tryShutdown (which waits for open calls) can complete.
+    // Stop accepting connections and calls first (tryShutdown sends GOAWAY
+    // but lets open calls run), so no stream appears behind our back; then
+    // answer the commands in flight and end each stream, which lets
+    // tryShutdown, waiting for open calls, complete.
+    const stopped = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
     await Promise.all(
       [...streams].map(async (s) => {
         await s.drain();
         s.end();
       }),
     );
-    await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+    await stopped;
   })();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<"timeout">(
