@@ -90,8 +90,38 @@ export interface Store {
   /** Writes (or deletes) the state of a value entity; resolves to the new version (0 after delete). */
   saveValue(request: SaveValueRequest): Promise<number>;
 
+  /**
+   * Up to `limit` journal rows with offset > afterOffset, in offset order (for
+   * eventing). On PostgreSQL with several nodes, offsets are assigned at insert
+   * and become visible at commit, so a reader may see offset n+1 before n.
+   */
+  readJournal(afterOffset: number, limit: number): Promise<JournalEntry[]>;
+
   /** Waits for pending writes, then releases connections and files. */
   close(): Promise<void>;
+}
+
+/** A journal row with the entity it belongs to, as read by {@link Store.readJournal}. */
+export interface JournalEntry extends JournalEvent, EntityRef {}
+
+/** What the store reports to the runtime's metrics (a subset of RuntimeMetrics). */
+export interface StoreMetrics {
+  /** A group commit of `batchSize` writes took `seconds` on store `store`. */
+  storeCommit(store: string, batchSize: number, seconds: number): void;
+}
+
+/** The store's logger (a subset of pino's). */
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** Options of createStore and the adapters' create functions. */
+export interface StoreOptions {
+  readonly metrics?: StoreMetrics;
+  readonly logger?: StoreLogger;
+  /** Most writes per group commit (default 1000); the rest wait for the next commit. */
+  readonly maxBatch?: number;
 }
 
 /** An append or value write lost against another writer of the same entity. */

@@ -1,0 +1,161 @@
+/**
+ * Group commit, shared by every adapter. Writes that arrive while a commit is
+ * in flight queue up and go together into the next transaction: one fsync
+ * for many writes is where durable throughput comes from. An idle store
+ * commits on the next turn of the event loop, so a lone write never waits
+ * for a timer.
+ */
+import { CairnError, Code } from "@cairn/protocol";
+import { SequenceConflictError } from "./types.js";
+import type { AppendRequest, SaveValueRequest, StoreMetrics } from "./types.js";
+
+/** One write of a batch. Plain data, so it can cross to a worker thread. */
+export type Write =
+  | { readonly kind: "append"; readonly request: AppendRequest }
+  | { readonly kind: "value"; readonly request: SaveValueRequest };
+
+/**
+ * What became of one write: `ok` carries the append's last sequence or the
+ * value's new version. Plain data for the same reason as {@link Write}.
+ */
+export type Outcome =
+  | { readonly kind: "ok"; readonly value: number }
+  | { readonly kind: "conflict" }
+  | { readonly kind: "error"; readonly message: string };
+
+/** Commits a batch in one transaction and reports each write's outcome, in order. */
+export type CommitBatch = (writes: readonly Write[]) => Promise<Outcome[]> | Outcome[];
+
+/** Options of {@link GroupCommitter}. */
+export interface GroupCommitterOptions {
+  /** Store name for metrics, e.g. "sqlite". */
+  readonly store: string;
+  readonly maxBatch?: number;
+  readonly metrics?: StoreMetrics;
+}
+
+interface Pending {
+  readonly write: Write;
+  resolve(value: number): void;
+  reject(error: unknown): void;
+}
+
+/** Queues writes and commits them in batches, one batch in flight at a time. */
+export class GroupCommitter {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private inFlight: Promise<void> | undefined;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly commit: CommitBatch,
+    private readonly options: GroupCommitterOptions,
+  ) {
+    this.maxBatch = options.maxBatch ?? 1000;
+  }
+
+  /** Queues a write; resolves once its batch is durable. */
+  submit(write: Write): Promise<number> {
+    try {
+      validate(write);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.queue.push({ write, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves once every write queued so far has been committed (or failed). */
+  async drain(): Promise<void> {
+    while (this.inFlight !== undefined || this.queue.length > 0 || this.scheduled) {
+      if (this.inFlight !== undefined) await this.inFlight;
+      else await new Promise<void>((r) => setImmediate(r));
+    }
+  }
+
+  private schedule(): void {
+    // One commit at a time keeps appends of one entity in submission order
+    // across batches; whatever arrives meanwhile waits for the next one.
+    if (this.scheduled || this.inFlight !== undefined) return;
+    this.scheduled = true;
+    // setImmediate rather than a microtask: writers woken by the previous
+    // commit resubmit over several microtask hops, and this lets them all join.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight = this.run(batch).finally(() => {
+      this.inFlight = undefined;
+      if (this.queue.length > 0) this.schedule();
+    });
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.commit(batch.map((p) => p.write));
+    } catch (err) {
+      const error = new CairnError(
+        Code.Unavailable,
+        `${this.options.store} store commit of ${batch.length} writes failed: ${(err as Error).message}`,
+        { cause: err },
+      );
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    this.options.metrics?.storeCommit(
+      this.options.store,
+      batch.length,
+      (performance.now() - started) / 1000,
+    );
+    batch.forEach((p, i) => settle(p, outcomes[i]));
+  }
+}
+
+function settle(p: Pending, outcome: Outcome | undefined): void {
+  if (outcome?.kind === "ok") return p.resolve(outcome.value);
+  const request = p.write.request;
+  if (outcome?.kind === "conflict") {
+    const expected =
+      p.write.kind === "append"
+        ? p.write.request.expectedSequence
+        : p.write.request.expectedVersion;
+    return p.reject(new SequenceConflictError(request, expected));
+  }
+  p.reject(
+    new CairnError(
+      Code.Internal,
+      `store write to ${request.entityType}/${request.entityId} failed: ${outcome?.message ?? "no outcome reported"}`,
+    ),
+  );
+}
+
+/** Rejects malformed writes before they can poison a batch. */
+function validate(write: Write): void {
+  const r = write.request;
+  if (typeof r.entityType !== "string" || r.entityType === "") {
+    throw new CairnError(
+      Code.InvalidArgument,
+      "store write has an empty entityType; pass the component's persistence name",
+    );
+  }
+  if (typeof r.entityId !== "string") {
+    throw new CairnError(Code.InvalidArgument, `store write to ${r.entityType} has no entityId`);
+  }
+  const expected =
+    write.kind === "append" ? write.request.expectedSequence : write.request.expectedVersion;
+  if (!Number.isSafeInteger(expected) || expected < 0) {
+    throw new CairnError(
+      Code.InvalidArgument,
+      `store write to ${r.entityType}/${r.entityId} has expected sequence/version ${String(expected)}; use a non-negative integer (0 for a new entity)`,
+    );
+  }
+}

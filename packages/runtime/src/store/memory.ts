@@ -1,0 +1,158 @@
+/**
+ * The in-memory store, for tests and `cairn dev --store memory`. It keeps
+ * the same group-commit path as the durable adapters so that tests exercise
+ * batching and per-write conflicts exactly as production does.
+ */
+import { GroupCommitter } from "./group-commit.js";
+import type { Outcome, Write } from "./group-commit.js";
+import type {
+  AppendRequest,
+  AppendResult,
+  EntityRef,
+  JournalEntry,
+  JournalEvent,
+  SaveValueRequest,
+  Snapshot,
+  Store,
+  StoreOptions,
+  ValueState,
+} from "./types.js";
+
+/**
+ * Creates an empty in-memory store; everything is lost on close.
+ *
+ * @example
+ * ```ts
+ * const store = createMemoryStore();
+ * await store.append({ entityType: "cart", entityId: "c1", expectedSequence: 0, events: [e] });
+ * ```
+ */
+export function createMemoryStore(options: StoreOptions = {}): Store {
+  return new MemoryStore(options);
+}
+
+interface EntityData {
+  events: JournalEntry[];
+  snapshot?: Snapshot;
+}
+
+/** Key of an entity; the NUL separator cannot occur in a type name. */
+function keyOf(ref: EntityRef): string {
+  return `${ref.entityType}\u0000${ref.entityId}`;
+}
+
+class MemoryStore implements Store {
+  readonly kind = "memory";
+  readonly description = "memory";
+  private readonly entities = new Map<string, EntityData>();
+  private readonly values = new Map<string, ValueState>();
+  private readonly journal: JournalEntry[] = [];
+  private readonly committer: GroupCommitter;
+
+  constructor(options: StoreOptions) {
+    this.committer = new GroupCommitter((writes) => writes.map((w) => this.apply(w)), {
+      store: "memory",
+      ...options,
+    });
+  }
+
+  async append(request: AppendRequest): Promise<AppendResult> {
+    return { sequence: await this.committer.submit({ kind: "append", request }) };
+  }
+
+  loadSnapshot(ref: EntityRef): Promise<Snapshot | undefined> {
+    return Promise.resolve(this.entities.get(keyOf(ref))?.snapshot);
+  }
+
+  loadEvents(ref: EntityRef, afterSequence: number): Promise<JournalEvent[]> {
+    const events = this.entities.get(keyOf(ref))?.events ?? [];
+    return Promise.resolve(
+      events
+        .filter((e) => e.sequence > afterSequence)
+        .map(({ sequence, payload, offset, timestamp }) => ({
+          sequence,
+          payload,
+          offset,
+          timestamp,
+        })),
+    );
+  }
+
+  lastSequence(ref: EntityRef): Promise<number> {
+    return Promise.resolve(this.entities.get(keyOf(ref))?.events.at(-1)?.sequence ?? 0);
+  }
+
+  loadValue(ref: EntityRef): Promise<ValueState | undefined> {
+    return Promise.resolve(this.values.get(keyOf(ref)));
+  }
+
+  saveValue(request: SaveValueRequest): Promise<number> {
+    return this.committer.submit({ kind: "value", request });
+  }
+
+  readJournal(afterOffset: number, limit: number): Promise<JournalEntry[]> {
+    // Offsets are 1-based and dense here, so the row with offset n sits at n-1.
+    return Promise.resolve(this.journal.slice(Math.max(0, afterOffset), afterOffset + limit));
+  }
+
+  close(): Promise<void> {
+    return this.committer.drain();
+  }
+
+  private apply(write: Write): Outcome {
+    return write.kind === "append"
+      ? this.applyAppend(write.request)
+      : this.applyValue(write.request);
+  }
+
+  private applyAppend(r: AppendRequest): Outcome {
+    const key = keyOf(r);
+    const data = this.entities.get(key) ?? { events: [] };
+    const last = r.expectedSequence + r.events.length;
+    // The unique (entity, sequence) guard: any taken sequence in the range fails all.
+    for (let i = data.events.length - 1; i >= 0; i--) {
+      const seq = data.events[i]!.sequence;
+      if (seq <= r.expectedSequence) break;
+      if (seq <= last) return { kind: "conflict" };
+    }
+    const timestamp = Date.now();
+    r.events.forEach((payload, i) => {
+      const entry: JournalEntry = {
+        entityType: r.entityType,
+        entityId: r.entityId,
+        sequence: r.expectedSequence + i + 1,
+        payload: copy(payload),
+        offset: this.journal.length + 1,
+        timestamp,
+      };
+      this.journal.push(entry);
+      data.events.push(entry);
+    });
+    // Events are kept sorted so loadEvents and lastSequence stay simple.
+    data.events.sort((a, b) => a.sequence - b.sequence);
+    if (r.snapshot !== undefined) {
+      if (data.snapshot === undefined || data.snapshot.sequence <= last) {
+        data.snapshot = { sequence: last, state: copy(r.snapshot) };
+      }
+    }
+    this.entities.set(key, data);
+    return { kind: "ok", value: last };
+  }
+
+  private applyValue(r: SaveValueRequest): Outcome {
+    const key = keyOf(r);
+    const current = this.values.get(key)?.version ?? 0;
+    if (current !== r.expectedVersion) return { kind: "conflict" };
+    if (r.state === undefined) {
+      this.values.delete(key);
+      return { kind: "ok", value: 0 };
+    }
+    this.values.set(key, { version: current + 1, state: copy(r.state) });
+    return { kind: "ok", value: current + 1 };
+  }
+}
+
+/** Copies a payload so a caller reusing its buffer cannot change stored data. */
+function copy(p: { typeUrl: string; value: Uint8Array }): { typeUrl: string; value: Uint8Array } {
+  return { typeUrl: p.typeUrl, value: Uint8Array.from(p.value) };
+}

@@ -1,0 +1,285 @@
+/**
+ * The PostgreSQL store: production and clusters. Writes go through group
+ * commit; each batch is one transaction on one pooled connection, with every
+ * append of the batch in one multi-row INSERT (unnest of column arrays, so
+ * the statement has six parameters whatever the batch size).
+ */
+import pg from "pg";
+import { GroupCommitter } from "./group-commit.js";
+import type { Outcome, Write } from "./group-commit.js";
+import { commitPostgresAppends, toBuffer } from "./postgres-append.js";
+import { pendingMigrations } from "./migrations.js";
+import type {
+  AppendRequest,
+  AppendResult,
+  EntityRef,
+  JournalEntry,
+  JournalEvent,
+  SaveValueRequest,
+  Snapshot,
+  Store,
+  StoreOptions,
+  ValueState,
+} from "./types.js";
+
+/** Options of {@link createPostgresStore}. */
+export interface PostgresStoreOptions extends StoreOptions {
+  /** Most pooled connections (default 10): one writes, the others serve reads. */
+  readonly poolSize?: number;
+}
+
+/**
+ * Connects to PostgreSQL, creates the schema if missing (`?schema=NAME` in the
+ * URL, default `public`) and applies pending migrations under an advisory lock.
+ *
+ * @example
+ * ```ts
+ * const store = await createPostgresStore("postgres://cairn@db:5432/cairn?schema=shop");
+ * ```
+ */
+export async function createPostgresStore(
+  url: string,
+  options: PostgresStoreOptions = {},
+): Promise<Store> {
+  const parsed = parsePostgresUrl(url);
+  if ("error" in parsed) throw new Error(parsed.error);
+  const { connectionString, schema, description } = parsed.value;
+  const pool = new pg.Pool({ connectionString, max: options.poolSize ?? 10 });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on("error", (err) =>
+    options.logger?.warn({ err }, "postgres store: idle connection failed"),
+  );
+  try {
+    await migrate(pool, schema, description);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  return new PostgresStore(pool, schema, description, options);
+}
+
+/** A parsed store URL: the URL for pg (without `schema`), the schema and a password-free description. */
+export interface PostgresLocation {
+  readonly connectionString: string;
+  readonly schema: string;
+  readonly description: string;
+}
+
+/** Parses `postgres://...` / `postgresql://...` with an optional `?schema=NAME`. */
+export function parsePostgresUrl(url: string): { value: PostgresLocation } | { error: string } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return {
+      error: `store location '${url}' is not a valid URL; use postgres://user@host:5432/db?schema=NAME`,
+    };
+  }
+  const schema = u.searchParams.get("schema") ?? "public";
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    return {
+      error: `schema '${schema}' in store URL is not a plain identifier; use letters, digits and _ (at most 63)`,
+    };
+  }
+  u.searchParams.delete("schema");
+  const shown = new URL(u.toString());
+  shown.password = "";
+  if (schema !== "public") shown.searchParams.set("schema", schema);
+  return { value: { connectionString: u.toString(), schema, description: shown.toString() } };
+}
+
+async function migrate(pool: pg.Pool, schema: string, location: string): Promise<void> {
+  const client = await pool.connect();
+  const s = `"${schema}"`;
+  try {
+    await client.query("BEGIN");
+    // Two processes opening the same store at once serialise here; the lock
+    // is taken before CREATE SCHEMA, which is not safe to race by itself.
+    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`cairn_schema:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.cairn_schema_migrations (
+      version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+    const applied = await client.query<{ version: number }>(
+      `SELECT version FROM ${s}.cairn_schema_migrations`,
+    );
+    for (const m of pendingMigrations(
+      applied.rows.map((r) => r.version),
+      location,
+    )) {
+      for (const sql of m.postgres) await client.query(sql.replaceAll("{schema}", s));
+      await client.query(
+        `INSERT INTO ${s}.cairn_schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)`,
+        [m.version, m.description, Date.now()],
+      );
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+interface EventRow {
+  sequence: string;
+  type_url: string;
+  payload: Buffer;
+  global_offset: string;
+  created_at: string;
+}
+
+class PostgresStore implements Store {
+  readonly kind = "postgres";
+  private readonly s: string;
+  private readonly committer: GroupCommitter;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    schema: string,
+    readonly description: string,
+    options: StoreOptions,
+  ) {
+    this.s = `"${schema}"`;
+    this.committer = new GroupCommitter((w) => this.commit(w), { store: "postgres", ...options });
+  }
+
+  async append(request: AppendRequest): Promise<AppendResult> {
+    return { sequence: await this.committer.submit({ kind: "append", request }) };
+  }
+
+  async loadSnapshot(ref: EntityRef): Promise<Snapshot | undefined> {
+    const { rows } = await this.pool.query<{ sequence: string; type_url: string; state: Buffer }>(
+      `SELECT sequence, type_url, state FROM ${this.s}.cairn_snapshots WHERE entity_type = $1 AND entity_id = $2`,
+      [ref.entityType, ref.entityId],
+    );
+    const row = rows[0];
+    return (
+      row && {
+        sequence: Number(row.sequence),
+        state: { typeUrl: row.type_url, value: bytes(row.state) },
+      }
+    );
+  }
+
+  async loadEvents(ref: EntityRef, afterSequence: number): Promise<JournalEvent[]> {
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT sequence, type_url, payload, global_offset, created_at FROM ${this.s}.cairn_journal
+       WHERE entity_type = $1 AND entity_id = $2 AND sequence > $3 ORDER BY sequence`,
+      [ref.entityType, ref.entityId, afterSequence],
+    );
+    return rows.map(toEvent);
+  }
+
+  async lastSequence(ref: EntityRef): Promise<number> {
+    const { rows } = await this.pool.query<{ last: string | null }>(
+      `SELECT MAX(sequence) AS last FROM ${this.s}.cairn_journal WHERE entity_type = $1 AND entity_id = $2`,
+      [ref.entityType, ref.entityId],
+    );
+    return Number(rows[0]?.last ?? 0);
+  }
+
+  async loadValue(ref: EntityRef): Promise<ValueState | undefined> {
+    const { rows } = await this.pool.query<{ version: string; type_url: string; state: Buffer }>(
+      `SELECT version, type_url, state FROM ${this.s}.cairn_values WHERE entity_type = $1 AND entity_id = $2`,
+      [ref.entityType, ref.entityId],
+    );
+    const row = rows[0];
+    return (
+      row && {
+        version: Number(row.version),
+        state: { typeUrl: row.type_url, value: bytes(row.state) },
+      }
+    );
+  }
+
+  saveValue(request: SaveValueRequest): Promise<number> {
+    return this.committer.submit({ kind: "value", request });
+  }
+
+  async readJournal(afterOffset: number, limit: number): Promise<JournalEntry[]> {
+    const { rows } = await this.pool.query<EventRow & { entity_type: string; entity_id: string }>(
+      `SELECT entity_type, entity_id, sequence, type_url, payload, global_offset, created_at
+       FROM ${this.s}.cairn_journal WHERE global_offset > $1 ORDER BY global_offset LIMIT $2`,
+      [afterOffset, limit],
+    );
+    return rows.map((r) => ({ entityType: r.entity_type, entityId: r.entity_id, ...toEvent(r) }));
+  }
+
+  async close(): Promise<void> {
+    await this.committer.drain();
+    await this.pool.end();
+  }
+
+  /** One batch, one transaction: all appends in one INSERT, then value writes in order. */
+  private async commit(writes: readonly Write[]): Promise<Outcome[]> {
+    const client = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const outcomes = await commitPostgresAppends(client, this.s, writes, Date.now());
+      for (const [i, w] of writes.entries()) {
+        if (w.kind === "value") outcomes[i] = await this.saveValue1(client, w.request);
+      }
+      await client.query("COMMIT");
+      return outcomes as Outcome[];
+    } catch (err) {
+      failure = err as Error;
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw err;
+    } finally {
+      // A failed connection is discarded rather than handed to the next batch.
+      client.release(failure);
+    }
+  }
+
+  /** One value write; uses only statements that cannot abort the transaction on conflict. */
+  private async saveValue1(client: pg.PoolClient, r: SaveValueRequest): Promise<Outcome> {
+    const key = [r.entityType, r.entityId];
+    const t = `${this.s}.cairn_values`;
+    let changed: number | null;
+    if (r.state === undefined && r.expectedVersion === 0) {
+      const found = await client.query(
+        `SELECT 1 FROM ${t} WHERE entity_type = $1 AND entity_id = $2`,
+        key,
+      );
+      changed = found.rowCount === 0 ? 1 : 0;
+    } else if (r.state === undefined) {
+      changed = (
+        await client.query(
+          `DELETE FROM ${t} WHERE entity_type = $1 AND entity_id = $2 AND version = $3`,
+          [...key, r.expectedVersion],
+        )
+      ).rowCount;
+    } else if (r.expectedVersion === 0) {
+      changed = (
+        await client.query(
+          `INSERT INTO ${t} (entity_type, entity_id, version, type_url, state) VALUES ($1, $2, 1, $3, $4) ON CONFLICT DO NOTHING`,
+          [...key, r.state.typeUrl, toBuffer(r.state.value)],
+        )
+      ).rowCount;
+    } else {
+      changed = (
+        await client.query(
+          `UPDATE ${t} SET version = version + 1, type_url = $4, state = $5 WHERE entity_type = $1 AND entity_id = $2 AND version = $3`,
+          [...key, r.expectedVersion, r.state.typeUrl, toBuffer(r.state.value)],
+        )
+      ).rowCount;
+    }
+    if (changed !== 1) return { kind: "conflict" };
+    return { kind: "ok", value: r.state === undefined ? 0 : r.expectedVersion + 1 };
+  }
+}
+
+function toEvent(r: EventRow): JournalEvent {
+  return {
+    sequence: Number(r.sequence),
+    payload: { typeUrl: r.type_url, value: bytes(r.payload) },
+    offset: Number(r.global_offset),
+    timestamp: Number(r.created_at),
+  };
+}
+
+function bytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}

@@ -1,0 +1,250 @@
+/**
+ * The SQLite store: the embedded default, one file (WAL, synchronous=FULL).
+ * Writes go through group commit to one write connection, which lives either
+ * on the main thread or in a worker thread (see docs/decisions/0002); reads
+ * use a second, read-only connection on the main thread, which WAL allows
+ * alongside the writer.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type Database from "better-sqlite3";
+import { GroupCommitter } from "./group-commit.js";
+import type { CommitBatch, Outcome, Write } from "./group-commit.js";
+import { openSqlite, SqliteWriter } from "./sqlite-writer.js";
+import type { SqliteWorkerData, SqliteWorkerRequest } from "./sqlite-worker.js";
+import type {
+  AppendRequest,
+  AppendResult,
+  EntityRef,
+  JournalEntry,
+  JournalEvent,
+  SaveValueRequest,
+  Snapshot,
+  Store,
+  StoreOptions,
+  ValueState,
+} from "./types.js";
+
+/** Options of {@link createSqliteStore}. */
+export interface SqliteStoreOptions extends StoreOptions {
+  /**
+   * Where the write connection runs: "main" commits (and fsyncs) on the event
+   * loop's thread, "worker" in a worker thread. Default "main", the faster in
+   * our measurements (docs/decisions/0002-store-group-commit.md).
+   */
+  readonly writer?: "main" | "worker";
+}
+
+/**
+ * Opens (creating if needed, parent directories included) a SQLite store and
+ * applies pending migrations.
+ *
+ * @example
+ * ```ts
+ * const store = await createSqliteStore(".cairn/cairn.db");
+ * ```
+ */
+export async function createSqliteStore(
+  path: string,
+  options: SqliteStoreOptions = {},
+): Promise<Store> {
+  const file = resolve(path);
+  const writer =
+    options.writer === "worker" ? await WorkerWriter.start(file) : new SqliteWriter(file);
+  const commit: CommitBatch = (writes) => writer.commit(writes);
+  const committer = new GroupCommitter(commit, { store: "sqlite", ...options });
+  return new SqliteStore(file, openSqlite(file, true), committer, () => writer.close());
+}
+
+interface Row {
+  sequence: number;
+  type_url: string;
+  payload: Buffer;
+  global_offset: number;
+  created_at: number;
+}
+
+class SqliteStore implements Store {
+  readonly kind = "sqlite";
+  readonly description: string;
+  private readonly stmts;
+
+  constructor(
+    path: string,
+    private readonly reader: Database.Database,
+    private readonly committer: GroupCommitter,
+    private readonly closeWriter: () => void | Promise<void>,
+  ) {
+    this.description = `sqlite:${path}`;
+    this.stmts = {
+      snapshot: reader.prepare(
+        `SELECT sequence, type_url, state FROM cairn_snapshots WHERE entity_type = ? AND entity_id = ?`,
+      ),
+      events: reader.prepare(
+        `SELECT sequence, type_url, payload, global_offset, created_at FROM cairn_journal
+         WHERE entity_type = ? AND entity_id = ? AND sequence > ? ORDER BY sequence`,
+      ),
+      last: reader
+        .prepare(`SELECT MAX(sequence) FROM cairn_journal WHERE entity_type = ? AND entity_id = ?`)
+        .pluck(),
+      value: reader.prepare(
+        `SELECT version, type_url, state FROM cairn_values WHERE entity_type = ? AND entity_id = ?`,
+      ),
+      journal: reader.prepare(
+        `SELECT entity_type, entity_id, sequence, type_url, payload, global_offset, created_at
+         FROM cairn_journal WHERE global_offset > ? ORDER BY global_offset LIMIT ?`,
+      ),
+    };
+  }
+
+  async append(request: AppendRequest): Promise<AppendResult> {
+    return { sequence: await this.committer.submit({ kind: "append", request }) };
+  }
+
+  loadSnapshot(ref: EntityRef): Promise<Snapshot | undefined> {
+    const row = this.stmts.snapshot.get(ref.entityType, ref.entityId) as
+      { sequence: number; type_url: string; state: Buffer } | undefined;
+    return Promise.resolve(
+      row && { sequence: row.sequence, state: { typeUrl: row.type_url, value: bytes(row.state) } },
+    );
+  }
+
+  loadEvents(ref: EntityRef, afterSequence: number): Promise<JournalEvent[]> {
+    const rows = this.stmts.events.all(ref.entityType, ref.entityId, afterSequence) as Row[];
+    return Promise.resolve(rows.map(toEvent));
+  }
+
+  lastSequence(ref: EntityRef): Promise<number> {
+    return Promise.resolve(
+      (this.stmts.last.get(ref.entityType, ref.entityId) as number | null) ?? 0,
+    );
+  }
+
+  loadValue(ref: EntityRef): Promise<ValueState | undefined> {
+    const row = this.stmts.value.get(ref.entityType, ref.entityId) as
+      { version: number; type_url: string; state: Buffer } | undefined;
+    return Promise.resolve(
+      row && { version: row.version, state: { typeUrl: row.type_url, value: bytes(row.state) } },
+    );
+  }
+
+  saveValue(request: SaveValueRequest): Promise<number> {
+    return this.committer.submit({ kind: "value", request });
+  }
+
+  readJournal(afterOffset: number, limit: number): Promise<JournalEntry[]> {
+    const rows = this.stmts.journal.all(afterOffset, limit) as (Row & {
+      entity_type: string;
+      entity_id: string;
+    })[];
+    return Promise.resolve(
+      rows.map((r) => ({ entityType: r.entity_type, entityId: r.entity_id, ...toEvent(r) })),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.committer.drain();
+    this.reader.close();
+    await this.closeWriter();
+  }
+}
+
+function toEvent(r: Row): JournalEvent {
+  return {
+    sequence: r.sequence,
+    payload: { typeUrl: r.type_url, value: bytes(r.payload) },
+    offset: r.global_offset,
+    timestamp: r.created_at,
+  };
+}
+
+/** A plain Uint8Array view, so callers comparing payloads never trip on Buffer. */
+function bytes(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** The write connection in a worker thread, driven by messages. */
+class WorkerWriter {
+  private nextId = 1;
+  private dead: string | undefined;
+  private readonly waiting = new Map<
+    number,
+    (r: { outcomes?: Outcome[]; error?: string }) => void
+  >();
+
+  private constructor(private readonly worker: Worker) {
+    worker.on("message", (msg: { id: number; outcomes?: Outcome[]; error?: string }) => {
+      this.waiting.get(msg.id)?.(msg);
+      this.waiting.delete(msg.id);
+    });
+    // A dead writer must fail the commits waiting on it, or their callers hang.
+    const fail = (why: string) => {
+      for (const done of this.waiting.values()) done({ error: why });
+      this.waiting.clear();
+      this.dead = why;
+    };
+    worker.on("error", (err) => fail(`sqlite worker crashed: ${err.message}`));
+    worker.on("exit", (code) => fail(`sqlite worker exited with code ${code}`));
+  }
+
+  /** Starts the worker and waits until it has opened and migrated the file. */
+  static async start(path: string): Promise<WorkerWriter> {
+    const data: SqliteWorkerData = { path };
+    const worker = startWorker(data);
+    await new Promise<void>((resolveReady, reject) => {
+      worker.once("error", reject);
+      worker.once("message", (msg: { ready?: true; failed?: string }) => {
+        if (msg.ready) resolveReady();
+        else reject(new Error(`cannot open sqlite store ${path}: ${msg.failed ?? "unknown"}`));
+      });
+    });
+    return new WorkerWriter(worker);
+  }
+
+  commit(writes: readonly Write[]): Promise<Outcome[]> {
+    if (this.dead !== undefined) return Promise.reject(new Error(this.dead));
+    const id = this.nextId++;
+    return new Promise((resolveCommit, reject) => {
+      this.waiting.set(id, (r) =>
+        r.outcomes
+          ? resolveCommit(r.outcomes)
+          : reject(new Error(r.error ?? "sqlite worker failed")),
+      );
+      const request: SqliteWorkerRequest = { id, writes };
+      this.worker.postMessage(request);
+    });
+  }
+
+  async close(): Promise<void> {
+    const exited = new Promise<void>((r) => this.worker.once("exit", () => r()));
+    const request: SqliteWorkerRequest = { close: true };
+    this.worker.postMessage(request);
+    await exited;
+  }
+}
+
+/**
+ * Starts the compiled worker next to this module. Under vitest or tsx only
+ * the `.ts` source exists; a small bootstrap then loads tsx's loader in the
+ * worker before importing it (`--import tsx` in execArgv does
+ * not apply to a worker's entry module on Node 20).
+ */
+function startWorker(workerData: SqliteWorkerData): Worker {
+  const js = new URL("./sqlite-worker.js", import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
+  const ts = new URL("./sqlite-worker.ts", import.meta.url);
+  if (!existsSync(fileURLToPath(ts))) {
+    throw new Error(
+      `sqlite worker script not found next to ${import.meta.url}; rebuild @cairn/runtime`,
+    );
+  }
+  // Importing tsx's ESM loader registers its hooks in the importing thread.
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm")).href;
+  const bootstrap = `import(${JSON.stringify(tsx)})
+  .then(() => import(${JSON.stringify(ts.href)}))
+  .catch((err) => setImmediate(() => { throw err; }));`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}

@@ -1,0 +1,103 @@
+/**
+ * Durable append throughput of a store; a script, never part of `npm test`.
+ *
+ *   npx tsx packages/runtime/test/store/bench.ts <sqlite|sqlite-worker|postgres> <appenders> [seconds]
+ *
+ * Appender k owns entities k, k+N, k+2N... of 1,000 entities, awaits each
+ * append and issues the next one, so no append ever conflicts. Prints
+ * appends/s, mean batch size and the worst event-loop stall seen.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPostgresStore } from "../../src/store/postgres.js";
+import { createSqliteStore } from "../../src/store/sqlite.js";
+import type { Store } from "../../src/store/types.js";
+
+const [mode = "sqlite", appendersArg = "64", secondsArg = "5"] = process.argv.slice(2);
+const appenders = Number(appendersArg);
+const seconds = Number(secondsArg);
+const ENTITIES = 1000;
+const payload = { typeUrl: "json.cairn.dev/Bench", value: new Uint8Array(100).fill(7) };
+
+let commits = 0;
+let batched = 0;
+const metrics = {
+  storeCommit(_s: string, size: number): void {
+    commits++;
+    batched += size;
+  },
+};
+
+async function open(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
+  if (mode === "postgres") {
+    const schema = `bench_${process.pid}`;
+    const store = await createPostgresStore(
+      `postgres://postgres@127.0.0.1:5432/test?schema=${schema}`,
+      { metrics },
+    );
+    const cleanup = async () => {
+      const pg = await import("pg");
+      const c = new pg.default.Client("postgres://postgres@127.0.0.1:5432/test");
+      await c.connect();
+      await c.query(`DROP SCHEMA ${schema} CASCADE`);
+      await c.end();
+    };
+    return { store, cleanup };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "cairn-bench-"));
+  const writer = mode === "sqlite-worker" ? "worker" : "main";
+  const store = await createSqliteStore(join(dir, "bench.db"), { metrics, writer });
+  return { store, cleanup: () => Promise.resolve(rmSync(dir, { recursive: true, force: true })) };
+}
+
+async function main(): Promise<void> {
+  const { store, cleanup } = await open();
+  const sequences = new Array<number>(ENTITIES).fill(0);
+  let done = 0;
+  let stall = 0;
+  let tick = performance.now();
+  const lag = setInterval(() => {
+    const now = performance.now();
+    stall = Math.max(stall, now - tick - 10);
+    tick = now;
+  }, 10);
+  const deadline = performance.now() + seconds * 1000;
+  const run = async (k: number): Promise<void> => {
+    for (
+      let e = k;
+      performance.now() < deadline;
+      e = e + appenders >= ENTITIES ? k : e + appenders
+    ) {
+      const entityId = `e${e}`;
+      const r = await store.append({
+        entityType: "bench",
+        entityId,
+        expectedSequence: sequences[e]!,
+        events: [payload],
+      });
+      sequences[e] = r.sequence;
+      done++;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: appenders }, (_, k) => run(k)));
+  const elapsed = (performance.now() - started) / 1000;
+  clearInterval(lag);
+  await store.close();
+  await cleanup();
+  console.log(
+    JSON.stringify({
+      mode,
+      appenders,
+      entities: ENTITIES,
+      appendsPerSecond: Math.round(done / elapsed),
+      meanBatch: +(batched / commits).toFixed(1),
+      worstEventLoopStallMs: +stall.toFixed(1),
+      cpus: cpus().length,
+      node: process.version,
+    }),
+  );
+}
+
+await main();

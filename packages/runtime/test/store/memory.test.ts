@@ -1,0 +1,7 @@
+import { createMemoryStore } from "../../src/store/index.js";
+import { describeStoreConformance } from "./conformance.js";
+
+describeStoreConformance("memory", (options) => Promise.resolve(createMemoryStore(options)), {
+  durable: false,
+  propertyRuns: 100,
+});
