@@ -3,7 +3,13 @@ import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, getOption } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createFileRegistry } from "@bufbuild/protobuf";
-import { Code, ComponentKind, PROTOCOL_MAJOR_VERSION, RuntimeInfoSchema } from "@cairn/protocol";
+import {
+  Code,
+  ComponentKind,
+  PROTOCOL_MAJOR_VERSION,
+  RuntimeInfoSchema,
+  UserFunctionErrorSchema,
+} from "@cairn/protocol";
 import type { EventSourcedOut, EventSourcedReply } from "@cairn/protocol";
 import { eventSourcedEntity, serve } from "../src/index.js";
 import type { LogRecord, Server } from "../src/index.js";
@@ -14,7 +20,15 @@ import {
   GetShoppingCartSchema,
 } from "../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
 import { cart, cartEntity, ShoppingCart } from "./fixtures/cart.js";
-import { discover, EntityStream, json, proto, unjson, until } from "./fixtures/wire.js";
+import {
+  discover,
+  reportError,
+  EntityStream,
+  json,
+  proto,
+  unjson,
+  until,
+} from "./fixtures/wire.js";
 
 const SERVICE = "shoppingcart.v1.ShoppingCart";
 let server: Server | undefined;
@@ -101,6 +115,21 @@ describe("serve(): discovery", () => {
     expect(err?.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(err?.details).toMatch(
       new RegExp(`v${PROTOCOL_MAJOR_VERSION + 1}.*v${PROTOCOL_MAJOR_VERSION}.*upgrade @cairn/sdk`),
+    );
+  });
+
+  it("logs errors the runtime reports", async () => {
+    const port = await start();
+    await reportError(
+      port,
+      create(UserFunctionErrorSchema, {
+        message: "bad reply",
+        serviceName: SERVICE,
+        entityId: "c1",
+      }),
+    );
+    expect(logs).toContainEqual(
+      expect.objectContaining({ level: "error", serviceName: SERVICE, entityId: "c1" }),
     );
   });
 });
