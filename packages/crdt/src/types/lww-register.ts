@@ -23,8 +23,12 @@ export type Clock = (current: number | undefined) => number;
  */
 export const defaultClock: Clock = (current) => Math.max(Date.now(), current === undefined ? -Infinity : current + 1);
 
-/** The earliest write wins: negated wall-clock time, always below the current timestamp. */
-export const reverseClock: Clock = (current) => Math.min(-Date.now(), current === undefined ? Infinity : current - 1);
+/**
+ * The earliest write wins: negated wall-clock milliseconds. Once a replica
+ * has seen a value, its own later writes lose to it (`set` returns false);
+ * of concurrent first writes, the one made earliest wins.
+ */
+export const reverseClock: Clock = () => -Date.now();
 
 /** Options of {@link LWWRegister}. */
 export interface LWWRegisterOptions {
