@@ -26,6 +26,14 @@ export interface LoadOptions {
   maxRequests: number;
   /** The request to send; `seq` numbers requests across all workers. */
   request: RequestFn;
+  /** Told when the measured window starts and ends (the CPU probe). */
+  probe?: WindowProbe | undefined;
+}
+
+/** Something to do at the edges of the measured window. */
+export interface WindowProbe {
+  start(): void;
+  end(): void;
 }
 
 /** Runs the load and summarises the measured window only. */
@@ -59,7 +67,10 @@ export async function runLoad(options: LoadOptions): Promise<Summary> {
     }
   };
 
+  const probeTimer = setTimeout(() => options.probe?.start(), options.warmupMs);
   await Promise.all(Array.from({ length: options.concurrency }, (_, w) => worker(w)));
+  clearTimeout(probeTimer);
+  options.probe?.end();
   // The window closes when the last request started inside it is answered;
   // dividing by the nominal duration would overstate throughput by the tail.
   const seconds = Math.max(lastEnd, measureUntil) - measureFrom;

@@ -23,10 +23,16 @@ const SAMPLE = join(ROOT, "examples/shopping-cart/src/main.ts");
 /** True when the bench itself runs from TypeScript sources (tsx), not from dist. */
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
 
-const live = new Set<ChildProcess>();
+/** Every child still running, by name: stopped at exit, watched by the CPU probe. */
+const live = new Map<ChildProcess, string>();
+
+/** The running children, for the CPU probe. */
+export function liveProcesses(): Array<{ name: string; pid: number | undefined }> {
+  return [...live].map(([child, name]) => ({ name, pid: child.pid }));
+}
 
 function killAllNow(): void {
-  for (const child of live) {
+  for (const child of live.keys()) {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 }
@@ -48,7 +54,7 @@ export class Proc {
     readonly name: string,
     readonly child: ChildProcess,
   ) {
-    live.add(child);
+    live.set(child, name);
     for (const stream of [child.stdout, child.stderr]) {
       if (stream === null) continue;
       createInterface({ input: stream }).on("line", (line) => {

@@ -4,6 +4,7 @@
  * Markdown table so a run can be pasted into bench/RESULTS.md as is.
  */
 import type { ColdSummary } from "./cold.js";
+import type { CpuUsage } from "./cpu.js";
 import type { ScenarioName } from "./options.js";
 import type { Summary } from "./stats.js";
 
@@ -14,6 +15,8 @@ export interface ScenarioResult {
   loadavg: number;
   summary?: Summary;
   cold?: ColdSummary;
+  /** CPU of each process over the measured window (Linux). */
+  cpu?: CpuUsage;
   /** Why it did not run (option, store), or why it failed. */
   skipped?: string;
   failed?: string;
@@ -151,6 +154,7 @@ export function notes(results: ScenarioResult[], concurrency: number): string {
     out.push(
       `- ${r.name}: ${DESCRIPTIONS[r.name].replace("N in flight", `${concurrency} in flight`)} (load avg ${r.loadavg.toFixed(2)} at start)`,
     );
+    if (r.cpu) out.push(`  ${cpuLine(r.cpu, r.summary)}`);
     if (r.cold) {
       const c = r.cold;
       const events = Math.min(...c.eventsPerCart);
@@ -163,4 +167,20 @@ export function notes(results: ScenarioResult[], concurrency: number): string {
       out.push(`  failed: ${r.failed.split("\n").slice(0, 6).join(" / ")}`);
   }
   return out.join("\n");
+}
+
+/**
+ * "cpu (% of one core): runtime 120 (0.31 ms/req), function 40 (0.10 ms/req),
+ * bench (client) 25; machine 98% busy". CPU per request stays comparable when
+ * other work on the machine lowers throughput.
+ */
+function cpuLine(cpu: CpuUsage, summary: Summary | undefined): string {
+  const parts = Object.entries(cpu.byProcess).map(([name, pct]) => {
+    const perReq =
+      summary && summary.rps > 0
+        ? ` (${(((pct / 100) * 1000) / summary.rps).toFixed(3)} ms/req)`
+        : "";
+    return `${name} ${Math.round(pct)}${perReq}`;
+  });
+  return `cpu (% of one core): ${parts.join(", ")}; machine ${Math.round(cpu.machineBusyPct)}% busy (all cores)`;
 }

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { coldActivation } from "./cold.js";
 import { HELP, parseOptions } from "./options.js";
 import type { BenchOptions, ScenarioName } from "./options.js";
-import { ROOT, startFunction, startRuntime, tempDir } from "./procs.js";
+import { CpuProbe } from "./cpu.js";
+import { liveProcesses, ROOT, startFunction, startRuntime, tempDir } from "./procs.js";
 import type { Proc, RuntimeProc } from "./procs.js";
 import { notes, table } from "./report.js";
 import type { ScenarioResult } from "./report.js";
@@ -144,12 +145,16 @@ async function stopAll(procs: Array<Proc | undefined>): Promise<void> {
 /** Runs one scenario, turning any exception into a failed row instead of ending the run. */
 async function measure(
   name: ScenarioName,
-  body: () => Promise<Omit<ScenarioResult, "name" | "loadavg">>,
+  body: (probe: CpuProbe) => Promise<Omit<ScenarioResult, "name" | "loadavg">>,
 ): Promise<ScenarioResult> {
   const loadavg = os.loadavg()[0] ?? 0;
   log(`> ${name}`);
+  // Watches whatever children run during the measured window (echo server,
+  // runtime, function) plus the bench itself.
+  const probe = new CpuProbe(liveProcesses);
   try {
-    const r = { name, loadavg, ...(await body()) };
+    const r: ScenarioResult = { name, loadavg, ...(await body(probe)) };
+    if (probe.usage !== undefined) r.cpu = probe.usage;
     if (r.summary) {
       const s = r.summary;
       log(
@@ -203,29 +208,35 @@ async function runCartScenarios(
       switch (name) {
         case "http-1000":
           results.push(
-            await measure(name, async () => ({
-              summary: await httpCarts(port, shape, o.carts, carts, gen),
+            await measure(name, async (probe) => ({
+              summary: await httpCarts(port, { ...shape, probe }, o.carts, carts, gen),
             })),
           );
           break;
         case "grpc-1000":
           results.push(
-            await measure(name, async () => ({
-              summary: await grpcCarts(port, shape, o.carts, carts, o.grpcChannels),
+            await measure(name, async (probe) => ({
+              summary: await grpcCarts(port, { ...shape, probe }, o.carts, carts, o.grpcChannels),
             })),
           );
           break;
         case "http-hot":
           results.push(
-            await measure(name, async () => ({
-              summary: await httpCarts(port, shape, 0, `hot-${runId}`, gen),
+            await measure(name, async (probe) => ({
+              summary: await httpCarts(port, { ...shape, probe }, 0, `hot-${runId}`, gen),
             })),
           );
           break;
         case "http-serial":
           results.push(
-            await measure(name, async () => ({
-              summary: await httpCarts(port, { ...shape, concurrency: 1 }, o.carts, carts, gen),
+            await measure(name, async (probe) => ({
+              summary: await httpCarts(
+                port,
+                { ...shape, concurrency: 1, probe },
+                o.carts,
+                carts,
+                gen,
+              ),
             })),
           );
           break;
@@ -312,11 +323,11 @@ async function runAll(
   const results: ScenarioResult[] = [];
   for (const name of o.scenarios.filter((s) => BASELINES.includes(s))) {
     results.push(
-      await measure(name, async () => ({
+      await measure(name, async (probe) => ({
         summary:
           name === "grpc-echo"
-            ? await grpcEcho(shape, o.grpcChannels)
-            : await httpEcho(shape, gen.value),
+            ? await grpcEcho({ ...shape, probe }, o.grpcChannels)
+            : await httpEcho({ ...shape, probe }, gen.value),
       })),
     );
   }

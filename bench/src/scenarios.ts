@@ -6,6 +6,7 @@
 import { createGrpcClient, createHttpClient, encodeAddLineItem, grpcErrorKind } from "./clients.js";
 import type { HttpClient } from "./clients.js";
 import { runLoad } from "./load.js";
+import type { WindowProbe } from "./load.js";
 import { startEcho } from "./procs.js";
 import type { Summary } from "./stats.js";
 import { runWrk } from "./wrk.js";
@@ -15,6 +16,8 @@ export interface LoadShape {
   concurrency: number;
   warmupMs: number;
   durationMs: number;
+  /** Told when the measured window starts and ends. */
+  probe?: WindowProbe | undefined;
 }
 
 /** Which HTTP load generator runs the HTTP scenarios: the bench's own, or wrk (see wrk.ts). */

@@ -15,6 +15,7 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import type { WindowProbe } from "./load.js";
 import type { Summary } from "./stats.js";
 
 /** Absolute path of `wrk` on PATH, or undefined. */
@@ -96,6 +97,7 @@ export interface WrkOptions {
   durationMs: number;
   /** A directory for the Lua script. */
   dir: string;
+  probe?: WindowProbe | undefined;
 }
 
 function once(o: WrkOptions, ms: number): Promise<WrkJson> {
@@ -136,7 +138,9 @@ function once(o: WrkOptions, ms: number): Promise<WrkJson> {
 /** A warm-up run, then the measured run, summarised like the node client's runs. */
 export async function runWrk(o: WrkOptions): Promise<Summary> {
   if (o.warmupMs > 0) await once(o, o.warmupMs);
+  o.probe?.start();
   const r = await once(o, o.durationMs);
+  o.probe?.end();
   const seconds = r.us / 1e6;
   const ok = r.requests - r.statusErrors;
   const errors = Object.values(r.errorsByKind).reduce((a, b) => a + b, 0);
