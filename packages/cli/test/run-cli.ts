@@ -1,5 +1,6 @@
 /** Runs the built CLI as a real process (asynchronously: tests serve HTTP in this process). */
 import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** The built binary; `npx tsc -b packages/cli` makes it. */
@@ -34,4 +35,70 @@ export function runCli(
     });
     child.stdin.end(options.stdin ?? "");
   });
+}
+
+/** A long-running CLI process (runtime, dev) that a test controls. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Resolves with the first match of `pattern` in stderr, polling until `timeoutMs`. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** The same on stdout. */
+  waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  /** Kills the process (SIGKILL) if it still runs; for afterEach. */
+  kill(): Promise<void>;
+}
+
+/** Starts `cairn <args>` in the background. */
+export function startCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...options.env },
+    cwd: options.cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
+  const waitFor = async (
+    text: () => string,
+    name: string,
+    pattern: RegExp,
+    timeoutMs = 15_000,
+  ): Promise<RegExpMatchArray> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(text());
+      if (match !== null) return match;
+      if (Date.now() > deadline || child.exitCode !== null) {
+        throw new Error(
+          `no ${String(pattern)} in ${name} within ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  return {
+    child,
+    stderr: () => err,
+    stdout: () => out,
+    exited,
+    waitForStderr: (pattern, timeoutMs) => waitFor(() => err, "stderr", pattern, timeoutMs),
+    waitForStdout: (pattern, timeoutMs) => waitFor(() => out, "stdout", pattern, timeoutMs),
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
 }

@@ -198,7 +198,9 @@ function announceReadiness(runtime: Runtime, options: RuntimeOptions): { stop():
       fetchServices({ base: admin, what: "the runtime's admin API", flag: "--admin-port" }).then(
         (services) => process.stderr.write(renderBanner(ingress, admin, services)),
         (err: unknown) =>
-          say(`cairn dev: ready on ${ingress}, but listing services failed: ${String(err)}`),
+          say(
+            `cairn dev: ready on ${ingress}, but listing services failed: ${err instanceof Error ? err.message : String(err)}`,
+          ),
       );
     }
     if (!ready && wasReady) since = Date.now();

@@ -26,7 +26,9 @@ const STOP_GRACE_MS = 3000;
 /** A restartable child process running the user function. */
 export class FunctionProcess {
   private child: ChildProcess | undefined;
+  // Resolved from the CLI's own location, so any project folder works.
   private readonly loader = import.meta.resolve("tsx");
+  private readonly guard = import.meta.resolve("./parent-guard.js");
 
   constructor(private readonly options: FunctionProcessOptions) {}
 
@@ -38,14 +40,18 @@ export class FunctionProcess {
   /** Starts the child (no-op when one is running). */
   start(): void {
     if (this.child !== undefined) return;
-    const child = spawn(process.execPath, ["--import", this.loader, this.options.entry], {
-      env: {
-        ...process.env,
-        CAIRN_FUNCTION_HOST: "127.0.0.1",
-        CAIRN_FUNCTION_PORT: String(this.options.port),
+    const child = spawn(
+      process.execPath,
+      ["--import", this.loader, "--import", this.guard, this.options.entry],
+      {
+        env: {
+          ...process.env,
+          CAIRN_FUNCTION_HOST: "127.0.0.1",
+          CAIRN_FUNCTION_PORT: String(this.options.port),
+        },
+        stdio: ["ignore", "pipe", "pipe", "ipc"],
       },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    );
     this.child = child;
     forward(child.stdout, process.stdout, this.options.prefix);
     forward(child.stderr, process.stderr, this.options.prefix);

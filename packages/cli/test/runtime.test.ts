@@ -1,0 +1,54 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli, startCli } from "./run-cli.js";
+import type { CliProcess } from "./run-cli.js";
+
+let running: CliProcess | undefined;
+afterEach(async () => {
+  await running?.kill();
+  running = undefined;
+});
+
+describe("cairn runtime", () => {
+  it("rejects an invalid flag with the expectation, the value and exit code 2", async () => {
+    const result = await runCli(["runtime", "--port", "abc"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'cairn: invalid option --port: expected an integer from 0 to 65535, got "abc"\n',
+    );
+  });
+
+  it("names the environment variable a bad value came from", async () => {
+    const result = await runCli(["runtime", "--store", "memory"], {
+      env: { CAIRN_LOG_LEVEL: "loud" },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'invalid environment variable CAIRN_LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"',
+    );
+  });
+
+  it("starts, says where it listens, answers /healthz and stops on SIGTERM with exit code 0", async () => {
+    running = startCli([
+      "runtime",
+      "--store",
+      "memory",
+      "--port",
+      "0",
+      "--admin-port",
+      "0",
+      "--function",
+      "127.0.0.1:1",
+      "--log-level",
+      "silent",
+    ]);
+    await running.waitForStderr(/ingress on http:\/\/127\.0\.0\.1:\d+/);
+    const [, admin] = await running.waitForStderr(/admin on (http:\/\/127\.0\.0\.1:\d+)/);
+    const health = await fetch(`${admin}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`${admin}/readyz`);
+    expect(ready.status).toBe(503);
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+    expect(running.stderr()).toContain("SIGTERM: stopping");
+  });
+});
