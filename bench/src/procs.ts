@@ -220,7 +220,7 @@ export async function waitUntil(
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`,
+    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`,
   );
 }
 

@@ -56,7 +56,7 @@ export async function httpAddItem(
   const res = await client.request(
     "POST",
     `/carts/${encodeURIComponent(cartId)}/items`,
-    BODIES[n % PRODUCTS]!,
+    BODIES[n % PRODUCTS],
   );
   return res.status === 200 ? undefined : `http ${res.status}`;
 }
