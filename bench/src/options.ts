@@ -49,9 +49,9 @@ options:
   --carts <n>            distinct carts of http-1000 / grpc-1000 / http-serial (default 1000)
   --grpc-channels <n>    HTTP/2 connections of the gRPC client (default 1)
   --http-client <c>      auto | node | wrk: HTTP load generator (default auto: wrk if on PATH, else node:http)
-  --cold-carts <n>       carts written for cold-activation (default 5)
+  --cold-carts <n>       carts written for cold-activation (default 3)
   --cold-events <n>      events written to each of them (default 10000)
-  --cold-restarts <n>    runtime restarts, each measuring every cold cart once (default 2)
+  --cold-restarts <n>    runtime restarts, each measuring every cold cart once (default 3)
   --json                 print the full result as JSON on stdout (progress stays on stderr)
   --help                 this text
 
@@ -152,9 +152,9 @@ export function parseOptions(
     carts: Math.round(num("carts", v.carts, 1000)),
     grpcChannels: Math.round(num("grpc-channels", v["grpc-channels"], 1)),
     httpClient: httpClient as BenchOptions["httpClient"],
-    coldCarts: Math.round(num("cold-carts", v["cold-carts"], 5)),
+    coldCarts: Math.round(num("cold-carts", v["cold-carts"], 3)),
     coldEvents: Math.round(num("cold-events", v["cold-events"], 10_000)),
-    coldRestarts: Math.round(num("cold-restarts", v["cold-restarts"], 2)),
+    coldRestarts: Math.round(num("cold-restarts", v["cold-restarts"], 3)),
     json: v.json ?? false,
     help: v.help ?? false,
   };
