@@ -12,6 +12,7 @@ import {
 } from "../../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
 import { hangUntilAbort, rejectWith, shoppingCartCatalog, startIngress } from "./harness.js";
 import type { Running } from "./harness.js";
+import { libraryCatalog } from "./library.js";
 
 let running: Running | undefined;
 let client: grpc.Client | undefined;
@@ -151,6 +152,42 @@ describe("gRPC ingress", () => {
     running.catalog.current = shoppingCartCatalog();
     const after = await unary(running, ADD, addItem);
     expect(after.error).toBeNull();
+  });
+
+  it("follows a catalog change on a live connection (a redeploy)", async () => {
+    running = await startIngress();
+    expect((await unary(running, ADD, addItem)).error).toBeNull();
+    running.catalog.current = libraryCatalog();
+    const gone = await unary(running, ADD, addItem);
+    expect(gone.error?.code).toBe(grpc.status.UNIMPLEMENTED);
+    const added = await unary(running, "/test.v1.Library/GetBook", new Uint8Array());
+    expect(added.error).toBeNull();
+    expect(running.dispatcher.last().service.desc.typeName).toBe("test.v1.Library");
+  });
+
+  it("answers UNIMPLEMENTED for streaming methods, over gRPC and HTTP", async () => {
+    running = await startIngress({}, libraryCatalog());
+    const c = (client = new grpc.Client(
+      `127.0.0.1:${running.port}`,
+      grpc.credentials.createInsecure(),
+    ));
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      const stream = c.makeServerStreamRequest(
+        "/test.v1.Library/Watch",
+        identity,
+        identity,
+        Buffer.alloc(0),
+      );
+      stream.on("data", () => {});
+      stream.on("error", resolve);
+    });
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(err.details).toContain("streaming methods are not served yet");
+    const res = await fetch(`http://127.0.0.1:${running.port}/test.v1.Library/Watch`, {
+      method: "POST",
+      body: "{}",
+    });
+    expect(res.status).toBe(501);
   });
 
   it("aborts the invocation's signal when the client cancels", async () => {

@@ -124,6 +124,12 @@ function libraryFile() {
             }),
           },
           {
+            name: "Watch",
+            inputType: ".test.v1.GetBookRequest",
+            outputType: ".test.v1.Book",
+            serverStreaming: true,
+          },
+          {
             name: "Bad",
             inputType: ".test.v1.GetBookRequest",
             outputType: ".test.v1.Book",
