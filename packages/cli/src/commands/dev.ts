@@ -143,7 +143,13 @@ async function pickFunctionPort(raw: string | undefined): Promise<number> {
     }
     return Number(raw) === 0 ? freePort(0) : Number(raw);
   }
-  return freePort(DEFAULT_FUNCTION_PORT).catch(() => freePort(0));
+  return freePort(DEFAULT_FUNCTION_PORT).catch(async () => {
+    const port = await freePort(0);
+    say(
+      `cairn dev: port ${DEFAULT_FUNCTION_PORT} is taken; the function gets ${port} (--function-port picks one)`,
+    );
+    return port;
+  });
 }
 
 /** Binds and releases a port to learn that it is free (or which one port 0 gives). */

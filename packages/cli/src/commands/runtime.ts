@@ -1,5 +1,6 @@
 /** `cairn runtime`: a production runtime node in the foreground. */
 import type { Command } from "commander";
+import type { Runtime } from "@cairn/runtime";
 import { say, stopOnSignals } from "../lifecycle.js";
 import {
   addRuntimeOptions,
@@ -7,6 +8,8 @@ import {
   runtimeOptionsFrom,
   startError,
 } from "./runtime-options.js";
+
+const READY_POLL_MS = 200;
 
 const EXAMPLES = `
 Every option may also come from the environment (CAIRN_STORE, CAIRN_FUNCTION,
@@ -50,8 +53,22 @@ async function runRuntime(flags: Record<string, unknown>): Promise<void> {
     `cairn runtime: admin on http://${options.host}:${admin} (/healthz, /readyz, /metrics, /v1/services)`,
   );
   say(`cairn runtime: store ${options.store}; user function at ${options.functionAddress}`);
+  const readiness = sayWhenReady(runtime, options.functionAddress);
   stopOnSignals(
-    () => runtime.stop(),
+    async () => {
+      clearInterval(readiness);
+      await runtime.stop();
+    },
     (line) => say(`cairn runtime: ${line}`),
   );
+}
+
+/** One line when the node first becomes ready; the logs tell the details. */
+function sayWhenReady(runtime: Runtime, functionAddress: string): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    if (!runtime.ready) return;
+    clearInterval(timer);
+    say(`cairn runtime: ready (user function at ${functionAddress} discovered)`);
+  }, READY_POLL_MS);
+  return timer;
 }
