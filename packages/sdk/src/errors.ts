@@ -1,4 +1,5 @@
-import { CairnError, Code } from "@cairn/protocol";
+import { CairnError } from "@cairn/protocol";
+import type { Code } from "@cairn/protocol";
 import type { CairnErrorOptions } from "@cairn/protocol";
 
 /**
@@ -21,9 +22,4 @@ export class CommandError extends CairnError {
     // deserve the precise name.
     Object.defineProperty(this, "name", { value: "CommandError", enumerable: false });
   }
-}
-
-/** Normalises anything thrown into a CairnError, keeping code and message of Cairn errors. */
-export function toCairnError(err: unknown): CairnError {
-  return CairnError.from(err, Code.Internal);
 }

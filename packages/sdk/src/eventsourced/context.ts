@@ -127,10 +127,6 @@ export class CommandContextImpl implements EventSourcedCommandContext<unknown, u
   }
 }
 
-// The token a forwarding handler returns; its identity is all that matters.
+// The token a forwarding handler returns; only its type matters, since the
+// instance reads the forward from the context, not from the return value.
 const FORWARDED = Object.freeze({}) as Forwarded;
-
-/** Whether a handler's result is the token returned by forward(). */
-export function isForwarded(value: unknown): boolean {
-  return value === FORWARDED;
-}

@@ -90,7 +90,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
   let closing: Promise<void> | undefined;
   let removeSignals: () => void = () => undefined;
   const close = (): Promise<void> =>
-    (closing ??= shutdown(server, streams, options.closeTimeoutMs ?? 10_000, removeSignals));
+    (closing ??= shutdown(
+      server,
+      streams,
+      options.closeTimeoutMs ?? 10_000,
+      logger,
+      removeSignals,
+    ));
   if (options.handleSignals === true) removeSignals = installSignals(close, logger);
   return { port: bound, close };
 }
@@ -138,6 +144,7 @@ async function shutdown(
   server: grpc.Server,
   streams: Set<OpenStream>,
   timeoutMs: number,
+  logger: Logger,
   removeSignals: () => void,
 ): Promise<void> {
   removeSignals();
@@ -162,6 +169,13 @@ async function shutdown(
   const result = await Promise.race([graceful, timeout]);
   clearTimeout(timer);
   if (result === "timeout") server.forceShutdown();
+  logger({
+    level: result === "timeout" ? "warn" : "info",
+    msg:
+      result === "timeout"
+        ? "cairn user function stopped; in-flight commands were cut"
+        : "cairn user function stopped",
+  });
 }
 
 function installSignals(close: () => Promise<void>, logger: Logger): () => void {
