@@ -185,6 +185,7 @@ describe("gRPC ingress", () => {
     expect(err.details).toContain("streaming methods are not served yet");
     const res = await fetch(`http://127.0.0.1:${running.port}/test.v1.Library/Watch`, {
       method: "POST",
+      headers: { "content-type": "application/json" },
       body: "{}",
     });
     expect(res.status).toBe(501);
