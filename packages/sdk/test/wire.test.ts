@@ -18,6 +18,7 @@ import {
   AddLineItemSchema,
   CartSchema,
   GetShoppingCartSchema,
+  RemoveLineItemSchema,
 } from "../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
 import { cart, cartEntity, ShoppingCart } from "./fixtures/cart.js";
 import {
@@ -370,6 +371,95 @@ describe("serve(): event-sourced entities", () => {
       value: { code: Code.Unimplemented },
     });
     expect((unknown.clientAction?.action.value as { message: string }).message).toMatch(/Teleport/);
+  });
+
+  it("runs the commands of a channel one at a time, even when a handler awaits", async () => {
+    const s = open(await start());
+    const get = proto(GetShoppingCartSchema, { cartId: "c" });
+    s.send(
+      { channelId: 4n, body: { case: "init", value: { serviceName: SERVICE, entityId: "c" } } },
+      {
+        channelId: 4n,
+        body: {
+          case: "event",
+          value: {
+            sequence: 1n,
+            payload: json("ItemAdded", {
+              type: "ItemAdded",
+              productId: "apple",
+              name: "Apple",
+              quantity: 1,
+            }),
+          },
+        },
+      },
+      {
+        channelId: 4n,
+        body: {
+          case: "command",
+          value: {
+            id: 1n,
+            name: "RemoveItem",
+            payload: proto(RemoveLineItemSchema, { cartId: "c", productId: "apple" }),
+          },
+        },
+      },
+      {
+        channelId: 4n,
+        body: { case: "command", value: { id: 2n, name: "GetCart", payload: get } },
+      },
+    );
+    const [removed, got] = (await s.waitFor(2)).map(replyOf);
+    expect(removed?.commandId).toBe(1n);
+    expect(removed?.clientAction?.action).toMatchObject({
+      case: "forward",
+      value: {
+        serviceName: SERVICE,
+        method: "GetCart",
+        payload: { typeUrl: "type.googleapis.com/shoppingcart.v1.GetShoppingCart" },
+      },
+    });
+    expect(got?.commandId).toBe(2n);
+    const cartC =
+      got?.clientAction?.action.case === "reply"
+        ? fromBinary(CartSchema, got.clientAction.action.value.payload!.value)
+        : undefined;
+    expect(cartC?.items).toEqual([]);
+  });
+
+  it("fails the channel when its snapshot cannot be decoded", async () => {
+    const s = open(await start());
+    const bad = proto(GetShoppingCartSchema, { cartId: "c" });
+    bad.typeUrl = "type.googleapis.com/no.such.Type";
+    s.send(
+      {
+        channelId: 5n,
+        body: {
+          case: "init",
+          value: { serviceName: SERVICE, entityId: "c", snapshot: { sequence: 3n, state: bad } },
+        },
+      },
+      {
+        channelId: 5n,
+        body: {
+          case: "command",
+          value: {
+            id: 1n,
+            name: "GetCart",
+            payload: proto(GetShoppingCartSchema, { cartId: "c" }),
+          },
+        },
+      },
+    );
+    const [failure] = await s.waitFor(1);
+    expect(failure?.body).toMatchObject({ case: "failure", value: { code: Code.Internal } });
+    expect((failure?.body.value as { message: string }).message).toMatch(/no\.such\.Type/);
+    s.send({ channelId: 5n, body: { case: "command", value: { id: 2n, name: "GetCart" } } });
+    const out = await s.waitFor(2);
+    expect(out[1]?.body).toMatchObject({
+      case: "failure",
+      value: { code: Code.NotFound, commandId: 2n },
+    });
   });
 
   it("batches replies that are ready in the same tick into one frame", async () => {
