@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -48,6 +48,19 @@ describe("cairn dev", () => {
     await running.waitForStdout(/fixture exiting with 3[\s\S]*fixture up/);
 
     running.child.kill("SIGINT");
+    expect(await running.exited).toBe(0);
+  });
+
+  it("keeps its default SQLite store in .cairn/cairn.db under the current directory", async () => {
+    const args = devArgs.filter((a, i) => a !== "--store" && devArgs[i - 1] !== "--store");
+    running = startCli([...args, "--no-watch"], { cwd: dir });
+    await running.waitForStdout(/fixture up/);
+    const deadline = Date.now() + 15_000;
+    while (!existsSync(join(dir, ".cairn", "cairn.db")) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(existsSync(join(dir, ".cairn", "cairn.db"))).toBe(true);
+    running.child.kill("SIGTERM");
     expect(await running.exited).toBe(0);
   });
 

@@ -71,7 +71,12 @@ async function call(target: string, json: string, flags: CallFlags): Promise<voi
     body,
   });
   if (!answer.ok) throw new CliError(`${fullName}/${method} failed: ${describeFailure(answer)}`);
-  process.stdout.write(`${JSON.stringify(answer.json ?? {}, null, 2)}\n`);
+  // An empty reply (google.protobuf.Empty) prints as {}; a non-JSON one as is.
+  const shown =
+    answer.json !== undefined || answer.text.trim() === ""
+      ? JSON.stringify(answer.json ?? {}, null, 2)
+      : answer.text.trimEnd();
+  process.stdout.write(`${shown}\n`);
 }
 
 async function resolveShortName(admin: Endpoint, service: string, method: string): Promise<string> {
