@@ -50,10 +50,10 @@ export class FunctionProcess {
           CAIRN_FUNCTION_PORT: String(this.options.port),
         },
         stdio: ["ignore", "pipe", "pipe", "ipc"],
-      // Its own process group: a terminal Ctrl-C reaches only `cairn dev`,
-      // which stops the runtime (draining through the live function) first
-      // and the function last. parent-guard ends it if we die.
-      detached: true,
+        // Its own process group: a terminal Ctrl-C reaches only `cairn dev`,
+        // which stops the runtime (draining through the live function) first
+        // and the function last. parent-guard ends it if we die.
+        detached: true,
       },
     );
     this.child = child;
