@@ -56,11 +56,8 @@ export class GroupCommitter {
 
   /** Queues a write; resolves once its batch is durable. */
   submit(write: Write): Promise<number> {
-    try {
-      validate(write);
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    const invalid = validate(write);
+    if (invalid !== undefined) return Promise.reject(invalid);
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
       this.schedule();
@@ -138,24 +135,25 @@ function settle(p: Pending, outcome: Outcome | undefined): void {
   );
 }
 
-/** Rejects malformed writes before they can poison a batch. */
-function validate(write: Write): void {
+/** The error of a malformed write, caught before it can poison a batch. */
+function validate(write: Write): CairnError | undefined {
   const r = write.request;
   if (typeof r.entityType !== "string" || r.entityType === "") {
-    throw new CairnError(
+    return new CairnError(
       Code.InvalidArgument,
       "store write has an empty entityType; pass the component's persistence name",
     );
   }
   if (typeof r.entityId !== "string") {
-    throw new CairnError(Code.InvalidArgument, `store write to ${r.entityType} has no entityId`);
+    return new CairnError(Code.InvalidArgument, `store write to ${r.entityType} has no entityId`);
   }
   const expected =
     write.kind === "append" ? write.request.expectedSequence : write.request.expectedVersion;
   if (!Number.isSafeInteger(expected) || expected < 0) {
-    throw new CairnError(
+    return new CairnError(
       Code.InvalidArgument,
       `store write to ${r.entityType}/${r.entityId} has expected sequence/version ${String(expected)}; use a non-negative integer (0 for a new entity)`,
     );
   }
+  return undefined;
 }

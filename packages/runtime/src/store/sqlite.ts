@@ -241,10 +241,13 @@ function startWorker(workerData: SqliteWorkerData): Worker {
       `sqlite worker script not found next to ${import.meta.url}; rebuild @cairn/runtime`,
     );
   }
-  // Importing tsx's ESM loader registers its hooks in the importing thread.
-  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm")).href;
-  const bootstrap = `import(${JSON.stringify(tsx)})
-  .then(() => import(${JSON.stringify(ts.href)}))
+  // tsx's ESM API (the .mjs twin of what require.resolve finds) registers its
+  // loader hooks in the calling thread; only then can the worker import .ts.
+  const api = createRequire(import.meta.url)
+    .resolve("tsx/esm/api")
+    .replace(/\.cjs$/, ".mjs");
+  const bootstrap = `import(${JSON.stringify(pathToFileURL(api).href)})
+  .then((tsx) => { tsx.register(); return import(${JSON.stringify(ts.href)}); })
   .catch((err) => setImmediate(() => { throw err; }));`;
   return new Worker(bootstrap, { eval: true, workerData });
 }

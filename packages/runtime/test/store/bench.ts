@@ -1,8 +1,10 @@
 /**
  * Durable append throughput of a store; a script, never part of `npm test`.
  *
- *   npx tsx packages/runtime/test/store/bench.ts <sqlite|sqlite-worker|postgres> <appenders> [seconds]
+ *   npx tsx packages/runtime/test/store/bench.ts <sqlite|sqlite-worker|postgres> <appenders> [seconds] [workUs]
  *
+ * `workUs` burns that many microseconds of main-thread CPU before each append,
+ * standing in for the runtime's own work per command (ingress, protocol).
  * Appender k owns entities k, k+N, k+2N... of 1,000 entities, awaits each
  * append and issues the next one, so no append ever conflicts. Prints
  * appends/s, mean batch size and the worst event-loop stall seen.
@@ -13,8 +15,11 @@ import { join } from "node:path";
 import { createPostgresStore } from "../../src/store/postgres.js";
 import { createSqliteStore } from "../../src/store/sqlite.js";
 import type { Store } from "../../src/store/types.js";
+import { pgExec } from "./drivers.js";
 
-const [mode = "sqlite", appendersArg = "64", secondsArg = "5"] = process.argv.slice(2);
+const [mode = "sqlite", appendersArg = "64", secondsArg = "5", workArg = "0"] =
+  process.argv.slice(2);
+const workUs = Number(workArg);
 const appenders = Number(appendersArg);
 const seconds = Number(secondsArg);
 const ENTITIES = 1000;
@@ -37,11 +42,7 @@ async function open(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
       { metrics },
     );
     const cleanup = async () => {
-      const pg = await import("pg");
-      const c = new pg.default.Client("postgres://postgres@127.0.0.1:5432/test");
-      await c.connect();
-      await c.query(`DROP SCHEMA ${schema} CASCADE`);
-      await c.end();
+      await pgExec(`DROP SCHEMA ${schema} CASCADE`);
     };
     return { store, cleanup };
   }
@@ -53,7 +54,7 @@ async function open(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
 
 async function main(): Promise<void> {
   const { store, cleanup } = await open();
-  const sequences = new Array<number>(ENTITIES).fill(0);
+  const sequences = new Map<number, number>();
   let done = 0;
   let stall = 0;
   let tick = performance.now();
@@ -70,13 +71,14 @@ async function main(): Promise<void> {
       e = e + appenders >= ENTITIES ? k : e + appenders
     ) {
       const entityId = `e${e}`;
+      burn(workUs);
       const r = await store.append({
         entityType: "bench",
         entityId,
-        expectedSequence: sequences[e]!,
+        expectedSequence: sequences.get(e) ?? 0,
         events: [payload],
       });
-      sequences[e] = r.sequence;
+      sequences.set(e, r.sequence);
       done++;
     }
   };
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       mode,
       appenders,
+      workUs,
       entities: ENTITIES,
       appendsPerSecond: Math.round(done / elapsed),
       meanBatch: +(batched / commits).toFixed(1),
@@ -98,6 +101,12 @@ async function main(): Promise<void> {
       node: process.version,
     }),
   );
+}
+
+/** Busy-waits, as CPU-bound request handling would. */
+function burn(us: number): void {
+  const until = performance.now() + us / 1000;
+  while (performance.now() < until);
 }
 
 await main();

@@ -1,21 +1,16 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { createPostgresStore, createStore, SCHEMA_VERSION } from "../../src/store/index.js";
 import { describeStoreConformance, freshRef, payload } from "./conformance.js";
+import { PG_SERVER as SERVER, pgExec } from "./drivers.js";
 
-const SERVER = "postgres://postgres@127.0.0.1:5432/test";
 /** One schema per test file run, dropped at the end, so parallel runs never meet. */
-const schema = `cairn_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+const schema = `cairn_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
 const url = `${SERVER}?schema=${schema}`;
 const extraSchemas: string[] = [];
 
 afterAll(async () => {
-  const client = new pg.Client(SERVER);
-  await client.connect();
-  for (const s of [schema, ...extraSchemas])
-    await client.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await client.end();
+  for (const s of [schema, ...extraSchemas]) await pgExec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
 });
 
 describeStoreConformance("postgres", (options) => createPostgresStore(url, options), {
@@ -25,7 +20,7 @@ describeStoreConformance("postgres", (options) => createPostgresStore(url, optio
 
 describe("postgres store", () => {
   it("migrates once when several processes open a new schema at the same time", async () => {
-    const fresh = `cairn_test_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const fresh = `cairn_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
     extraSchemas.push(fresh);
     const stores = await Promise.all(
       Array.from({ length: 4 }, () =>
@@ -33,12 +28,9 @@ describe("postgres store", () => {
       ),
     );
     await Promise.all(stores.map((s) => s.close()));
-    const client = new pg.Client(SERVER);
-    await client.connect();
-    const { rows } = await client.query<{ version: number }>(
+    const rows = await pgExec<{ version: number }>(
       `SELECT version FROM "${fresh}".cairn_schema_migrations ORDER BY version`,
     );
-    await client.end();
     expect(rows.map((r) => r.version)).toEqual(
       Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
     );

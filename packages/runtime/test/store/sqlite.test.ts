@@ -1,14 +1,15 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSqliteStore, createStore, SCHEMA_VERSION } from "../../src/store/index.js";
 import { describeStoreConformance } from "./conformance.js";
+import { Database } from "./drivers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "cairn-sqlite-test-"));
+const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeStoreConformance(
@@ -78,12 +79,64 @@ describe("sqlite store", () => {
       db.close();
       const byEntity = new Map<string, number[]>();
       for (const r of rows) byEntity.set(r.id, [...(byEntity.get(r.id) ?? []), r.sequence]);
-      for (const sequences of byEntity.values())
-        expect(sequences).toEqual(sequences.map((_, i) => i + 1));
-      for (const [id, last] of acked)
-        expect(byEntity.get(id)?.length ?? 0).toBeGreaterThanOrEqual(last);
+      // No gaps, no duplicates, and every acknowledged sequence is there.
+      byEntity.forEach((sequences) => expect(sequences).toEqual(sequences.map((_, i) => i + 1)));
+      acked.forEach((last, id) =>
+        expect(byEntity.get(id)?.length ?? 0).toBeGreaterThanOrEqual(last),
+      );
     });
   }
+});
+
+describe("built sqlite store", () => {
+  it("runs its write side in the compiled worker, with plain node and no tsx", () => {
+    // No .ts sits next to the compiled files, so only the built worker can run.
+    const out = join(dir, "dist");
+    // Compile the store alone, as `tsc -b` lays it out in dist/, so this test
+    // does not depend on the rest of the package building.
+    const tsc = spawnSync(
+      process.execPath,
+      [
+        join(repo, "node_modules/typescript/bin/tsc"),
+        "--outDir",
+        join(out, "store"),
+        "--rootDir",
+        join(repo, "packages/runtime/src/store"),
+        "--module",
+        "NodeNext",
+        "--moduleResolution",
+        "NodeNext",
+        "--target",
+        "ES2022",
+        "--strict",
+        "--skipLibCheck",
+        "--verbatimModuleSyntax",
+        "--types",
+        "node",
+        join(repo, "packages/runtime/src/store/index.ts"),
+      ],
+      { encoding: "utf8", cwd: repo },
+    );
+    expect(tsc.stdout + tsc.stderr).toBe("");
+    symlinkSync(join(repo, "node_modules"), join(out, "node_modules"));
+    writeFileSync(join(out, "package.json"), '{ "type": "module" }');
+    writeFileSync(
+      join(out, "main.js"),
+      `import { createSqliteStore } from "./store/index.js";
+const store = await createSqliteStore(process.argv[2], { writer: "worker" });
+const v = new Uint8Array([1, 2, 3]);
+const r = await store.append({ entityType: "t", entityId: "a", expectedSequence: 0, events: [{ typeUrl: "x", value: v }] });
+const events = await store.loadEvents({ entityType: "t", entityId: "a" }, 0);
+await store.close();
+console.log(JSON.stringify({ sequence: r.sequence, events: events.length }));`,
+    );
+    const run = spawnSync(process.execPath, [join(out, "main.js"), join(out, "x.db")], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.stderr).toBe("");
+    expect(JSON.parse(run.stdout)).toEqual({ sequence: 1, events: 1 });
+  });
 });
 
 /** Runs the append-forever child until it has acknowledged `target` appends, kills it, returns the last acked sequence per entity. */
@@ -92,7 +145,7 @@ async function appendUntilKilled(
   writer: string,
   target: number,
 ): Promise<Map<string, number>> {
-  const script = fileURLToPath(new URL("./fixtures/append-forever.ts", import.meta.url));
+  const script = fileURLToPath(new URL("./append-forever.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script, path, writer], {
     stdio: ["ignore", "pipe", "pipe"],
   });

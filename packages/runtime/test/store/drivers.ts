@@ -1,0 +1,32 @@
+/**
+ * The database drivers, for tests that look at the files and tables directly.
+ * Loaded through require because lint type-checks test files in a default
+ * project without esModuleInterop, where `import pg from "pg"` has no type.
+ */
+import { createRequire } from "node:module";
+import type * as SqliteTypes from "better-sqlite3";
+import type * as PgTypes from "pg";
+
+const require = createRequire(import.meta.url);
+
+/** better-sqlite3's Database class. */
+export const Database = require("better-sqlite3") as typeof SqliteTypes;
+
+/** The pg module. */
+export const pg = require("pg") as typeof PgTypes;
+
+/** The test PostgreSQL server (trust auth). */
+export const PG_SERVER = "postgres://postgres@127.0.0.1:5432/test";
+
+/** Runs one statement on the test server with a short-lived client. */
+export async function pgExec<R extends PgTypes.QueryResultRow = PgTypes.QueryResultRow>(
+  sql: string,
+): Promise<R[]> {
+  const client = new pg.Client(PG_SERVER);
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
