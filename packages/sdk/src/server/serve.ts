@@ -39,16 +39,15 @@ export interface Server {
   close(): Promise<void>;
 }
 
-// Entity states travel whole in snapshots and payloads may be large; idle
-// streams between runtime and function are normal, so keepalive pings are
-// allowed without calls and connections are never closed for idleness.
+// Entity states travel whole in snapshots and frames batch many replies, so
+// messages may be large. Streams between runtime and function sit idle for
+// long stretches: the server pings every 30 s to detect a dead peer (10 s to
+// answer), and sets no max_connection_idle/age, so idle streams are never cut.
 const CHANNEL_OPTIONS: grpc.ServerOptions = {
   "grpc.max_receive_message_length": 64 * 1024 * 1024,
   "grpc.max_send_message_length": 64 * 1024 * 1024,
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 10_000,
-  "grpc.keepalive_permit_without_calls": 1,
-  "grpc.http2.min_ping_interval_without_data_ms": 5_000,
 };
 
 /**
