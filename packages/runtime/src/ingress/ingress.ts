@@ -2,6 +2,8 @@ import { createServer as createHttpServer } from "node:http";
 import type { Server as HttpServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import type { Server as NetServer, Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import { createCatalogViews } from "./catalog-view.js";
 import { createGrpcIngress } from "./grpc.js";
 import type { GrpcIngress } from "./grpc.js";
@@ -32,11 +34,17 @@ export function createIngress(options: IngressOptions): Ingress {
   const grpc = createGrpcIngress(resolved, views);
   const http = createHttpServer({ keepAliveTimeout: 65_000 }, createHttpHandler(resolved, views));
   const sockets = new Set<Socket>();
-  const net = createNetServer((socket) => {
+  const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
-    sniff(socket, grpc, http);
-  });
+  };
+  const net =
+    resolved.tls === undefined
+      ? createNetServer((socket) => {
+          track(socket);
+          sniff(socket, grpc, http);
+        })
+      : createTlsIngress(resolved.tls, grpc, http, track);
   return {
     listen: (port, host) => listen(net, port, host),
     close: () => close(net, http, grpc, sockets),
@@ -84,6 +92,34 @@ function sniff(socket: Socket, grpc: GrpcIngress, http: HttpServer): void {
   };
   socket.on("data", onData);
   socket.on("error", onError);
+}
+
+/**
+ * With TLS the protocol is chosen during the handshake, so no sniffing.
+ * Browsers and curl offer both h2 and http/1.1 and must get HTTP/1.1 (our
+ * gRPC-Web, Connect and JSON live there; grpc-js would refuse them), while
+ * gRPC clients offer only h2. So: http/1.1 whenever offered, else h2.
+ */
+function createTlsIngress(
+  tls: { key: string | Buffer; cert: string | Buffer },
+  grpc: GrpcIngress,
+  http: HttpServer,
+  track: (socket: Socket) => void,
+): NetServer {
+  const server = createTlsServer({
+    key: tls.key,
+    cert: tls.cert,
+    ALPNCallback: ({ protocols }) =>
+      protocols.includes("http/1.1") ? "http/1.1" : protocols.includes("h2") ? "h2" : undefined,
+  });
+  server.on("secureConnection", (socket: TLSSocket) => {
+    track(socket);
+    if (socket.alpnProtocol === "h2") grpc.injector.injectConnection(socket);
+    else http.emit("connection", socket);
+  });
+  // A failed handshake (a cleartext client, a bad certificate) only concerns that client.
+  server.on("tlsClientError", () => {});
+  return server;
 }
 
 async function close(

@@ -28,6 +28,11 @@ export interface IngressOptions {
   readonly maxRequestBytes?: number;
   /** Deadline of calls that carry no timeout header, milliseconds. Default 30 s. */
   readonly defaultTimeoutMs?: number;
+  /**
+   * Serve TLS instead of cleartext (PEM key and certificate chain). gRPC
+   * clients get HTTP/2 through ALPN, everything else HTTP/1.1.
+   */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
 }
 
 /** The client-facing server: gRPC, gRPC-Web, Connect and HTTP/JSON on one port. */
