@@ -1,6 +1,6 @@
 /** The runtime's implementation of the admin API: catalog listing and entity inspection. */
 import { fromBinary, toJson } from "@bufbuild/protobuf";
-import type { Registry } from "@bufbuild/protobuf";
+import type { DescMethod, Registry } from "@bufbuild/protobuf";
 import { CairnError, Code, JSON_TYPE_URL_PREFIX } from "@cairn/protocol";
 import type { Catalog } from "./core/types.js";
 import type { AdminApi, AdminServiceInfo, EntityInspection, InspectOptions } from "./ops/index.js";
@@ -11,7 +11,7 @@ export function createAdminApi(
   catalog: () => Catalog | undefined,
   store: () => Store | undefined,
   isActive: (service: string, entityId: string) => boolean,
-  httpRoute: (catalog: Catalog, service: string, method: string) => string | undefined,
+  httpRoute: (catalog: Catalog, method: DescMethod) => string | undefined,
 ): AdminApi {
   return {
     services(): AdminServiceInfo[] {
@@ -22,7 +22,7 @@ export function createAdminApi(
         kind: s.kind,
         entityType: s.entityType ?? s.desc.typeName,
         methods: s.desc.methods.map((m) => {
-          const http = httpRoute(c, s.desc.typeName, m.name);
+          const http = httpRoute(c, m);
           return {
             name: m.name,
             inputType: m.input.typeName,

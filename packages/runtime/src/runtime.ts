@@ -94,7 +94,8 @@ class RuntimeImpl implements Runtime {
       onConnected: (up) => this.metrics.functionConnected(up),
     });
     this.connection = connection;
-    let router: Router | undefined;
+    // The router needs the host and the host's entities call back into the router.
+    const late: { router?: Router } = {};
     const env: EntityEnv = {
       store: this.store,
       logger: this.logger,
@@ -104,8 +105,8 @@ class RuntimeImpl implements Runtime {
       connection,
       mux: () => connection.eventSourced,
       reportError: (m, s, e) => connection.reportError(m, s, e),
-      checkReply: (inv, reply) => router!.checkReply(inv, reply),
-      release: (inv, reply) => router!.release(inv, reply),
+      checkReply: (inv, reply) => late.router!.checkReply(inv, reply),
+      release: (inv, reply) => late.router!.release(inv, reply),
       activated: (e) => {
         this.metrics.entityActivated(e.service.desc.typeName);
         this.metrics.activeEntities(e.service.desc.typeName, 1);
@@ -115,7 +116,8 @@ class RuntimeImpl implements Runtime {
     };
     const host = new EntityHost(env);
     this.host = host;
-    router = new Router(() => this.current, host, this.logger);
+    const router = new Router(() => this.current, host, this.logger);
+    late.router = router;
     this.ingress = createIngress({
       catalog: () => this.current,
       fileDescriptorSet: () => this.current?.fileDescriptorSet,
@@ -136,7 +138,10 @@ class RuntimeImpl implements Runtime {
         () => this.current,
         () => this.store,
         (service, id) => host.isActive(service, id),
-        httpRouteOf,
+        (catalog, method) => {
+          const route = httpRouteOf(method, catalog.registry);
+          return route === undefined ? undefined : `${route.verb} ${route.path}`;
+        },
       ),
       logger: this.logger,
     });

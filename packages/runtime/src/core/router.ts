@@ -151,14 +151,15 @@ export function entityKey(invocation: Invocation): { value: string } | { error: 
   const input = invocation.method.input;
   let message: Record<string, unknown>;
   try {
-    message = fromBinary(input, invocation.input) as unknown as Record<string, unknown>;
+    message = fromBinary(input, invocation.input);
   } catch (err) {
     return { error: new CairnError(Code.InvalidArgument, `malformed ${input.typeName} in request ${describe(invocation)}: ${(err as Error).message}`) };
   }
   const parts: string[] = [];
   for (const field of entityKeyFields(input)) {
     const value = message[field.localName];
-    const text = value === undefined || value === null ? "" : String(value as string | number | bigint);
+    // Key fields are scalars (checked at discovery): string, number or bigint.
+    const text = typeof value === "string" ? value : typeof value === "number" || typeof value === "bigint" ? value.toString() : "";
     if (text === "") {
       return { error: new CairnError(Code.InvalidArgument, `entity key field '${field.name}' is empty in request ${describe(invocation)}`) };
     }
