@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { curlExample, renderBanner } from "../src/dev/banner.js";
+import { formatLine } from "../src/dev/pretty-log.js";
 import { isRelevantChange } from "../src/dev/watch.js";
 
 const INGRESS = "http://127.0.0.1:9000";
@@ -61,5 +62,41 @@ describe("cairn dev watching", () => {
     expect(isRelevantChange("node_modules/x/index.js")).toBe(false);
     expect(isRelevantChange("dist/main.js")).toBe(false);
     expect(isRelevantChange(".cairn/cairn.db")).toBe(false);
+  });
+});
+
+describe("cairn dev logs", () => {
+  it("turns the runtime's JSON lines into time, level, message and fields", () => {
+    const line = JSON.stringify({
+      level: "info",
+      time: "2026-01-01T12:00:01.000Z",
+      pid: 1,
+      hostname: "h",
+      name: "cairn-runtime",
+      msg: "cairn runtime started",
+      ingress: "127.0.0.1:9000",
+      n: 2,
+    });
+    expect(formatLine(line)).toBe(
+      "12:00:01 INFO  cairn runtime started  ingress=127.0.0.1:9000 n=2\n",
+    );
+  });
+
+  it("shows an error's stack under the line and passes non-JSON through", () => {
+    const line = JSON.stringify({
+      level: "error",
+      time: "2026-01-01T12:00:01.000Z",
+      msg: "boom",
+      err: { message: "disk", stack: "Error: disk\n    at x" },
+    });
+    expect(formatLine(line)).toBe("12:00:01 ERROR boom\n    Error: disk\n    at x\n");
+    expect(formatLine("plain\n")).toBe("plain\n");
+  });
+});
+
+describe("cairn dev logs of the user's own output", () => {
+  it("leaves JSON that is not a log line alone", () => {
+    expect(formatLine('{"cartId":"c1"}')).toBe('{"cartId":"c1"}');
+    expect(formatLine("[1,2]")).toBe("[1,2]");
   });
 });

@@ -14,6 +14,7 @@ import { say, stopOnSignals } from "../lifecycle.js";
 import { fetchServices } from "../services.js";
 import { renderBanner } from "../dev/banner.js";
 import { FunctionProcess } from "../dev/function-process.js";
+import { prettyDestination } from "../dev/pretty-log.js";
 import { watchTree } from "../dev/watch.js";
 import {
   addRuntimeOptions,
@@ -100,7 +101,12 @@ async function runDev(entry: string, flags: DevFlags): Promise<void> {
   say(`cairn dev: starting ${entry} on 127.0.0.1:${functionPort}`);
   fn.start();
 
-  const runtime = module.createRuntime(options);
+  const logger = module.createLogger({
+    level: options.logLevel,
+    name: "cairn-runtime",
+    destination: prettyDestination((text) => process.stderr.write(text)),
+  });
+  const runtime = module.createRuntime(options, { logger });
   try {
     await runtime.start();
   } catch (err) {

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
+import { formatLine } from "./pretty-log.js";
 
 /** Options of {@link FunctionProcess}. */
 export interface FunctionProcessOptions {
@@ -91,5 +92,9 @@ export class FunctionProcess {
 function forward(from: Readable | null, to: Writable, prefix: string): void {
   if (from === null) return;
   const lines = createInterface({ input: from, crlfDelay: Infinity });
-  lines.on("line", (line) => to.write(`${prefix}${line}\n`));
+  // The SDK logs JSON lines too; the same formatting keeps the terminal readable.
+  lines.on("line", (line) => {
+    const text = formatLine(line);
+    to.write(`${prefix}${text.endsWith("\n") ? text : `${text}\n`}`);
+  });
 }
