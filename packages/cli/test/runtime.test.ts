@@ -1,3 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli, startCli } from "./run-cli.js";
 import type { CliProcess } from "./run-cli.js";
@@ -25,6 +30,45 @@ describe("cairn runtime", () => {
     expect(result.stderr).toContain(
       'invalid environment variable CAIRN_LOG_LEVEL: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"',
     );
+  });
+
+  it("reads a --config file and names the entry a bad value came from", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-config-"));
+    try {
+      const file = join(dir, "cairn.json");
+      writeFileSync(file, JSON.stringify({ store: "memory", adminPort: "x" }));
+      const result = await runCli(["runtime", "--config", file]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(
+        `cairn: invalid value "adminPort" in ${file}: expected an integer from 0 to 65535, got "x"\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("explains a busy port and exits 1", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = blocker.address() as AddressInfo;
+      const result = await runCli([
+        "runtime",
+        "--store",
+        "memory",
+        "--port",
+        String(port),
+        "--admin-port",
+        "0",
+        "--log-level",
+        "silent",
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("another process uses the port");
+      expect(result.stderr).toContain("--port");
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
   });
 
   it("starts, says where it listens, answers /healthz and stops on SIGTERM with exit code 0", async () => {
