@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Code, CommandError } from "../src/index.js";
+import { Code, CommandError, eventSourcedEntity } from "../src/index.js";
 import { createEventSourcedTestKit } from "../src/testkit/index.js";
 import { cart, cartEntity, ShoppingCart } from "./fixtures/cart.js";
 
@@ -153,5 +153,60 @@ describe("event-sourced testkit", () => {
     expect(kit.sequence).toBe(2);
     const r = await kit.call("addItem", apple);
     expect(r.error?.code).toBe(Code.FailedPrecondition);
+  });
+});
+
+describe("migrations", () => {
+  it("upgrade replayed events before applyEvent sees them", () => {
+    type V2 = { type: "ItemAdded"; productId: string; name: string; quantity: number };
+    const seen: string[] = [];
+    const migrating = eventSourcedEntity(ShoppingCart, {
+      entityType: "migrating",
+      initialState: (): { total: number } => ({ total: 0 }),
+      applyEvent: (s: { total: number }, e: V2) => ({ total: s.total + e.quantity }),
+      migrate: {
+        event(event, typeUrl): V2 {
+          seen.push(typeUrl);
+          const old = event as { sku?: string; qty?: number } & Partial<V2>;
+          return old.sku === undefined
+            ? (old as V2)
+            : { type: "ItemAdded", productId: old.sku, name: "", quantity: old.qty ?? 0 };
+        },
+      },
+      commands: {
+        addItem: () => {},
+        removeItem: () => {},
+        checkout: () => {},
+        getCart: () => ({}),
+      },
+    });
+    const legacy = { type: "ItemAdded", sku: "apple", qty: 2 } as unknown as V2;
+    const kit = createEventSourcedTestKit(migrating, {
+      initialEvents: [legacy, { type: "ItemAdded", productId: "b", name: "B", quantity: 1 }],
+    });
+    expect(kit.state).toEqual({ total: 3 });
+    expect(seen).toEqual(["json.cairn.dev/ItemAdded", "json.cairn.dev/ItemAdded"]);
+  });
+
+  it("upgrade the snapshot on activation", async () => {
+    type S = { total: number; version?: number };
+    const entity = eventSourcedEntity(ShoppingCart, {
+      entityType: "migrating",
+      snapshotEvery: 1,
+      initialState: (): S => ({ total: 0 }),
+      applyEvent: (s: S, e: { type: "Added"; n: number }): S => ({ ...s, total: s.total + e.n }),
+      migrate: { state: (state): S => ({ ...(state as S), version: 2 }) },
+      commands: {
+        addItem: (cmd, _s, ctx) => void ctx.emit({ type: "Added", n: cmd.quantity }),
+        removeItem: () => {},
+        checkout: () => {},
+        getCart: () => ({}),
+      },
+    });
+    const kit = createEventSourcedTestKit(entity);
+    await kit.call("addItem", { quantity: 5 });
+    expect(kit.state).toEqual({ total: 5 });
+    kit.restart();
+    expect(kit.state).toEqual({ total: 5, version: 2 });
   });
 });

@@ -26,6 +26,16 @@ export interface EventSourcedEntityOptions<Svc extends DescService, State, Event
    * messages of the service's own file are always known.
    */
   types?: readonly DescMessage[];
+  /**
+   * Upgrades stored data before the entity sees it: called for every event
+   * replayed from the journal and for the snapshot on activation, with the
+   * decoded value and its type URL. Use it when the shape of an event or of
+   * the state changed; live events are already current and do not pass here.
+   */
+  migrate?: {
+    event?: (event: unknown, typeUrl: string) => Event;
+    state?: (state: unknown, typeUrl: string) => State;
+  };
 }
 
 /** A type-erased command handler, as the server calls it. */
@@ -49,6 +59,8 @@ export interface EventSourcedDefinition {
   /** Handlers by the method's proto name (`AddItem`), as commands name them. */
   readonly handlers: ReadonlyMap<string, { method: DescMethod; handler: ErasedHandler }>;
   readonly types: readonly DescMessage[];
+  readonly migrateEvent: ((event: unknown, typeUrl: string) => unknown) | undefined;
+  readonly migrateState: ((state: unknown, typeUrl: string) => unknown) | undefined;
   readonly registry: Registry;
   readonly codec: PayloadCodec;
 }
@@ -120,6 +132,8 @@ export function eventSourcedEntity<Svc extends DescService, State, Event>(
     applyEvent: options.applyEvent as (state: unknown, event: unknown) => unknown,
     handlers: handlerMap(service, options.commands as Record<string, ErasedHandler | undefined>),
     types,
+    migrateEvent: options.migrate?.event,
+    migrateState: options.migrate?.state,
     registry,
     codec: createPayloadCodec(registry),
   };

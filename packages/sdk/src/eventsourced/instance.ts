@@ -14,6 +14,7 @@ import type {
 import { describeError } from "../log.js";
 import type { Logger } from "../log.js";
 import { packMessage, unpackMessage } from "../payload/codec.js";
+import type { PayloadCodec } from "../payload/codec.js";
 import { deepFreeze } from "../payload/freeze.js";
 import { metadataFromMap, metadataToMap } from "../payload/metadata.js";
 import { CommandContextImpl } from "./context.js";
@@ -51,7 +52,7 @@ export class EventSourcedInstance {
     snapshot?: EventSourcedSnapshot,
   ) {
     if (snapshot?.state !== undefined) {
-      this.current = deepFreeze(def.codec.decode(snapshot.state));
+      this.current = deepFreeze(decodeStored(def.codec, snapshot.state, def.migrateState));
       this.seq = Number(snapshot.sequence);
     } else {
       this.current = deepFreeze(def.initialState(entityId));
@@ -73,7 +74,7 @@ export class EventSourcedInstance {
   replay(event: EventSourcedEvent): void {
     if (event.payload === undefined)
       throw new Error(`replayed event ${event.sequence} has no payload`);
-    const decoded = deepFreeze(this.def.codec.decode(event.payload));
+    const decoded = deepFreeze(decodeStored(this.def.codec, event.payload, this.def.migrateEvent));
     this.current = deepFreeze(this.def.applyEvent(this.current, decoded));
     // The runtime numbers replayed events; tolerate an unset number rather
     // than lose track of the snapshot cadence.
@@ -208,4 +209,14 @@ export class EventSourcedInstance {
     });
     return { reply, error, restart, rawEvents: [], effects: [] };
   }
+}
+
+/** Decodes stored data, upgraded by the entity's migration hook if it has one. */
+function decodeStored(
+  codec: PayloadCodec,
+  payload: Any,
+  migrate: ((value: unknown, typeUrl: string) => unknown) | undefined,
+): unknown {
+  const value = codec.decode(payload);
+  return migrate === undefined ? value : migrate(value, payload.typeUrl);
 }
