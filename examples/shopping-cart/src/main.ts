@@ -6,4 +6,5 @@
 import { serve } from "@cairn/sdk";
 import { cart } from "./cart.js";
 
-serve({ components: [cart] });
+// SIGTERM/SIGINT answer the commands already received, then exit.
+await serve({ components: [cart], handleSignals: true });

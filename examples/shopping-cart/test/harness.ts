@@ -105,6 +105,8 @@ export async function startRuntime(options: {
   functionPort: number;
   store: string;
   args?: string[];
+  /** Wait for /readyz (default true). */
+  waitReady?: boolean;
 }): Promise<{ proc: Proc; port: number; adminPort: number; url: string }> {
   const args = [
     CLI,
@@ -125,7 +127,9 @@ export async function startRuntime(options: {
   const j = jsonLines(line)!;
   const port = Number(String(j.ingress).split(":").pop());
   const adminPort = Number(String(j.admin).split(":").pop());
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 20_000, "runtime ready");
+  if (options.waitReady ?? true) {
+    await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 20_000, "runtime ready");
+  }
   return { proc, port, adminPort, url: `http://127.0.0.1:${port}` };
 }
 
