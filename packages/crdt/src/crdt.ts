@@ -6,7 +6,7 @@
  */
 import { DotContext } from "./dot-context.js";
 import type { Dot } from "./dot.js";
-import { decodeEnvelope, encodeEnvelope } from "./envelope.js";
+import { decodeEnvelope, encodeEnvelope, liveDigest } from "./envelope.js";
 import { CrdtError } from "./errors.js";
 import { ACCUMULATE, APPLY_DELTA, MERGE_STATE } from "./kernel.js";
 import type { JoinMode, Kernel, TypeName } from "./kernel.js";
@@ -157,19 +157,31 @@ export abstract class Crdt<S, V> {
 
   /** The causal context alone: send it to a peer so it can answer with {@link missingFor}. */
   encodeContext(): Uint8Array {
-    return encodeEnvelope("context", this.#kernel, undefined, this.ctx);
+    return encodeEnvelope("context", this.#kernel, this.store, this.ctx);
   }
 
   /**
    * Anti-entropy: given a peer's {@link encodeContext}, returns an encoding
    * that brings the peer up to date with everything this replica has seen
    * (writes it lacks, and removals of what it still holds), or `undefined`
-   * when the peer has already seen everything this replica has.
+   * when the peer's state already equals this one. The answer holds the
+   * writes the peer has not seen plus this replica's context with holes at
+   * the live dots the peer has: its size grows with the changes and with the
+   * number of live elements, never with the history of removed ones.
    */
   missingFor(remoteContext: Uint8Array): Uint8Array | undefined {
     this.#assertRoot("missingFor");
-    const remote = decodeEnvelope(remoteContext, this.#kernel, this.#describe()).ctx;
-    if (remote.covers(this.#ctx)) return undefined;
+    const decoded = decodeEnvelope(remoteContext, this.#kernel, this.#describe());
+    if (decoded.digest === undefined) {
+      throw new CrdtError("invalid-argument", `missingFor() on ${this.#describe()} needs context bytes from encodeContext(), got a ${decoded.kind}`);
+    }
+    const remote = decoded.ctx;
+    // Same context and same live dots means same state. A covering context
+    // alone is not enough: the peer may still hold a dot we know is removed.
+    if (remote.covers(this.#ctx) && this.#ctx.covers(remote)) {
+      const [h1, h2] = liveDigest(this.#kernel, this.#store);
+      if (decoded.digest[0] === h1 && decoded.digest[1] === h2) return undefined;
+    }
     const store = this.#kernel.restrict(this.#store, remote);
     // Leave out of the context the dots the peer already holds in its store,
     // or the join would read them as removed: a dot in the context but not

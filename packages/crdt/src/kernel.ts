@@ -6,9 +6,8 @@
  * seen it. Stores never alias each other's mutable parts after a join.
  *
  * Every mutation, removals included, takes a fresh dot of its replica into
- * the context. That makes contexts complete summaries of what a replica has
- * seen: if a peer's context covers ours, the peer has every write *and every
- * removal* we have, which is what lets `missingFor` answer "nothing".
+ * the context, so a peer that missed any of our deltas has a context that
+ * lacks a dot of ours: anti-entropy notices the gap from contexts alone.
  */
 import type { DotContext } from "./dot-context.js";
 import type { Dot } from "./dot.js";

@@ -313,3 +313,22 @@ describe("misuse", () => {
     expect(() => a.merge(a.encodeContext())).toThrow(/pass context bytes to missingFor/);
   });
 });
+
+describe("late and missing deltas", () => {
+  it("count a replica's latest running total only, while a delta in between is missing", () => {
+    const a = new PNCounter("a");
+    const b = new PNCounter("b");
+    a.decrement();
+    b.applyDelta(a.takeDelta());
+    a.decrement();
+    a.takeDelta(); // lost
+    a.increment();
+    b.applyDelta(a.takeDelta());
+    expect(b.value).toBe(-1);
+    // Contexts now match, yet b still holds a's first entry: anti-entropy must see that.
+    const missing = a.missingFor(b.encodeContext());
+    expect(missing).toBeDefined();
+    b.merge(missing);
+    expect(b.equals(a)).toBe(true);
+  });
+});

@@ -44,19 +44,16 @@ export interface DotFunSpec<V> {
   writeValue(w: Writer, v: V): void;
   readValue(r: Reader): V;
   valueOf(s: DotFun<V>): unknown;
-  /** Optional reduction after a join (the LWW register keeps only the winner). */
-  normalize?(s: Entry<V>[]): Entry<V>[];
 }
 
 /** Builds the kernel of a dot-function type. */
 export function dotFunKernel<V>(spec: DotFunSpec<V>): Kernel<DotFun<V>> {
-  const normalize = spec.normalize === undefined ? (s: Entry<V>[]) => s : (s: Entry<V>[]) => spec.normalize!(s);
   return {
     typeName: spec.typeName,
     code: spec.code,
     empty: () => [],
     isEmpty: (s) => s.length === 0,
-    join: (a, actx, b, bctx, _mode: JoinMode) => normalize(joinDotFun(a, actx, b, bctx)),
+    join: (a, actx, b, bctx, _mode: JoinMode) => joinDotFun(a, actx, b, bctx),
     check: () => undefined,
     forEachDot(s, f) {
       for (const e of s) f(e.dot);

@@ -32,9 +32,21 @@ export interface VoteValue {
   readonly selfVote: boolean;
 }
 
-function sum<V>(s: DotFun<V>, f: (v: V) => number): number {
+/**
+ * Sums each replica's latest entry. A replica's entries are running totals,
+ * so only its latest counts. A state holds an older one only transiently:
+ * after receiving a later delta of that replica but not the one between, until
+ * that delta, a full state or anti-entropy arrives.
+ */
+export function sumLatest<V>(s: DotFun<V>, f: (v: V) => number): number {
+  if (s.length <= 1) return s.length === 0 ? 0 : f(s[0]!.value);
+  const latest = new Map<string, Entry<V>>();
+  for (const e of s) {
+    const prev = latest.get(e.dot.replica);
+    if (prev === undefined || prev.dot.counter < e.dot.counter) latest.set(e.dot.replica, e);
+  }
   let total = 0;
-  for (const e of s) total += f(e.value);
+  for (const e of latest.values()) total += f(e.value);
   return total;
 }
 
@@ -43,7 +55,7 @@ export const gCounterKernel = dotFunKernel<number>({
   code: 1,
   writeValue: (w, v) => w.uint(v),
   readValue: (r) => r.uint(),
-  valueOf: (s) => sum(s, (v) => v),
+  valueOf: (s) => sumLatest(s, (v) => v),
 });
 
 export const pnCounterKernel = dotFunKernel<PN>({
@@ -54,7 +66,7 @@ export const pnCounterKernel = dotFunKernel<PN>({
     w.uint(v.n);
   },
   readValue: (r) => ({ p: r.uint(), n: r.uint() }),
-  valueOf: (s) => sum(s, (v) => v.p - v.n),
+  valueOf: (s) => sumLatest(s, (v) => v.p - v.n),
 });
 
 /** The winner by (timestamp, writer replica id, writer counter): a total order, so every replica picks the same. */
@@ -90,14 +102,12 @@ export const lwwKernel = dotFunKernel<Stamped>({
     if (canonicalKey(value) !== json) throw malformed("register value is not in canonical JSON");
     return { timestamp, value, json };
   },
+  // All concurrent writes are kept and the winner is chosen on read. Keeping
+  // only the winner would be wrong inside an ORMap: a remove that observed
+  // the winner but not a concurrent loser must leave the loser in place, and
+  // a dropped loser could not come back. A write covers every entry its
+  // replica holds, so the store holds at most one entry per concurrent writer.
   valueOf: (s) => lwwWinner(s)?.value.value,
-  // Only the winner is kept: losers can never win later (the order is total
-  // and fixed), and their dots stay in the context so they are not revived.
-  normalize(s) {
-    if (s.length <= 1) return s;
-    const w = lwwWinner(s)!;
-    return [w];
-  },
 });
 
 export const flagKernel = dotFunKernel<null>({

@@ -8,7 +8,7 @@ import { DotContext } from "../dot-context.js";
 import { CrdtError } from "../errors.js";
 import { ownEntry } from "../kernels/dot-fun.js";
 import type { DotFun } from "../kernels/dot-fun.js";
-import { gCounterKernel, pnCounterKernel } from "../kernels/registers.js";
+import { gCounterKernel, pnCounterKernel, sumLatest } from "../kernels/registers.js";
 import type { PN } from "../kernels/registers.js";
 
 function checkAmount(type: string, method: string, n: number): void {
@@ -47,9 +47,7 @@ export class GCounter extends Crdt<DotFun<number>, number> {
 
   /** The sum of all increments seen. */
   get value(): number {
-    let total = 0;
-    for (const e of this.store) total += e.value;
-    return total;
+    return sumLatest(this.store, (v) => v);
   }
 
   /** Adds `by` (default 1, a non-negative integer). */
@@ -87,9 +85,7 @@ export class PNCounter extends Crdt<DotFun<PN>, number> {
 
   /** Increments minus decrements. */
   get value(): number {
-    let total = 0;
-    for (const e of this.store) total += e.value.p - e.value.n;
-    return total;
+    return sumLatest(this.store, (v) => v.p - v.n);
   }
 
   /** Adds `by` (default 1); a negative `by` decrements. */
