@@ -46,6 +46,7 @@ export class GroupCommitter {
   private scheduled = false;
   private inFlight: Promise<void> | undefined;
   private readonly maxBatch: number;
+  private closed = false;
 
   constructor(
     private readonly commit: CommitBatch,
@@ -56,12 +57,26 @@ export class GroupCommitter {
 
   /** Queues a write; resolves once its batch is durable. */
   submit(write: Write): Promise<number> {
+    if (this.closed) {
+      return Promise.reject(
+        new CairnError(
+          Code.Unavailable,
+          `${this.options.store} store is closed; open a new one to write`,
+        ),
+      );
+    }
     const invalid = validate(write);
     if (invalid !== undefined) return Promise.reject(invalid);
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Refuses further writes and resolves once the queued ones are committed (or failed). */
+  close(): Promise<void> {
+    this.closed = true;
+    return this.drain();
   }
 
   /** Resolves once every write queued so far has been committed (or failed). */

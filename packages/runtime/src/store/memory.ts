@@ -96,7 +96,7 @@ class MemoryStore implements Store {
   }
 
   close(): Promise<void> {
-    return this.committer.drain();
+    return this.committer.close();
   }
 
   private apply(write: Write): Outcome {
@@ -116,6 +116,8 @@ class MemoryStore implements Store {
       if (seq <= last) return { kind: "conflict" };
     }
     const timestamp = Date.now();
+    // Only an append below a gap lands before existing events and needs a re-sort.
+    const sorted = (data.events.at(-1)?.sequence ?? 0) < r.expectedSequence + 1;
     r.events.forEach((payload, i) => {
       const entry: JournalEntry = {
         entityType: r.entityType,
@@ -129,7 +131,7 @@ class MemoryStore implements Store {
       data.events.push(entry);
     });
     // Events are kept sorted so loadEvents and lastSequence stay simple.
-    data.events.sort((a, b) => a.sequence - b.sequence);
+    if (!sorted) data.events.sort((a, b) => a.sequence - b.sequence);
     if (r.snapshot !== undefined) {
       if (data.snapshot === undefined || data.snapshot.sequence <= last) {
         data.snapshot = { sequence: last, state: copy(r.snapshot) };

@@ -207,7 +207,7 @@ class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.committer.drain();
+    await this.committer.close();
     await this.pool.end();
   }
 

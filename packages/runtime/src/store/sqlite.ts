@@ -31,9 +31,9 @@ import type {
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions extends StoreOptions {
   /**
-   * Where the write connection runs: "main" commits (and fsyncs) on the event
-   * loop's thread, "worker" in a worker thread. Default "main", the faster in
-   * our measurements (docs/decisions/0002-store-group-commit.md).
+   * Where the write connection runs: "worker" (default) commits, fsync
+   * included, in a worker thread so the event loop keeps serving; "main"
+   * commits on the calling thread. See docs/decisions/0002-store-group-commit.md.
    */
   readonly writer?: "main" | "worker";
 }
@@ -53,7 +53,7 @@ export async function createSqliteStore(
 ): Promise<Store> {
   const file = resolve(path);
   const writer =
-    options.writer === "worker" ? await WorkerWriter.start(file) : new SqliteWriter(file);
+    options.writer === "main" ? new SqliteWriter(file) : await WorkerWriter.start(file);
   const commit: CommitBatch = (writes) => writer.commit(writes);
   const committer = new GroupCommitter(commit, { store: "sqlite", ...options });
   return new SqliteStore(file, openSqlite(file, true), committer, () => writer.close());
@@ -146,7 +146,7 @@ class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.committer.drain();
+    await this.committer.close();
     this.reader.close();
     await this.closeWriter();
   }

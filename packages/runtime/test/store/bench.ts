@@ -27,10 +27,12 @@ const payload = { typeUrl: "json.cairn.dev/Bench", value: new Uint8Array(100).fi
 
 let commits = 0;
 let batched = 0;
+let commitSeconds = 0;
 const metrics = {
-  storeCommit(_s: string, size: number): void {
+  storeCommit(_s: string, size: number, seconds: number): void {
     commits++;
     batched += size;
+    commitSeconds += seconds;
   },
 };
 
@@ -96,6 +98,9 @@ async function main(): Promise<void> {
       entities: ENTITIES,
       appendsPerSecond: Math.round(done / elapsed),
       meanBatch: +(batched / commits).toFixed(1),
+      // With the main-thread writer this is also how long the event loop is blocked per commit.
+      meanCommitMs: +((commitSeconds / commits) * 1000).toFixed(2),
+      commitShareOfTime: +(commitSeconds / elapsed).toFixed(2),
       worstEventLoopStallMs: +stall.toFixed(1),
       cpus: cpus().length,
       node: process.version,

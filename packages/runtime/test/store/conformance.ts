@@ -229,6 +229,9 @@ export function describeStoreConformance(
       const pending = store.append({ ...ref, expectedSequence: 0, events: [payload("late")] });
       await store.close();
       await expect(pending).resolves.toEqual({ sequence: 1 });
+      await expect(
+        store.append({ ...ref, expectedSequence: 1, events: [payload("after")] }),
+      ).rejects.toThrow(/closed/);
     });
 
     it("stores and loads 1 MiB payloads", () =>
