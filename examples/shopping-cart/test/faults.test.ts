@@ -65,6 +65,21 @@ describe("a handler that fails", () => {
     expect((await journal(admin, "f2")).map((e) => e.payload.productId)).toEqual(["apple", "pear"]);
   });
 
+  it("runs the commands queued behind a hanging one after the restart, and mixes failures into a pipeline safely", async () => {
+    const { url, admin } = await system(FAULTY, ["--command-timeout-ms", "3000"]);
+    const hang = add(url, "f4", "hang");
+    await new Promise((r) => setTimeout(r, 1_500));
+    const behind = Array.from({ length: 5 }, (_, i) => add(url, "f4", `b${i}`));
+    expect((await hang).status).toBe(504);
+    expect((await Promise.all(behind)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    const products = Array.from({ length: 30 }, (_, i) => (i % 10 === 3 ? "boom" : i % 10 === 7 ? "emit-then-boom" : `m${i}`));
+    const results = await Promise.all(products.map((p) => add(url, "f4", p)));
+    products.forEach((p, i) => expect(results[i]!.status).toBe(p.startsWith("m") ? 200 : 500));
+    const expected = ["b0", "b1", "b2", "b3", "b4", ...products.filter((p) => p.startsWith("m"))];
+    // Concurrent HTTP requests may arrive in any order: compare as sets, and each exactly once.
+    expect((await journal(admin, "f4")).map((e) => e.payload.productId).sort()).toEqual(expected.sort());
+  });
+
   it("rejects commands beyond the mailbox capacity with RESOURCE_EXHAUSTED", async () => {
     const { url } = await system(FAULTY, ["--command-timeout-ms", "2000", "--mailbox-capacity", "3"]);
     expect((await add(url, "f3", "apple")).status).toBe(200);

@@ -2,11 +2,13 @@
  * One active event-sourced entity: its channel to the user function, its
  * bounded mailbox, and its commit pipeline.
  *
- * Commands go to the function one at a time, in arrival order. A reply's
- * events are persisted before the reply is released, but the next command is
- * sent while the previous one's events are being committed: replies queue in
- * `committing` and all events that gathered while a commit was in flight go
- * to the store as ONE append (all-or-none for the group). That keeps a hot
+ * Commands go to the function in arrival order, pipelined: up to
+ * `PIPELINE_WINDOW` are sent without waiting for the replies (the SDK handles
+ * a channel's commands one at a time, in order, so semantics are those of one
+ * command at a time; a hot entity just stops paying a round trip per
+ * command). A reply's events are persisted before the reply is released:
+ * replies queue in `committing` and all events that gathered while a commit
+ * was in flight go to the store as ONE append (all-or-none for the group). That keeps a hot
  * entity's throughput bound by commands per fsync, not fsyncs per second,
  * while preserving the rules: nothing is released before it is durable, and
  * a reply that read state (even a pure query) waits for the commits before it.
@@ -36,6 +38,12 @@ interface InFlight {
   readonly timer: NodeJS.Timeout;
 }
 
+/**
+ * Commands sent to the function and not answered yet. Bounded so that a
+ * restart never has to re-queue more than this many.
+ */
+const PIPELINE_WINDOW = 32;
+
 interface Replied {
   readonly command: Pending;
   readonly reply: EventSourcedReply;
@@ -45,7 +53,8 @@ export class EventSourcedEntity implements ChannelListener {
   private channel: bigint | undefined;
   private activating = false;
   private readonly mailbox: Pending[] = [];
-  private inFlight: InFlight | undefined;
+  /** Sent to the function, oldest first; replies come in this order. */
+  private readonly inFlight: InFlight[] = [];
   private nextCommandId = 1n;
   private readonly committing: Replied[] = [];
   private commitRunning = false;
@@ -68,7 +77,7 @@ export class EventSourcedEntity implements ChannelListener {
   /** True when nothing is queued, running or committing. */
   get idle(): boolean {
     return (
-      this.mailbox.length === 0 && this.inFlight === undefined && this.committing.length === 0 && !this.commitRunning && !this.activating
+      this.mailbox.length === 0 && this.inFlight.length === 0 && this.committing.length === 0 && !this.commitRunning && !this.activating
     );
   }
 
@@ -78,12 +87,12 @@ export class EventSourcedEntity implements ChannelListener {
 
   /** Queues a command; rejects at once with RESOURCE_EXHAUSTED when the mailbox is full. */
   handle(invocation: Invocation): Promise<InvocationResult> {
-    if (this.mailbox.length >= this.env.mailboxCapacity) {
+    if (this.mailbox.length + this.inFlight.length >= this.env.mailboxCapacity) {
       this.env.metrics.mailboxRejected(this.service.desc.typeName);
       return Promise.reject(
         new CairnError(
           Code.ResourceExhausted,
-          `entity ${this.label} is overloaded: ${this.mailbox.length} commands are queued (mailbox capacity ${this.env.mailboxCapacity}); retry later`,
+          `entity ${this.label} is overloaded: ${this.mailbox.length + this.inFlight.length} commands are queued (mailbox capacity ${this.env.mailboxCapacity}); retry later`,
         ),
       );
     }
@@ -104,17 +113,19 @@ export class EventSourcedEntity implements ChannelListener {
   // ---- command flow -------------------------------------------------------
 
   private pump(): void {
-    if (this.inFlight !== undefined || this.activating || this.closed) return;
-    const next = this.takeNext();
-    if (next === undefined) return;
-    if (this.channel === undefined) {
-      this.mailbox.unshift(next);
-      // Re-activation reads the journal: wait until our own commits landed.
-      if (this.commitRunning || this.committing.length > 0) return;
-      void this.activate();
-      return;
+    while (this.inFlight.length < PIPELINE_WINDOW && !this.activating && !this.closed) {
+      const next = this.takeNext();
+      if (next === undefined) return;
+      if (this.channel === undefined) {
+        this.mailbox.unshift(next);
+        // Re-activation reads the journal: wait until our own commits landed
+        // and every reply computed on the old channel is settled.
+        if (this.commitRunning || this.committing.length > 0 || this.inFlight.length > 0) return;
+        void this.activate();
+        return;
+      }
+      this.send(next, this.channel);
     }
-    this.send(next, this.channel);
   }
 
   /** Next command whose deadline has not passed and whose client is still there. */
@@ -135,7 +146,7 @@ export class EventSourcedEntity implements ChannelListener {
     const inv = command.invocation;
     const timeoutMs = Math.max(0, command.deadline - Date.now());
     const timer = setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs);
-    this.inFlight = { command, id, timer };
+    this.inFlight.push({ command, id, timer });
     this.env.mux().send(
       create(EventSourcedInSchema, {
         channelId: channel,
@@ -153,14 +164,16 @@ export class EventSourcedEntity implements ChannelListener {
   }
 
   private onTimeout(id: bigint, ms: number): void {
-    if (this.inFlight?.id !== id) return;
-    const method = this.inFlight.command.invocation.method.name;
+    const timedOut = this.inFlight.find((f) => f.id === id);
+    if (timedOut === undefined) return;
+    const method = timedOut.command.invocation.method.name;
     this.restart(
       "timeout",
       new CairnError(
         Code.DeadlineExceeded,
         `${this.service.desc.typeName}.${method} on entity '${this.entityId}' did not answer within ${ms} ms; the entity was restarted and nothing was persisted`,
       ),
+      timedOut.command,
     );
     this.pump();
   }
@@ -172,7 +185,14 @@ export class EventSourcedEntity implements ChannelListener {
     else if (body.case === "failure") {
       const f = body.value;
       this.env.logger.warn({ entity: this.label, code: f.code, message: f.message }, "entity failed in the user function; restarting it");
-      this.restart("failure", new CairnError(f.code === 0 ? Code.Internal : f.code, f.message || "entity failed in the user function"));
+      // The command it names (or the oldest one) fails; the others run again
+      // after re-activation, so a poison command cannot loop forever.
+      const culprit = this.inFlight.find((x) => x.id === f.commandId) ?? this.inFlight[0];
+      this.restart(
+        "failure",
+        new CairnError(f.code === 0 ? Code.Internal : f.code, f.message || "entity failed in the user function"),
+        culprit?.command,
+      );
       this.pump();
     }
   }
@@ -180,12 +200,10 @@ export class EventSourcedEntity implements ChannelListener {
   /** ChannelListener: the stream to the function broke. */
   onLost(error: Error): void {
     this.channel = undefined;
-    const inFlight = this.inFlight;
-    if (inFlight !== undefined) {
-      clearTimeout(inFlight.timer);
-      this.inFlight = undefined;
-      inFlight.command.reject(
-        new CairnError(Code.Unavailable, `the user function went away while handling ${inFlight.command.invocation.method.name} on ${this.label}: ${error.message}`),
+    for (const f of this.inFlight.splice(0)) {
+      clearTimeout(f.timer);
+      f.command.reject(
+        new CairnError(Code.Unavailable, `the user function went away while handling ${f.command.invocation.method.name} on ${this.label}: ${error.message}`),
       );
     }
     // Queued commands wait (within their deadlines) for the function to return.
@@ -193,13 +211,13 @@ export class EventSourcedEntity implements ChannelListener {
   }
 
   private onReply(reply: EventSourcedReply): void {
-    const inFlight = this.inFlight;
+    const inFlight = this.inFlight[0];
     if (inFlight === undefined || reply.commandId !== inFlight.id) {
       this.env.reportError(`reply for unknown command ${reply.commandId} on ${this.label}`, this.service.desc.typeName, this.entityId);
       return;
     }
     clearTimeout(inFlight.timer);
-    this.inFlight = undefined;
+    this.inFlight.shift();
     const action = reply.clientAction?.action;
     if (action?.case === "failure") {
       const f = action.value;
@@ -266,7 +284,7 @@ export class EventSourcedEntity implements ChannelListener {
       this.env.logger.error({ entity: this.label, err }, "append failed; restarting the entity");
       // Everything computed on top of the lost events is invalid too.
       for (const r of [...batch, ...this.committing.splice(0)]) r.command.reject(error);
-      this.restart("store", error);
+      this.restart("store", error, undefined, false);
       return false;
     }
   }
@@ -331,17 +349,22 @@ export class EventSourcedEntity implements ChannelListener {
     for (const p of this.mailbox.splice(0)) p.reject(error);
   }
 
-  /** Drops the channel; the next command re-activates from the store. */
-  private restart(reason: string, error: CairnError, command?: Pending): void {
-    const inFlight = this.inFlight;
-    if (inFlight !== undefined) {
-      clearTimeout(inFlight.timer);
-      this.inFlight = undefined;
-      inFlight.command.reject(error);
-    }
-    if (command !== undefined && command !== inFlight?.command) command.reject(error);
-    // Replies computed on the discarded in-memory state cannot be trusted,
-    // unless they are already being committed (their events are valid).
+  /**
+   * Drops the channel; the next command re-activates from the store.
+   * `command` fails with `error`. The other commands sent on the channel and
+   * not answered yet were computed (if at all) on state that is now
+   * discarded and nothing of them was persisted: they go back to the front
+   * of the mailbox and run again after re-activation, unless `requeue` is
+   * false (the store failed), in which case they fail with `error` too.
+   * Replies already being committed keep their place: their events are valid.
+   */
+  private restart(reason: string, error: CairnError, command?: Pending, requeue = true): void {
+    const pending = this.inFlight.splice(0);
+    for (const f of pending) clearTimeout(f.timer);
+    const others = pending.map((f) => f.command).filter((c) => c !== command);
+    command?.reject(error);
+    if (requeue) this.mailbox.unshift(...others);
+    else for (const c of others) c.reject(error);
     this.closeChannel();
     this.env.restarted(this, reason);
   }
