@@ -7,7 +7,7 @@
  * Run: npx tsc -b packages/crdt && npx tsx bench/src/crdt.ts
  * (single-threaded; on a shared machine, numbers move with the neighbours' load)
  */
-import os from "node:os";
+import { cpus } from "node:os";
 import { Flag, GCounter, GSet, LWWRegister, ORMap, ORSet, PNCounter, Vote } from "@cairn/crdt";
 
 /** A deterministic PRNG, so every run does the same work. */
@@ -299,8 +299,8 @@ function boundedMemory(): string[] {
 }
 
 function main(): void {
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  console.log(`@cairn/crdt benchmark — ${cpu} (${os.cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}`);
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  console.log(`@cairn/crdt benchmark — ${cpu} (${cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}`);
   console.log("local = updates/s incl. takeDelta; apply = applyDelta/s of single-update deltas (decode included);");
   console.log("merge = full-state merges/s of encoded state (decode included); delta = mean bytes per single-update delta\n");
   const rows = typeRows();
