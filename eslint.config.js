@@ -3,17 +3,31 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/gen/**", "**/node_modules/**", "**/*.js", "**/*.cjs", "vitest.config.ts"] },
+  {
+    ignores: [
+      "**/dist/**",
+      "**/gen/**",
+      "**/node_modules/**",
+      "**/*.js",
+      "**/*.cjs",
+      "vitest.config.ts",
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ["*/*/test/*.ts", "*/*/test/*/*.ts"] }, tsconfigRootDir: import.meta.dirname },
+      // One program for sources, tests and benches (tsconfig.eslint.json);
+      // run after a build, since packages resolve each other through dist.
+      parserOptions: { project: ["./tsconfig.eslint.json"], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_" },
+      ],
     },
   },
   {
@@ -28,7 +42,12 @@ export default tseslint.config(
   },
   {
     files: ["packages/sdk/src/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["@cairn/runtime", "@cairn/cli", "**/runtime/src/**"] }] },
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: ["@cairn/runtime", "@cairn/cli", "**/runtime/src/**"] },
+      ],
+    },
   },
   {
     files: ["packages/*/src/**/*.ts"],
@@ -37,6 +56,10 @@ export default tseslint.config(
   },
   {
     files: ["**/test/**/*.ts", "bench/**/*.ts", "packages/cli/src/**/*.ts"],
-    rules: { "no-console": "off", "@typescript-eslint/no-unsafe-assignment": "off", "@typescript-eslint/no-unsafe-member-access": "off" },
+    rules: {
+      "no-console": "off",
+      "@typescript-eslint/no-unsafe-assignment": "off",
+      "@typescript-eslint/no-unsafe-member-access": "off",
+    },
   },
 );

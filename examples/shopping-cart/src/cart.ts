@@ -22,7 +22,10 @@ export function applyCartEvent(state: CartState, event: CartEvent): CartState {
   switch (event.type) {
     case "ItemAdded": {
       const quantity = (state.items[event.productId]?.quantity ?? 0) + event.quantity;
-      return { ...state, items: { ...state.items, [event.productId]: { name: event.name, quantity } } };
+      return {
+        ...state,
+        items: { ...state.items, [event.productId]: { name: event.name, quantity } },
+      };
     }
     case "ItemRemoved": {
       const items = { ...state.items };
@@ -36,7 +39,10 @@ export function applyCartEvent(state: CartState, event: CartEvent): CartState {
 
 function refuseIfCheckedOut(state: CartState, cartId: string): void {
   if (state.checkedOut) {
-    throw new CommandError(Code.FailedPrecondition, `cart '${cartId}' is checked out and cannot change`);
+    throw new CommandError(
+      Code.FailedPrecondition,
+      `cart '${cartId}' is checked out and cannot change`,
+    );
   }
 }
 
@@ -49,16 +55,28 @@ export const cart = eventSourcedEntity(ShoppingCart, {
   commands: {
     addItem(cmd, state, ctx) {
       refuseIfCheckedOut(state, cmd.cartId);
-      if (cmd.productId === "") throw new CommandError(Code.InvalidArgument, "productId must not be empty");
+      if (cmd.productId === "")
+        throw new CommandError(Code.InvalidArgument, "productId must not be empty");
       if (cmd.quantity <= 0) {
-        throw new CommandError(Code.InvalidArgument, `quantity must be positive, got ${cmd.quantity} for product '${cmd.productId}'`);
+        throw new CommandError(
+          Code.InvalidArgument,
+          `quantity must be positive, got ${cmd.quantity} for product '${cmd.productId}'`,
+        );
       }
-      ctx.emit({ type: "ItemAdded", productId: cmd.productId, name: cmd.name, quantity: cmd.quantity });
+      ctx.emit({
+        type: "ItemAdded",
+        productId: cmd.productId,
+        name: cmd.name,
+        quantity: cmd.quantity,
+      });
     },
     removeItem(cmd, state, ctx) {
       refuseIfCheckedOut(state, cmd.cartId);
       if (state.items[cmd.productId] === undefined) {
-        throw new CommandError(Code.NotFound, `product '${cmd.productId}' is not in cart '${cmd.cartId}'`);
+        throw new CommandError(
+          Code.NotFound,
+          `product '${cmd.productId}' is not in cart '${cmd.cartId}'`,
+        );
       }
       ctx.emit({ type: "ItemRemoved", productId: cmd.productId });
     },

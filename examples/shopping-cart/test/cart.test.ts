@@ -11,10 +11,14 @@ describe("shopping cart entity", () => {
     const kit = createEventSourcedTestKit(cart, { entityId: "c1" });
     const first = await kit.call("addItem", apple);
     expect(first.error).toBeUndefined();
-    expect(first.events).toEqual([{ type: "ItemAdded", productId: "apple", name: "Apple", quantity: 3 }]);
+    expect(first.events).toEqual([
+      { type: "ItemAdded", productId: "apple", name: "Apple", quantity: 3 },
+    ]);
     await kit.call("addItem", { ...apple, quantity: 2 });
     const got = await kit.call("getCart", { cartId: "c1" });
-    expect(got.reply?.items.map((i) => ({ productId: i.productId, quantity: i.quantity }))).toEqual([{ productId: "apple", quantity: 5 }]);
+    expect(got.reply?.items.map((i) => ({ productId: i.productId, quantity: i.quantity }))).toEqual(
+      [{ productId: "apple", quantity: 5 }],
+    );
     expect(got.events).toEqual([]);
   });
 
@@ -31,8 +35,12 @@ describe("shopping cart entity", () => {
   it("removes items and answers NOT_FOUND for a product not in the cart", async () => {
     const kit = createEventSourcedTestKit(cart, { entityId: "c1" });
     await kit.call("addItem", apple);
-    expect((await kit.call("removeItem", { cartId: "c1", productId: "apple" })).events).toEqual([{ type: "ItemRemoved", productId: "apple" }]);
-    expect((await kit.call("removeItem", { cartId: "c1", productId: "apple" })).error?.code).toBe(Code.NotFound);
+    expect((await kit.call("removeItem", { cartId: "c1", productId: "apple" })).events).toEqual([
+      { type: "ItemRemoved", productId: "apple" },
+    ]);
+    expect((await kit.call("removeItem", { cartId: "c1", productId: "apple" })).error?.code).toBe(
+      Code.NotFound,
+    );
     expect(kit.state.items).toEqual({});
   });
 

@@ -29,10 +29,15 @@ async function system(entry?: string, args: string[] = []) {
   return { fn: f, rt: r, store, url: r.url, admin: `http://127.0.0.1:${r.adminPort}` };
 }
 
-async function journal(admin: string, cartId: string): Promise<Array<{ sequence: number; payload: { productId?: string; type?: string } }>> {
+async function journal(
+  admin: string,
+  cartId: string,
+): Promise<Array<{ sequence: number; payload: { productId?: string; type?: string } }>> {
   const res = await fetch(`${admin}/v1/entities/shoppingcart.v1.ShoppingCart/${cartId}`);
   if (res.status === 404) return [];
-  return ((await res.json()) as { events: Array<{ sequence: number; payload: { productId?: string } }> }).events;
+  return (
+    (await res.json()) as { events: Array<{ sequence: number; payload: { productId?: string } }> }
+  ).events;
 }
 
 const add = (url: string, cart: string, productId: string, quantity = 1) =>
@@ -49,7 +54,10 @@ describe("a handler that fails", () => {
     expect(JSON.stringify(res.body)).not.toMatch(/kaboom/);
     const ghost = await add(url, "f1", "emit-then-boom");
     expect(ghost.status).toBe(500);
-    expect((await http("GET", `${url}/carts/f1`)).body).toEqual({ items: [{ productId: "apple", name: "apple", quantity: 1 }], checkedOut: false });
+    expect((await http("GET", `${url}/carts/f1`)).body).toEqual({
+      items: [{ productId: "apple", name: "apple", quantity: 1 }],
+      checkedOut: false,
+    });
     expect((await journal(admin, "f1")).map((e) => e.payload.productId)).toEqual(["apple"]);
   });
 
@@ -72,23 +80,34 @@ describe("a handler that fails", () => {
     const behind = Array.from({ length: 5 }, (_, i) => add(url, "f4", `b${i}`));
     expect((await hang).status).toBe(504);
     expect((await Promise.all(behind)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-    const products = Array.from({ length: 30 }, (_, i) => (i % 10 === 3 ? "boom" : i % 10 === 7 ? "emit-then-boom" : `m${i}`));
+    const products = Array.from({ length: 30 }, (_, i) =>
+      i % 10 === 3 ? "boom" : i % 10 === 7 ? "emit-then-boom" : `m${i}`,
+    );
     const results = await Promise.all(products.map((p) => add(url, "f4", p)));
     products.forEach((p, i) => expect(results[i]!.status).toBe(p.startsWith("m") ? 200 : 500));
     const expected = ["b0", "b1", "b2", "b3", "b4", ...products.filter((p) => p.startsWith("m"))];
     // Concurrent HTTP requests may arrive in any order: compare as sets, and each exactly once.
-    expect((await journal(admin, "f4")).map((e) => e.payload.productId).sort()).toEqual(expected.sort());
+    expect((await journal(admin, "f4")).map((e) => e.payload.productId).sort()).toEqual(
+      expected.sort(),
+    );
   });
 
   it("rejects commands beyond the mailbox capacity with RESOURCE_EXHAUSTED", async () => {
-    const { url } = await system(FAULTY, ["--command-timeout-ms", "2000", "--mailbox-capacity", "3"]);
+    const { url } = await system(FAULTY, [
+      "--command-timeout-ms",
+      "2000",
+      "--mailbox-capacity",
+      "3",
+    ]);
     expect((await add(url, "f3", "apple")).status).toBe(200);
     const hang = add(url, "f3", "hang");
     await new Promise((r) => setTimeout(r, 200)); // let the hanging command reach the function first
     const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => add(url, "f3", `p${i}`)));
     const rejected = burst.filter((r) => r.status === 429);
     expect(rejected.length).toBeGreaterThanOrEqual(6);
-    expect(JSON.stringify(rejected[0]!.body)).toMatch(/RESOURCE_EXHAUSTED.*mailbox|mailbox.*RESOURCE_EXHAUSTED/s);
+    expect(JSON.stringify(rejected[0]!.body)).toMatch(
+      /RESOURCE_EXHAUSTED.*mailbox|mailbox.*RESOURCE_EXHAUSTED/s,
+    );
     expect((await hang).status).toBe(504);
   });
 });
@@ -100,7 +119,8 @@ function load(url: () => string, carts: number, workers: number) {
   const failed = new Map<string, Set<string>>();
   let running = true;
   let n = 0;
-  const note = (m: Map<string, Set<string>>, cart: string, p: string) => m.set(cart, (m.get(cart) ?? new Set()).add(p));
+  const note = (m: Map<string, Set<string>>, cart: string, p: string) =>
+    m.set(cart, (m.get(cart) ?? new Set()).add(p));
   const loops = Array.from({ length: workers }, async () => {
     const deadline = Date.now() + 60_000;
     while (running && Date.now() < deadline) {
@@ -135,11 +155,19 @@ describe("process failures under load", () => {
     const l = load(() => s.url, 10, 8);
     await waitUntil(() => l.count() >= 100, 20_000, "100 acknowledged adds");
     await s.fn.proc.kill9();
-    await waitUntil(() => [...l.failed.values()].some((x) => x.size > 0), 10_000, "a failed call while the function is down");
+    await waitUntil(
+      () => [...l.failed.values()].some((x) => x.size > 0),
+      10_000,
+      "a failed call while the function is down",
+    );
     const again = await startFunction(s.fn.port);
     procs.push(again.proc);
     const before = l.count();
-    await waitUntil(() => l.count() >= before + 100, 30_000, "100 more acknowledged adds after the function came back");
+    await waitUntil(
+      () => l.count() >= before + 100,
+      30_000,
+      "100 more acknowledged adds after the function came back",
+    );
     await l.stop();
     for (let c = 0; c < 10; c++) {
       const cart = `k${c}`;
@@ -159,7 +187,11 @@ describe("process failures under load", () => {
     procs.push(rt2.proc);
     url = rt2.url;
     const before = l.count();
-    await waitUntil(() => l.count() >= before + 100, 30_000, "100 more acknowledged adds after the restart");
+    await waitUntil(
+      () => l.count() >= before + 100,
+      30_000,
+      "100 more acknowledged adds after the restart",
+    );
     await l.stop();
     const admin = `http://127.0.0.1:${rt2.adminPort}`;
     for (let c = 0; c < 10; c++) {
@@ -168,9 +200,12 @@ describe("process failures under load", () => {
       const inJournal = new Set(products);
       expect(inJournal.size).toBe(products.length); // exactly once
       for (const p of l.acked.get(cart) ?? []) expect(inJournal.has(p)).toBe(true);
-      for (const p of inJournal) expect(l.acked.get(cart)?.has(p) || l.unknown.get(cart)?.has(p)).toBe(true);
+      for (const p of inJournal)
+        expect(l.acked.get(cart)?.has(p) || l.unknown.get(cart)?.has(p)).toBe(true);
       for (const p of l.failed.get(cart) ?? []) expect(inJournal.has(p)).toBe(false);
-      const state = (await http("GET", `${url}/carts/${cart}`)).body as { items: Array<{ productId: string; quantity: number }> };
+      const state = (await http("GET", `${url}/carts/${cart}`)).body as {
+        items: Array<{ productId: string; quantity: number }>;
+      };
       expect(new Set(state.items.map((i) => i.productId))).toEqual(inJournal);
       expect(state.items.every((i) => i.quantity === 1)).toBe(true);
     }

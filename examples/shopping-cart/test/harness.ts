@@ -32,7 +32,9 @@ export class Proc {
         for (const l of this.listeners) l(line);
       });
     }
-    this.exited = new Promise((r) => child.on("exit", (code, signal) => r(code ?? (signal ? -1 : null))));
+    this.exited = new Promise((r) =>
+      child.on("exit", (code, signal) => r(code ?? (signal ? -1 : null))),
+    );
   }
 
   /** Resolves with the first line (past or future) that matches. */
@@ -42,7 +44,11 @@ export class Proc {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners = this.listeners.filter((l) => l !== listener);
-        reject(new Error(`${this.name}: no matching output within ${timeoutMs} ms; output:\n${this.lines.slice(-30).join("\n")}`));
+        reject(
+          new Error(
+            `${this.name}: no matching output within ${timeoutMs} ms; output:\n${this.lines.slice(-30).join("\n")}`,
+          ),
+        );
       }, timeoutMs);
       const listener = (line: string) => {
         if (!match(line)) return;
@@ -54,7 +60,11 @@ export class Proc {
       void this.exited.then((code) => {
         if (!this.listeners.includes(listener)) return;
         clearTimeout(timer);
-        reject(new Error(`${this.name} exited (${code}) before the expected output; output:\n${this.lines.slice(-30).join("\n")}`));
+        reject(
+          new Error(
+            `${this.name} exited (${code}) before the expected output; output:\n${this.lines.slice(-30).join("\n")}`,
+          ),
+        );
       });
     });
   }
@@ -86,10 +96,19 @@ function jsonLines(line: string): Record<string, unknown> | undefined {
 }
 
 /** The user function of the sample, as its own process. */
-export async function startFunction(port = 0, entry = SAMPLE, env: Record<string, string> = {}): Promise<{ proc: Proc; port: number }> {
+export async function startFunction(
+  port = 0,
+  entry = SAMPLE,
+  env: Record<string, string> = {},
+): Promise<{ proc: Proc; port: number }> {
   const child = spawn(process.execPath, ["--import", "tsx", entry], {
     cwd: ROOT,
-    env: { ...process.env, ...env, CAIRN_FUNCTION_HOST: "127.0.0.1", CAIRN_FUNCTION_PORT: String(port) },
+    env: {
+      ...process.env,
+      ...env,
+      CAIRN_FUNCTION_HOST: "127.0.0.1",
+      CAIRN_FUNCTION_PORT: String(port),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const proc = new Proc("function", child);
@@ -121,31 +140,45 @@ export async function startRuntime(options: {
     "0",
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const proc = new Proc("runtime", child);
   const line = await proc.waitForLine((l) => jsonLines(l)?.msg === "cairn runtime started");
   const j = jsonLines(line)!;
   const port = Number(String(j.ingress).split(":").pop());
   const adminPort = Number(String(j.admin).split(":").pop());
   if (options.waitReady ?? true) {
-    await waitUntil(async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok, 20_000, "runtime ready");
+    await waitUntil(
+      async () => (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok,
+      20_000,
+      "runtime ready",
+    );
   }
   return { proc, port, adminPort, url: `http://127.0.0.1:${port}` };
 }
 
 /** Polls a condition until it holds or the deadline passes. */
-export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitUntil(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
+  let last: Error | undefined;
   while (Date.now() < deadline) {
     try {
       if (await cond()) return;
     } catch (err) {
-      last = err;
+      last = err instanceof Error ? err : new Error(String(err));
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last.message}` : ""}`,
+  );
 }
 
 /** A temporary directory removed by the returned cleanup. */

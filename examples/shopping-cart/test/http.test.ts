@@ -17,7 +17,11 @@ beforeAll(async () => {
   cleanup = tmp.cleanup;
   const f = await startFunction();
   fn = f.proc;
-  const r = await startRuntime({ functionPort: f.port, store: `${tmp.dir}/cairn.db`, args: ["--max-request-bytes", "4096"] });
+  const r = await startRuntime({
+    functionPort: f.port,
+    store: `${tmp.dir}/cairn.db`,
+    args: ["--max-request-bytes", "4096"],
+  });
   rt = r.proc;
   url = r.url;
   adminUrl = `http://127.0.0.1:${r.adminPort}`;
@@ -31,9 +35,33 @@ afterAll(async () => {
 
 describe("shopping cart over HTTP/JSON", () => {
   it("adds, reads, removes items and checks out through the google.api.http routes", async () => {
-    expect((await http("POST", `${url}/carts/h1/items`, { productId: "apple", name: "Apple", quantity: 3 })).status).toBe(200);
-    expect((await http("POST", `${url}/carts/h1/items`, { productId: "pear", name: "Pear", quantity: 1 })).status).toBe(200);
-    expect((await http("POST", `${url}/carts/h1/items`, { productId: "apple", name: "Apple", quantity: 2 })).status).toBe(200);
+    expect(
+      (
+        await http("POST", `${url}/carts/h1/items`, {
+          productId: "apple",
+          name: "Apple",
+          quantity: 3,
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await http("POST", `${url}/carts/h1/items`, {
+          productId: "pear",
+          name: "Pear",
+          quantity: 1,
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await http("POST", `${url}/carts/h1/items`, {
+          productId: "apple",
+          name: "Apple",
+          quantity: 2,
+        })
+      ).status,
+    ).toBe(200);
     const cart = await http("GET", `${url}/carts/h1`);
     expect(cart.status).toBe(200);
     expect(cart.body).toEqual({
@@ -54,17 +82,31 @@ describe("shopping cart over HTTP/JSON", () => {
   it("refuses changes to a checked-out cart with FAILED_PRECONDITION", async () => {
     await http("POST", `${url}/carts/h2/items`, { productId: "apple", name: "Apple", quantity: 1 });
     await http("POST", `${url}/carts/h2/checkout`, {});
-    const res = await http("POST", `${url}/carts/h2/items`, { productId: "kiwi", name: "Kiwi", quantity: 1 });
+    const res = await http("POST", `${url}/carts/h2/items`, {
+      productId: "kiwi",
+      name: "Kiwi",
+      quantity: 1,
+    });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ status: "FAILED_PRECONDITION" });
     expect(JSON.stringify(res.body)).toMatch(/checked out/);
   });
 
   it("serves POST /<package.Service>/<Method> for every method", async () => {
-    const res = await http("POST", `${url}/shoppingcart.v1.ShoppingCart/AddItem`, { cartId: "h3", productId: "fig", name: "Fig", quantity: 2 });
+    const res = await http("POST", `${url}/shoppingcart.v1.ShoppingCart/AddItem`, {
+      cartId: "h3",
+      productId: "fig",
+      name: "Fig",
+      quantity: 2,
+    });
     expect(res.status).toBe(200);
-    const cart = await http("POST", `${url}/shoppingcart.v1.ShoppingCart/GetCart`, { cartId: "h3" });
-    expect(cart.body).toEqual({ items: [{ productId: "fig", name: "Fig", quantity: 2 }], checkedOut: false });
+    const cart = await http("POST", `${url}/shoppingcart.v1.ShoppingCart/GetCart`, {
+      cartId: "h3",
+    });
+    expect(cart.body).toEqual({
+      items: [{ productId: "fig", name: "Fig", quantity: 2 }],
+      checkedOut: false,
+    });
   });
 
   it("keeps events in the journal, visible through the admin API", async () => {
@@ -73,7 +115,10 @@ describe("shopping cart over HTTP/JSON", () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { events: Array<{ sequence: number; payload: unknown }> };
     expect(body.events).toHaveLength(1);
-    expect(body.events[0]).toMatchObject({ sequence: 1, payload: { productId: "plum", quantity: 4 } });
+    expect(body.events[0]).toMatchObject({
+      sequence: 1,
+      payload: { productId: "plum", quantity: 4 },
+    });
   });
 });
 
@@ -93,29 +138,49 @@ describe("bad input over HTTP/JSON", () => {
     const bad = await http("POST", `${url}/carts/h5/items`, "{not json");
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ status: "INVALID_ARGUMENT" });
-    const wrong = await http("POST", `${url}/carts/h5/items`, { productId: "a", name: "A", quantity: "many" });
+    const wrong = await http("POST", `${url}/carts/h5/items`, {
+      productId: "a",
+      name: "A",
+      quantity: "many",
+    });
     expect(wrong.status).toBe(400);
     expect(JSON.stringify(wrong.body)).toMatch(/quantity/);
   });
 
   it("answers 400 naming the entity key field when it is empty", async () => {
-    const res = await http("POST", `${url}/shoppingcart.v1.ShoppingCart/AddItem`, { cartId: "", productId: "a", name: "A", quantity: 1 });
+    const res = await http("POST", `${url}/shoppingcart.v1.ShoppingCart/AddItem`, {
+      cartId: "",
+      productId: "a",
+      name: "A",
+      quantity: 1,
+    });
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).toMatch(/cart_id.*empty/);
   });
 
   it("answers 413 for a payload over the configured limit", async () => {
-    const res = await http("POST", `${url}/carts/h6/items`, { productId: "a", name: "x".repeat(10_000), quantity: 1 });
+    const res = await http("POST", `${url}/carts/h6/items`, {
+      productId: "a",
+      name: "x".repeat(10_000),
+      quantity: 1,
+    });
     expect(res.status).toBe(413);
     expect((await http("GET", `${url}/carts/h6`)).body).toEqual({ items: [], checkedOut: false });
   });
 
   it("passes a handler's typed error through and keeps the state from before", async () => {
     await http("POST", `${url}/carts/h7/items`, { productId: "a", name: "A", quantity: 1 });
-    const res = await http("POST", `${url}/carts/h7/items`, { productId: "a", name: "A", quantity: -2 });
+    const res = await http("POST", `${url}/carts/h7/items`, {
+      productId: "a",
+      name: "A",
+      quantity: -2,
+    });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ status: "INVALID_ARGUMENT" });
     expect(JSON.stringify(res.body)).toMatch(/quantity/);
-    expect((await http("GET", `${url}/carts/h7`)).body).toEqual({ items: [{ productId: "a", name: "A", quantity: 1 }], checkedOut: false });
+    expect((await http("GET", `${url}/carts/h7`)).body).toEqual({
+      items: [{ productId: "a", name: "A", quantity: 1 }],
+      checkedOut: false,
+    });
   });
 });

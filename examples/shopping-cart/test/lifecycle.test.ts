@@ -11,7 +11,12 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { Discovery, PROTOCOL_MAJOR_VERSION, SpecSchema, grpcServiceDefinition } from "@cairn/protocol";
+import {
+  Discovery,
+  PROTOCOL_MAJOR_VERSION,
+  SpecSchema,
+  grpcServiceDefinition,
+} from "@cairn/protocol";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { ShoppingCart } from "../src/gen/shoppingcart/v1/shopping_cart_pb.js";
@@ -41,7 +46,9 @@ async function system(args: string[] = [], store?: string) {
 
 async function metric(admin: string, name: string, labels: string): Promise<number | undefined> {
   const text = await (await fetch(`${admin}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(name + "{") && labels.split(",").every((x) => l.includes(x)));
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(name + "{") && labels.split(",").every((x) => l.includes(x)));
   return line === undefined ? undefined : Number(line.split(" ").pop());
 }
 
@@ -52,10 +59,22 @@ describe("entity lifecycle", () => {
   it("passivates an idle entity and re-activates it with its state", async () => {
     const s = await system(["--passivation-timeout-ms", "300"]);
     await add(s.url, "l1", "apple", 2);
-    const active = () => fetch(`${s.admin}/v1/entities/shoppingcart.v1.ShoppingCart/l1`).then((r) => r.json() as Promise<{ active: boolean }>);
+    const active = () =>
+      fetch(`${s.admin}/v1/entities/shoppingcart.v1.ShoppingCart/l1`).then(
+        (r) => r.json() as Promise<{ active: boolean }>,
+      );
     await waitUntil(async () => !(await active()).active, 10_000, "passivation");
-    expect(await metric(s.admin, "cairn_entity_passivations_total", 'service="shoppingcart.v1.ShoppingCart"')).toBeGreaterThanOrEqual(1);
-    expect((await http("GET", `${s.url}/carts/l1`)).body).toEqual({ items: [{ productId: "apple", name: "apple", quantity: 2 }], checkedOut: false });
+    expect(
+      await metric(
+        s.admin,
+        "cairn_entity_passivations_total",
+        'service="shoppingcart.v1.ShoppingCart"',
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    expect((await http("GET", `${s.url}/carts/l1`)).body).toEqual({
+      items: [{ productId: "apple", name: "apple", quantity: 2 }],
+      checkedOut: false,
+    });
     expect((await active()).active).toBe(true);
   });
 
@@ -65,7 +84,9 @@ describe("entity lifecycle", () => {
       await Promise.all(Array.from({ length: 10 }, (_, j) => add(s.url, "l2", `p${(i + j) % 13}`)));
     }
     const before = (await http("GET", `${s.url}/carts/l2`)).body;
-    const inspected = (await (await fetch(`${s.admin}/v1/entities/shoppingcart.v1.ShoppingCart/l2`)).json()) as { sequence: number; snapshot?: { sequence: number } };
+    const inspected = (await (
+      await fetch(`${s.admin}/v1/entities/shoppingcart.v1.ShoppingCart/l2`)
+    ).json()) as { sequence: number; snapshot?: { sequence: number } };
     expect(inspected.sequence).toBe(130);
     expect(inspected.snapshot?.sequence).toBe(100);
     await s.rt.proc.stop();
@@ -79,8 +100,12 @@ describe("entity lifecycle", () => {
     await add(s.url, "l3", "apple");
     await add(s.url, "l3", "apple", -1);
     expect(await metric(s.admin, "cairn_commands_total", 'method="AddItem",code="OK"')).toBe(1);
-    expect(await metric(s.admin, "cairn_commands_total", 'method="AddItem",code="INVALID_ARGUMENT"')).toBe(1);
-    expect(await metric(s.admin, "cairn_active_entities", 'service="shoppingcart.v1.ShoppingCart"')).toBe(1);
+    expect(
+      await metric(s.admin, "cairn_commands_total", 'method="AddItem",code="INVALID_ARGUMENT"'),
+    ).toBe(1);
+    expect(
+      await metric(s.admin, "cairn_active_entities", 'service="shoppingcart.v1.ShoppingCart"'),
+    ).toBe(1);
     const text = await (await fetch(`${s.admin}/metrics`)).text();
     expect(text).toMatch(/cairn_command_duration_seconds_bucket\{.*method="AddItem"/);
   });
@@ -89,13 +114,21 @@ describe("entity lifecycle", () => {
 describe("other clients and stores", () => {
   it("serves Connect and gRPC-Web clients", async () => {
     const s = await system();
-    const connect = createClient(ShoppingCart, createConnectTransport({ baseUrl: s.url, httpVersion: "1.1" }));
-    const web = createClient(ShoppingCart, createGrpcWebTransport({ baseUrl: s.url, httpVersion: "1.1" }));
+    const connect = createClient(
+      ShoppingCart,
+      createConnectTransport({ baseUrl: s.url, httpVersion: "1.1" }),
+    );
+    const web = createClient(
+      ShoppingCart,
+      createGrpcWebTransport({ baseUrl: s.url, httpVersion: "1.1" }),
+    );
     await connect.addItem({ cartId: "w1", productId: "apple", name: "Apple", quantity: 1 });
     await web.addItem({ cartId: "w1", productId: "apple", name: "Apple", quantity: 1 });
     expect((await web.getCart({ cartId: "w1" })).items[0]?.quantity).toBe(2);
     await connect.checkout({ cartId: "w1" });
-    await expect(connect.addItem({ cartId: "w1", productId: "x", name: "X", quantity: 1 })).rejects.toThrow(/checked out/);
+    await expect(
+      connect.addItem({ cartId: "w1", productId: "x", name: "X", quantity: 1 }),
+    ).rejects.toThrow(/checked out/);
   });
 
   it("runs on PostgreSQL", async () => {
@@ -125,12 +158,45 @@ describe("other clients and stores", () => {
   it("cairn call and cairn inspect work against a running runtime", async () => {
     const s = await system();
     const args = ["--address", s.url, "--admin", s.admin];
-    await run(process.execPath, [CLI, "call", "ShoppingCart/AddItem", '{"cartId":"cli1","productId":"apple","name":"Apple","quantity":4}', ...args]);
-    const got = await run(process.execPath, [CLI, "call", "shoppingcart.v1.ShoppingCart/GetCart", '{"cartId":"cli1"}', ...args]);
-    expect(JSON.parse(got.stdout)).toEqual({ items: [{ productId: "apple", name: "Apple", quantity: 4 }], checkedOut: false });
-    const inspected = await run(process.execPath, [CLI, "inspect", "ShoppingCart", "cli1", "--json", "--admin", s.admin]);
-    expect(JSON.parse(inspected.stdout)).toMatchObject({ entityId: "cli1", sequence: 1, events: [{ sequence: 1, payload: { productId: "apple", quantity: 4 } }] });
-    const failed = await run(process.execPath, [CLI, "call", "ShoppingCart/Nope", "{}", ...args]).catch((e: { code: number; stderr: string }) => e);
+    await run(process.execPath, [
+      CLI,
+      "call",
+      "ShoppingCart/AddItem",
+      '{"cartId":"cli1","productId":"apple","name":"Apple","quantity":4}',
+      ...args,
+    ]);
+    const got = await run(process.execPath, [
+      CLI,
+      "call",
+      "shoppingcart.v1.ShoppingCart/GetCart",
+      '{"cartId":"cli1"}',
+      ...args,
+    ]);
+    expect(JSON.parse(got.stdout)).toEqual({
+      items: [{ productId: "apple", name: "Apple", quantity: 4 }],
+      checkedOut: false,
+    });
+    const inspected = await run(process.execPath, [
+      CLI,
+      "inspect",
+      "ShoppingCart",
+      "cli1",
+      "--json",
+      "--admin",
+      s.admin,
+    ]);
+    expect(JSON.parse(inspected.stdout)).toMatchObject({
+      entityId: "cli1",
+      sequence: 1,
+      events: [{ sequence: 1, payload: { productId: "apple", quantity: 4 } }],
+    });
+    const failed = await run(process.execPath, [
+      CLI,
+      "call",
+      "ShoppingCart/Nope",
+      "{}",
+      ...args,
+    ]).catch((e: { code: number; stderr: string }) => e);
     expect((failed as { code: number }).code).toBeGreaterThan(0);
     expect((failed as { stderr: string }).stderr).toMatch(/Nope/);
   });
@@ -139,26 +205,48 @@ describe("other clients and stores", () => {
 describe("protocol versions", () => {
   it("refuses a user function that speaks another major version, and says so in /readyz", async () => {
     const server = new grpc.Server();
-    server.addService(grpcServiceDefinition(Discovery) as grpc.ServiceDefinition, {
+    server.addService(grpcServiceDefinition(Discovery), {
       discover: (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
-        cb(null, create(SpecSchema, { serviceInfo: { supportLibraryName: "old-sdk", supportLibraryVersion: "0.9", protocolMajorVersion: PROTOCOL_MAJOR_VERSION + 1 } })),
-      reportError: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { $typeName: "google.protobuf.Empty" }),
+        cb(
+          null,
+          create(SpecSchema, {
+            serviceInfo: {
+              supportLibraryName: "old-sdk",
+              supportLibraryVersion: "0.9",
+              protocolMajorVersion: PROTOCOL_MAJOR_VERSION + 1,
+            },
+          }),
+        ),
+      reportError: (_call: unknown, cb: grpc.sendUnaryData<unknown>) =>
+        cb(null, { $typeName: "google.protobuf.Empty" }),
     });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     cleanups.push(() => new Promise<void>((r) => server.tryShutdown(() => r())));
     const tmp = tempDir();
     cleanups.push(tmp.cleanup);
-    const r = await startRuntime({ functionPort: port, store: `${tmp.dir}/c.db`, waitReady: false });
+    const r = await startRuntime({
+      functionPort: port,
+      store: `${tmp.dir}/c.db`,
+      waitReady: false,
+    });
     procs.push(r.proc);
     let body = "";
-    await waitUntil(async () => {
-      const res = await fetch(`http://127.0.0.1:${r.adminPort}/readyz`);
-      body = await res.text();
-      return res.status === 503 && body.includes("protocol version mismatch");
-    }, 10_000, "a refusal in /readyz");
-    expect(body).toMatch(new RegExp(`protocol ${PROTOCOL_MAJOR_VERSION + 1}\\.0.*${PROTOCOL_MAJOR_VERSION}\\.0`));
+    await waitUntil(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${r.adminPort}/readyz`);
+        body = await res.text();
+        return res.status === 503 && body.includes("protocol version mismatch");
+      },
+      10_000,
+      "a refusal in /readyz",
+    );
+    expect(body).toMatch(
+      new RegExp(`protocol ${PROTOCOL_MAJOR_VERSION + 1}\\.0.*${PROTOCOL_MAJOR_VERSION}\\.0`),
+    );
     const res = await http("GET", `${r.url}/carts/x`);
     expect(res.status).toBe(503);
   });

@@ -22,20 +22,139 @@ export const PROTOCOL_MINOR_VERSION = 0;
 /** Type URL prefix of plain JSON payloads: `json.cairn.dev/<TypeName>`. */
 export const JSON_TYPE_URL_PREFIX = "json.cairn.dev/";
 
-export { ComponentOptionsSchema, component, entity_key, file_cairn_options } from "./gen/cairn/options_pb.js";
+export {
+  ComponentOptionsSchema,
+  component,
+  entity_key,
+  file_cairn_options,
+} from "./gen/cairn/options_pb.js";
 export type { ComponentOptions } from "./gen/cairn/options_pb.js";
-export { ActionCommandSchema, ActionResponseSchema, Actions, file_cairn_protocol_v1_action } from "./gen/cairn/protocol/v1/action_pb.js";
+export {
+  ActionCommandSchema,
+  ActionResponseSchema,
+  Actions,
+  file_cairn_protocol_v1_action,
+} from "./gen/cairn/protocol/v1/action_pb.js";
 export type { ActionCommand, ActionResponse } from "./gen/cairn/protocol/v1/action_pb.js";
-export { ChannelFailureSchema, ClientActionSchema, CloseSchema, CommandSchema, FailureSchema, ForwardSchema, MetadataEntrySchema, MetadataSchema, ReplySchema, SideEffectSchema, file_cairn_protocol_v1_common } from "./gen/cairn/protocol/v1/common_pb.js";
-export type { ChannelFailure, ClientAction, Close, Command, Failure, Forward, Metadata, MetadataEntry, Reply, SideEffect } from "./gen/cairn/protocol/v1/common_pb.js";
-export { ComponentKind, ComponentKindSchema, ComponentSchema, Discovery, EntityOptionsSchema, RuntimeInfoSchema, ServiceInfoSchema, SpecSchema, UserFunctionErrorSchema, file_cairn_protocol_v1_discovery } from "./gen/cairn/protocol/v1/discovery_pb.js";
-export type { Component, EntityOptions, RuntimeInfo, ServiceInfo, Spec, UserFunctionError } from "./gen/cairn/protocol/v1/discovery_pb.js";
-export { EventSourcedEntities, EventSourcedEventSchema, EventSourcedInFrameSchema, EventSourcedInSchema, EventSourcedInitSchema, EventSourcedOutFrameSchema, EventSourcedOutSchema, EventSourcedReplySchema, EventSourcedSnapshotSchema, file_cairn_protocol_v1_event_sourced } from "./gen/cairn/protocol/v1/event_sourced_pb.js";
-export type { EventSourcedEvent, EventSourcedIn, EventSourcedInFrame, EventSourcedInit, EventSourcedOut, EventSourcedOutFrame, EventSourcedReply, EventSourcedSnapshot } from "./gen/cairn/protocol/v1/event_sourced_pb.js";
-export { ReplicatedDeltaSchema, ReplicatedEntities, ReplicatedEntityDeleteSchema, ReplicatedEntityInFrameSchema, ReplicatedEntityInSchema, ReplicatedEntityInitSchema, ReplicatedEntityOutFrameSchema, ReplicatedEntityOutSchema, ReplicatedEntityReplySchema, ReplicatedStateActionSchema, ReplicatedStreamedMessageSchema, StreamCancelledSchema, WriteConsistency, WriteConsistencySchema, file_cairn_protocol_v1_replicated_entity } from "./gen/cairn/protocol/v1/replicated_entity_pb.js";
-export type { ReplicatedDelta, ReplicatedEntityDelete, ReplicatedEntityIn, ReplicatedEntityInFrame, ReplicatedEntityInit, ReplicatedEntityOut, ReplicatedEntityOutFrame, ReplicatedEntityReply, ReplicatedStateAction, ReplicatedStreamedMessage, StreamCancelled } from "./gen/cairn/protocol/v1/replicated_entity_pb.js";
-export { ValueEntities, ValueEntityDeleteSchema, ValueEntityInFrameSchema, ValueEntityInSchema, ValueEntityInitSchema, ValueEntityOutFrameSchema, ValueEntityOutSchema, ValueEntityReplySchema, ValueEntityStateActionSchema, file_cairn_protocol_v1_value_entity } from "./gen/cairn/protocol/v1/value_entity_pb.js";
-export type { ValueEntityDelete, ValueEntityIn, ValueEntityInFrame, ValueEntityInit, ValueEntityOut, ValueEntityOutFrame, ValueEntityReply, ValueEntityStateAction } from "./gen/cairn/protocol/v1/value_entity_pb.js";
+export {
+  ChannelFailureSchema,
+  ClientActionSchema,
+  CloseSchema,
+  CommandSchema,
+  FailureSchema,
+  ForwardSchema,
+  MetadataEntrySchema,
+  MetadataSchema,
+  ReplySchema,
+  SideEffectSchema,
+  file_cairn_protocol_v1_common,
+} from "./gen/cairn/protocol/v1/common_pb.js";
+export type {
+  ChannelFailure,
+  ClientAction,
+  Close,
+  Command,
+  Failure,
+  Forward,
+  Metadata,
+  MetadataEntry,
+  Reply,
+  SideEffect,
+} from "./gen/cairn/protocol/v1/common_pb.js";
+export {
+  ComponentKind,
+  ComponentKindSchema,
+  ComponentSchema,
+  Discovery,
+  EntityOptionsSchema,
+  RuntimeInfoSchema,
+  ServiceInfoSchema,
+  SpecSchema,
+  UserFunctionErrorSchema,
+  file_cairn_protocol_v1_discovery,
+} from "./gen/cairn/protocol/v1/discovery_pb.js";
+export type {
+  Component,
+  EntityOptions,
+  RuntimeInfo,
+  ServiceInfo,
+  Spec,
+  UserFunctionError,
+} from "./gen/cairn/protocol/v1/discovery_pb.js";
+export {
+  EventSourcedEntities,
+  EventSourcedEventSchema,
+  EventSourcedInFrameSchema,
+  EventSourcedInSchema,
+  EventSourcedInitSchema,
+  EventSourcedOutFrameSchema,
+  EventSourcedOutSchema,
+  EventSourcedReplySchema,
+  EventSourcedSnapshotSchema,
+  file_cairn_protocol_v1_event_sourced,
+} from "./gen/cairn/protocol/v1/event_sourced_pb.js";
+export type {
+  EventSourcedEvent,
+  EventSourcedIn,
+  EventSourcedInFrame,
+  EventSourcedInit,
+  EventSourcedOut,
+  EventSourcedOutFrame,
+  EventSourcedReply,
+  EventSourcedSnapshot,
+} from "./gen/cairn/protocol/v1/event_sourced_pb.js";
+export {
+  ReplicatedDeltaSchema,
+  ReplicatedEntities,
+  ReplicatedEntityDeleteSchema,
+  ReplicatedEntityInFrameSchema,
+  ReplicatedEntityInSchema,
+  ReplicatedEntityInitSchema,
+  ReplicatedEntityOutFrameSchema,
+  ReplicatedEntityOutSchema,
+  ReplicatedEntityReplySchema,
+  ReplicatedStateActionSchema,
+  ReplicatedStreamedMessageSchema,
+  StreamCancelledSchema,
+  WriteConsistency,
+  WriteConsistencySchema,
+  file_cairn_protocol_v1_replicated_entity,
+} from "./gen/cairn/protocol/v1/replicated_entity_pb.js";
+export type {
+  ReplicatedDelta,
+  ReplicatedEntityDelete,
+  ReplicatedEntityIn,
+  ReplicatedEntityInFrame,
+  ReplicatedEntityInit,
+  ReplicatedEntityOut,
+  ReplicatedEntityOutFrame,
+  ReplicatedEntityReply,
+  ReplicatedStateAction,
+  ReplicatedStreamedMessage,
+  StreamCancelled,
+} from "./gen/cairn/protocol/v1/replicated_entity_pb.js";
+export {
+  ValueEntities,
+  ValueEntityDeleteSchema,
+  ValueEntityInFrameSchema,
+  ValueEntityInSchema,
+  ValueEntityInitSchema,
+  ValueEntityOutFrameSchema,
+  ValueEntityOutSchema,
+  ValueEntityReplySchema,
+  ValueEntityStateActionSchema,
+  file_cairn_protocol_v1_value_entity,
+} from "./gen/cairn/protocol/v1/value_entity_pb.js";
+export type {
+  ValueEntityDelete,
+  ValueEntityIn,
+  ValueEntityInFrame,
+  ValueEntityInit,
+  ValueEntityOut,
+  ValueEntityOutFrame,
+  ValueEntityReply,
+  ValueEntityStateAction,
+} from "./gen/cairn/protocol/v1/value_entity_pb.js";
 export { Code, CairnError, codeName } from "./errors.js";
 export type { CairnErrorOptions } from "./errors.js";
 export { grpcServiceDefinition } from "./grpc.js";

@@ -33,24 +33,41 @@ export function createAdminApi(
       }));
     },
 
-    async inspectEntity(service: string, entityId: string, options: InspectOptions = {}): Promise<EntityInspection> {
+    async inspectEntity(
+      service: string,
+      entityId: string,
+      options: InspectOptions = {},
+    ): Promise<EntityInspection> {
       const c = catalog();
       const s = store();
-      if (c === undefined || s === undefined) throw new CairnError(Code.Unavailable, "the runtime is not ready yet");
-      const entry = c.services.get(service) ?? [...c.services.values()].find((x) => x.desc.name === service);
+      if (c === undefined || s === undefined)
+        throw new CairnError(Code.Unavailable, "the runtime is not ready yet");
+      const entry =
+        c.services.get(service) ?? [...c.services.values()].find((x) => x.desc.name === service);
       if (entry === undefined) {
-        throw new CairnError(Code.NotFound, `no component named '${service}'; known: ${[...c.services.keys()].join(", ") || "none"}`);
+        throw new CairnError(
+          Code.NotFound,
+          `no component named '${service}'; known: ${[...c.services.keys()].join(", ") || "none"}`,
+        );
       }
       const ref = { entityType: entry.entityType ?? entry.desc.typeName, entityId };
       const snapshot = await s.loadSnapshot(ref);
       const all = await s.loadEvents(ref, 0);
-      const events = options.limit === undefined ? all : all.slice(Math.max(0, all.length - options.limit));
+      const events =
+        options.limit === undefined ? all : all.slice(Math.max(0, all.length - options.limit));
       return {
         service: entry.desc.typeName,
         entityId,
         entityType: ref.entityType,
         sequence: all.length > 0 ? all[all.length - 1]!.sequence : (snapshot?.sequence ?? 0),
-        ...(snapshot === undefined ? {} : { snapshot: { sequence: snapshot.sequence, state: decodePayload(c.registry, snapshot.state) } }),
+        ...(snapshot === undefined
+          ? {}
+          : {
+              snapshot: {
+                sequence: snapshot.sequence,
+                state: decodePayload(c.registry, snapshot.state),
+              },
+            }),
         events: events.map((e) => ({
           sequence: e.sequence,
           offset: e.offset,
@@ -78,6 +95,7 @@ export function decodePayload(registry: Registry, p: StoredPayload): unknown {
     }
   }
   const desc = registry.getMessage(payloadType(p));
-  if (desc === undefined) return { $type: p.typeUrl, $base64: Buffer.from(p.value).toString("base64") };
+  if (desc === undefined)
+    return { $type: p.typeUrl, $base64: Buffer.from(p.value).toString("base64") };
   return toJson(desc, fromBinary(desc, p.value), { registry });
 }

@@ -30,4 +30,10 @@ export type {
 } from "./ops/index.js";
 export { createStore } from "./store/index.js";
 export type { Store, StoreKind } from "./store/types.js";
-export type { Catalog, ServiceEntry, Dispatcher, Invocation, InvocationResult } from "./core/types.js";
+export type {
+  Catalog,
+  ServiceEntry,
+  Dispatcher,
+  Invocation,
+  InvocationResult,
+} from "./core/types.js";

@@ -18,7 +18,11 @@ export const RuntimeOptionsSchema = z.object({
   /** Admin port (health, readiness, /metrics, admin API); 0 picks a free port. */
   adminPort: z.number().int().min(0).max(65535).default(9090),
   /** Largest accepted request body, bytes. */
-  maxRequestBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  maxRequestBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   /** Commands queued per entity before callers get RESOURCE_EXHAUSTED. */
   mailboxCapacity: z.number().int().positive().default(1000),
   /** Default time a command may take, milliseconds (a client deadline may shorten it). */

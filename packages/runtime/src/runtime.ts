@@ -40,7 +40,11 @@ export interface RuntimeDeps {
   readonly metrics?: RuntimeMetrics;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
 
 /**
  * Creates a runtime node; throws a ZodError on invalid options.
@@ -147,7 +151,12 @@ class RuntimeImpl implements Runtime {
     });
     this.ports.admin = await this.admin.listen(o.adminPort, o.host);
     this.logger.info(
-      { ingress: `${o.host}:${this.ports.ingress}`, admin: `${o.host}:${this.ports.admin}`, store: this.store.description, function: o.functionAddress },
+      {
+        ingress: `${o.host}:${this.ports.ingress}`,
+        admin: `${o.host}:${this.ports.admin}`,
+        store: this.store.description,
+        function: o.functionAddress,
+      },
       "cairn runtime started",
     );
     connection.start();

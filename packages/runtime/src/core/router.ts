@@ -15,7 +15,11 @@ import type { Catalog, Dispatcher, Invocation, InvocationResult, ServiceEntry } 
 
 /** The entity side the router hands entity commands to. */
 export interface EntityHandler {
-  handle(service: ServiceEntry, entityId: string, invocation: Invocation): Promise<InvocationResult>;
+  handle(
+    service: ServiceEntry,
+    entityId: string,
+    invocation: Invocation,
+  ): Promise<InvocationResult>;
 }
 
 interface Target {
@@ -42,7 +46,10 @@ export class Router implements Dispatcher {
       }
       default:
         return Promise.reject(
-          new CairnError(Code.Unimplemented, `${invocation.service.kind.replaceAll("_", " ")} components are not served by this runtime yet (${invocation.service.desc.typeName})`),
+          new CairnError(
+            Code.Unimplemented,
+            `${invocation.service.kind.replaceAll("_", " ")} components are not served by this runtime yet (${invocation.service.desc.typeName})`,
+          ),
         );
     }
   }
@@ -53,16 +60,25 @@ export class Router implements Dispatcher {
     if (action?.case === "reply") {
       const payload = action.value.payload;
       if (payload !== undefined && anyTypeName(payload) !== invocation.method.output.typeName) {
-        return new CairnError(Code.Internal, `${describe(invocation)} replied with ${payload.typeUrl}, but the method returns ${invocation.method.output.typeName}`);
+        return new CairnError(
+          Code.Internal,
+          `${describe(invocation)} replied with ${payload.typeUrl}, but the method returns ${invocation.method.output.typeName}`,
+        );
       }
     } else if (action?.case === "forward") {
       const target = this.resolve(action.value.serviceName, action.value.method, "forward");
       if ("error" in target) return target.error;
       if (target.value.method.output.typeName !== invocation.method.output.typeName) {
-        return new CairnError(Code.Internal, `${describe(invocation)} forwards to ${action.value.serviceName}/${action.value.method}, which returns ${target.value.method.output.typeName}, not ${invocation.method.output.typeName}`);
+        return new CairnError(
+          Code.Internal,
+          `${describe(invocation)} forwards to ${action.value.serviceName}/${action.value.method}, which returns ${target.value.method.output.typeName}, not ${invocation.method.output.typeName}`,
+        );
       }
     } else if (action === undefined) {
-      return new CairnError(Code.Internal, `${describe(invocation)}: the user function's reply has no client action`);
+      return new CairnError(
+        Code.Internal,
+        `${describe(invocation)}: the user function's reply has no client action`,
+      );
     }
     for (const effect of reply.sideEffects) {
       const target = this.resolve(effect.serviceName, effect.method, "effect");
@@ -79,7 +95,11 @@ export class Router implements Dispatcher {
         await this.dispatch(this.call(effect, invocation));
       } catch (err) {
         const e = CairnError.from(err);
-        throw new CairnError(e.code, `synchronous effect ${effect.serviceName}/${effect.method} failed: ${e.message}`, { cause: e });
+        throw new CairnError(
+          e.code,
+          `synchronous effect ${effect.serviceName}/${effect.method} failed: ${e.message}`,
+          { cause: e },
+        );
       }
     }
     for (const effect of reply.sideEffects) {
@@ -88,7 +108,10 @@ export class Router implements Dispatcher {
     const action = reply.clientAction?.action;
     if (action?.case === "forward") return this.dispatch(this.call(action.value, invocation));
     if (action?.case === "reply") {
-      return { output: action.value.payload?.value ?? new Uint8Array(), metadata: fromWireMetadata(action.value.metadata) };
+      return {
+        output: action.value.payload?.value ?? new Uint8Array(),
+        metadata: fromWireMetadata(action.value.metadata),
+      };
     }
     throw new CairnError(Code.Internal, `${describe(invocation)}: unexpected client action`);
   }
@@ -98,10 +121,16 @@ export class Router implements Dispatcher {
       this.dispatch(this.call(effect, origin)).catch((err: unknown) => {
         const e = CairnError.from(err);
         if (n >= ASYNC_EFFECT_ATTEMPTS) {
-          this.logger.error({ effect: `${effect.serviceName}/${effect.method}`, code: e.code, err: e.message }, "asynchronous effect dropped after retries");
+          this.logger.error(
+            { effect: `${effect.serviceName}/${effect.method}`, code: e.code, err: e.message },
+            "asynchronous effect dropped after retries",
+          );
           return;
         }
-        this.logger.warn({ effect: `${effect.serviceName}/${effect.method}`, attempt: n, err: e.message }, "asynchronous effect failed; retrying");
+        this.logger.warn(
+          { effect: `${effect.serviceName}/${effect.method}`, attempt: n, err: e.message },
+          "asynchronous effect failed; retrying",
+        );
         setTimeout(() => attempt(n + 1), Math.min(100 * 2 ** n, 10_000)).unref();
       });
     };
@@ -121,14 +150,28 @@ export class Router implements Dispatcher {
     };
   }
 
-  private resolve(serviceName: string, methodName: string, what: string): { value: Target } | { error: CairnError } {
+  private resolve(
+    serviceName: string,
+    methodName: string,
+    what: string,
+  ): { value: Target } | { error: CairnError } {
     const service = this.catalog()?.services.get(serviceName);
     if (service === undefined) {
-      return { error: new CairnError(Code.NotFound, `${what} target service '${serviceName}' is not served by this user function`) };
+      return {
+        error: new CairnError(
+          Code.NotFound,
+          `${what} target service '${serviceName}' is not served by this user function`,
+        ),
+      };
     }
     const method = service.desc.methods.find((m) => m.name === methodName);
     if (method === undefined) {
-      return { error: new CairnError(Code.Unimplemented, `${what} target method '${serviceName}/${methodName}' does not exist; ${serviceName} has ${service.desc.methods.map((m) => m.name).join(", ")}`) };
+      return {
+        error: new CairnError(
+          Code.Unimplemented,
+          `${what} target method '${serviceName}/${methodName}' does not exist; ${serviceName} has ${service.desc.methods.map((m) => m.name).join(", ")}`,
+        ),
+      };
     }
     return { value: { service, method } };
   }
@@ -153,20 +196,40 @@ export function entityKey(invocation: Invocation): { value: string } | { error: 
   try {
     message = fromBinary(input, invocation.input);
   } catch (err) {
-    return { error: new CairnError(Code.InvalidArgument, `malformed ${input.typeName} in request ${describe(invocation)}: ${(err as Error).message}`) };
+    return {
+      error: new CairnError(
+        Code.InvalidArgument,
+        `malformed ${input.typeName} in request ${describe(invocation)}: ${(err as Error).message}`,
+      ),
+    };
   }
   const parts: string[] = [];
   for (const field of entityKeyFields(input)) {
     const value = message[field.localName];
     // Key fields are scalars (checked at discovery): string, number or bigint.
-    const text = typeof value === "string" ? value : typeof value === "number" || typeof value === "bigint" ? value.toString() : "";
+    const text =
+      typeof value === "string"
+        ? value
+        : typeof value === "number" || typeof value === "bigint"
+          ? value.toString()
+          : "";
     if (text === "") {
-      return { error: new CairnError(Code.InvalidArgument, `entity key field '${field.name}' is empty in request ${describe(invocation)}`) };
+      return {
+        error: new CairnError(
+          Code.InvalidArgument,
+          `entity key field '${field.name}' is empty in request ${describe(invocation)}`,
+        ),
+      };
     }
     parts.push(text);
   }
   if (parts.length === 0) {
-    return { error: new CairnError(Code.InvalidArgument, `request ${input.typeName} has no (cairn.entity_key) field`) };
+    return {
+      error: new CairnError(
+        Code.InvalidArgument,
+        `request ${input.typeName} has no (cairn.entity_key) field`,
+      ),
+    };
   }
   return { value: parts.join("/") };
 }

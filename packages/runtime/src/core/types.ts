@@ -10,7 +10,8 @@ import type { DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 export type Metadata = Record<string, string>;
 
 /** Component kinds a runtime serves. */
-export type ComponentKind = "event_sourced_entity" | "value_entity" | "replicated_entity" | "action";
+export type ComponentKind =
+  "event_sourced_entity" | "value_entity" | "replicated_entity" | "action";
 
 /** One served gRPC service and what backs it. */
 export interface ServiceEntry {

@@ -58,7 +58,8 @@ export function buildCatalog(
   const services = new Map<string, ServiceEntry>();
   for (const component of spec.components) {
     const kind = KINDS[component.kind];
-    if (kind === undefined) return { error: `component ${component.serviceName} has unknown kind ${component.kind}` };
+    if (kind === undefined)
+      return { error: `component ${component.serviceName} has unknown kind ${component.kind}` };
     const desc = registry.value.getService(component.serviceName);
     if (desc === undefined) {
       return {
@@ -75,7 +76,9 @@ export function buildCatalog(
       kind,
       entityType: component.entity?.entityType || desc.typeName,
       passivationTimeoutMs:
-        timeout === undefined ? defaultPassivationMs : Number(timeout.seconds) * 1000 + Math.floor(timeout.nanos / 1e6),
+        timeout === undefined
+          ? defaultPassivationMs
+          : Number(timeout.seconds) * 1000 + Math.floor(timeout.nanos / 1e6),
       snapshotEvery: component.entity?.snapshotEvery ?? 0,
     });
   }
@@ -98,7 +101,9 @@ function parseDescriptors(bytes: Uint8Array): { value: FileRegistry } | { error:
     }
     return { value: createFileRegistry(set) };
   } catch (err) {
-    return { error: `the user function sent an unusable descriptor set: ${(err as Error).message}` };
+    return {
+      error: `the user function sent an unusable descriptor set: ${(err as Error).message}`,
+    };
   }
 }
 

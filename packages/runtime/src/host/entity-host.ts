@@ -27,9 +27,15 @@ export class EntityHost {
   }
 
   /** Routes a command to the entity `entityId` of `service`, activating it if needed. */
-  handle(service: ServiceEntry, entityId: string, invocation: Invocation): Promise<InvocationResult> {
+  handle(
+    service: ServiceEntry,
+    entityId: string,
+    invocation: Invocation,
+  ): Promise<InvocationResult> {
     if (this.draining) {
-      return Promise.reject(new CairnError(Code.Unavailable, "the runtime is shutting down; retry on another node"));
+      return Promise.reject(
+        new CairnError(Code.Unavailable, "the runtime is shutting down; retry on another node"),
+      );
     }
     const key = `${service.desc.typeName}\u0000${entityId}`;
     let entity = this.entities.get(key);
@@ -40,7 +46,13 @@ export class EntityHost {
     const started = performance.now();
     const serviceName = service.desc.typeName;
     const method = invocation.method.name;
-    const done = (code: string) => this.env.metrics.commandCompleted(serviceName, method, code, (performance.now() - started) / 1000);
+    const done = (code: string) =>
+      this.env.metrics.commandCompleted(
+        serviceName,
+        method,
+        code,
+        (performance.now() - started) / 1000,
+      );
     return entity.handle(invocation).then(
       (result) => {
         done("OK");

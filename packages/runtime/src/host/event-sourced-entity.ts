@@ -77,7 +77,11 @@ export class EventSourcedEntity implements ChannelListener {
   /** True when nothing is queued, running or committing. */
   get idle(): boolean {
     return (
-      this.mailbox.length === 0 && this.inFlight.length === 0 && this.committing.length === 0 && !this.commitRunning && !this.activating
+      this.mailbox.length === 0 &&
+      this.inFlight.length === 0 &&
+      this.committing.length === 0 &&
+      !this.commitRunning &&
+      !this.activating
     );
   }
 
@@ -96,7 +100,10 @@ export class EventSourcedEntity implements ChannelListener {
         ),
       );
     }
-    const deadline = Math.min(invocation.deadline ?? Infinity, Date.now() + this.env.commandTimeoutMs);
+    const deadline = Math.min(
+      invocation.deadline ?? Infinity,
+      Date.now() + this.env.commandTimeoutMs,
+    );
     return new Promise<InvocationResult>((resolve, reject) => {
       this.mailbox.push({ invocation, deadline, resolve, reject });
       this.lastActive = Date.now();
@@ -136,7 +143,12 @@ export class EventSourcedEntity implements ChannelListener {
       if (next.invocation.signal?.aborted) {
         next.reject(new CairnError(Code.Canceled, "the client cancelled the call"));
       } else if (Date.now() >= next.deadline) {
-        next.reject(new CairnError(Code.DeadlineExceeded, `deadline passed while ${this.label} was busy with earlier commands`));
+        next.reject(
+          new CairnError(
+            Code.DeadlineExceeded,
+            `deadline passed while ${this.label} was busy with earlier commands`,
+          ),
+        );
       } else return next;
     }
   }
@@ -184,13 +196,19 @@ export class EventSourcedEntity implements ChannelListener {
     if (body.case === "reply") this.onReply(body.value);
     else if (body.case === "failure") {
       const f = body.value;
-      this.env.logger.warn({ entity: this.label, code: f.code, message: f.message }, "entity failed in the user function; restarting it");
+      this.env.logger.warn(
+        { entity: this.label, code: f.code, message: f.message },
+        "entity failed in the user function; restarting it",
+      );
       // The command it names (or the oldest one) fails; the others run again
       // after re-activation, so a poison command cannot loop forever.
       const culprit = this.inFlight.find((x) => x.id === f.commandId) ?? this.inFlight[0];
       this.restart(
         "failure",
-        new CairnError(f.code === 0 ? Code.Internal : f.code, f.message || "entity failed in the user function"),
+        new CairnError(
+          f.code === 0 ? Code.Internal : f.code,
+          f.message || "entity failed in the user function",
+        ),
         culprit?.command,
       );
       this.pump();
@@ -203,7 +221,10 @@ export class EventSourcedEntity implements ChannelListener {
     for (const f of this.inFlight.splice(0)) {
       clearTimeout(f.timer);
       f.command.reject(
-        new CairnError(Code.Unavailable, `the user function went away while handling ${f.command.invocation.method.name} on ${this.label}: ${error.message}`),
+        new CairnError(
+          Code.Unavailable,
+          `the user function went away while handling ${f.command.invocation.method.name} on ${this.label}: ${error.message}`,
+        ),
       );
     }
     // Queued commands wait (within their deadlines) for the function to return.
@@ -213,7 +234,11 @@ export class EventSourcedEntity implements ChannelListener {
   private onReply(reply: EventSourcedReply): void {
     const inFlight = this.inFlight[0];
     if (inFlight === undefined || reply.commandId !== inFlight.id) {
-      this.env.reportError(`reply for unknown command ${reply.commandId} on ${this.label}`, this.service.desc.typeName, this.entityId);
+      this.env.reportError(
+        `reply for unknown command ${reply.commandId} on ${this.label}`,
+        this.service.desc.typeName,
+        this.entityId,
+      );
       return;
     }
     clearTimeout(inFlight.timer);
@@ -222,7 +247,11 @@ export class EventSourcedEntity implements ChannelListener {
     if (action?.case === "failure") {
       const f = action.value;
       if (reply.events.length > 0) {
-        this.env.reportError(`failure reply carried ${reply.events.length} events; they were dropped`, this.service.desc.typeName, this.entityId);
+        this.env.reportError(
+          `failure reply carried ${reply.events.length} events; they were dropped`,
+          this.service.desc.typeName,
+          this.entityId,
+        );
       }
       const error = new CairnError(f.code === 0 ? Code.Unknown : f.code, f.message);
       if (f.restart) this.restart("failure", error, inFlight.command);
@@ -264,7 +293,8 @@ export class EventSourcedEntity implements ChannelListener {
   private async append(batch: Replied[], events: StoredPayload[]): Promise<boolean> {
     const last = batch[batch.length - 1]!.reply;
     // A snapshot is only valid at the sequence of its own command's last event.
-    const snapshot = last.snapshot !== undefined && last.events.length > 0 ? fromAny(last.snapshot) : undefined;
+    const snapshot =
+      last.snapshot !== undefined && last.events.length > 0 ? fromAny(last.snapshot) : undefined;
     const request: AppendRequest = {
       entityType: this.service.entityType ?? this.service.desc.typeName,
       entityId: this.entityId,
@@ -279,8 +309,16 @@ export class EventSourcedEntity implements ChannelListener {
     } catch (err) {
       const conflict = err instanceof SequenceConflictError;
       const error = conflict
-        ? new CairnError(Code.Aborted, `another writer changed ${this.label} concurrently; the command was not applied, retry it`, { cause: err })
-        : new CairnError(Code.Unavailable, `could not persist events of ${this.label}: ${(err as Error).message}`, { cause: err });
+        ? new CairnError(
+            Code.Aborted,
+            `another writer changed ${this.label} concurrently; the command was not applied, retry it`,
+            { cause: err },
+          )
+        : new CairnError(
+            Code.Unavailable,
+            `could not persist events of ${this.label}: ${(err as Error).message}`,
+            { cause: err },
+          );
       this.env.logger.error({ entity: this.label, err }, "append failed; restarting the entity");
       // Everything computed on top of the lost events is invalid too.
       for (const r of [...batch, ...this.committing.splice(0)]) r.command.reject(error);
@@ -290,9 +328,11 @@ export class EventSourcedEntity implements ChannelListener {
   }
 
   private release(replied: Replied): void {
-    this.env.release(replied.command.invocation, replied.reply).then(replied.command.resolve, (err: unknown) => {
-      replied.command.reject(CairnError.from(err));
-    });
+    this.env
+      .release(replied.command.invocation, replied.reply)
+      .then(replied.command.resolve, (err: unknown) => {
+        replied.command.reject(CairnError.from(err));
+      });
   }
 
   // ---- lifecycle ----------------------------------------------------------
@@ -304,17 +344,28 @@ export class EventSourcedEntity implements ChannelListener {
       const waitMs = (first?.deadline ?? Date.now()) - Date.now();
       if (!(await this.env.connection.whenConnected(waitMs))) {
         this.failQueued(
-          new CairnError(Code.Unavailable, `the user function is not available (${this.env.connection.status}); retry later`),
+          new CairnError(
+            Code.Unavailable,
+            `the user function is not available (${this.env.connection.status}); retry later`,
+          ),
         );
         return;
       }
-      const ref = { entityType: this.service.entityType ?? this.service.desc.typeName, entityId: this.entityId };
+      const ref = {
+        entityType: this.service.entityType ?? this.service.desc.typeName,
+        entityId: this.entityId,
+      };
       const snapshot = await this.env.store.loadSnapshot(ref);
       const events = await this.env.store.loadEvents(ref, snapshot?.sequence ?? 0);
       const mux = this.env.mux();
       const channel = mux.openChannel(this);
       if (channel === undefined) {
-        this.failQueued(new CairnError(Code.Unavailable, `the user function connection dropped while activating ${this.label}; retry`));
+        this.failQueued(
+          new CairnError(
+            Code.Unavailable,
+            `the user function connection dropped while activating ${this.label}; retry`,
+          ),
+        );
         return;
       }
       mux.send(
@@ -325,20 +376,39 @@ export class EventSourcedEntity implements ChannelListener {
             value: {
               serviceName: this.service.desc.typeName,
               entityId: this.entityId,
-              ...(snapshot === undefined ? {} : { snapshot: { sequence: BigInt(snapshot.sequence), state: toAny(snapshot.state) } }),
+              ...(snapshot === undefined
+                ? {}
+                : {
+                    snapshot: { sequence: BigInt(snapshot.sequence), state: toAny(snapshot.state) },
+                  }),
             },
           },
         }),
       );
       for (const e of events) {
-        mux.send(create(EventSourcedInSchema, { channelId: channel, body: { case: "event", value: { sequence: BigInt(e.sequence), payload: toAny(e.payload) } } }));
+        mux.send(
+          create(EventSourcedInSchema, {
+            channelId: channel,
+            body: {
+              case: "event",
+              value: { sequence: BigInt(e.sequence), payload: toAny(e.payload) },
+            },
+          }),
+        );
       }
-      this.sequence = events.length > 0 ? events[events.length - 1]!.sequence : (snapshot?.sequence ?? 0);
+      this.sequence =
+        events.length > 0 ? events[events.length - 1]!.sequence : (snapshot?.sequence ?? 0);
       this.channel = channel;
       this.env.activated(this);
     } catch (err) {
       this.env.logger.error({ entity: this.label, err }, "activation failed");
-      this.failQueued(new CairnError(Code.Unavailable, `could not activate ${this.label}: ${(err as Error).message}`, { cause: err }));
+      this.failQueued(
+        new CairnError(
+          Code.Unavailable,
+          `could not activate ${this.label}: ${(err as Error).message}`,
+          { cause: err },
+        ),
+      );
     } finally {
       this.activating = false;
     }
@@ -374,7 +444,9 @@ export class EventSourcedEntity implements ChannelListener {
     if (channel === undefined) return;
     this.channel = undefined;
     const mux = this.env.mux();
-    mux.send(create(EventSourcedInSchema, { channelId: channel, body: { case: "close", value: {} } }));
+    mux.send(
+      create(EventSourcedInSchema, { channelId: channel, body: { case: "close", value: {} } }),
+    );
     mux.closeChannel(channel);
     this.env.deactivated(this);
   }

@@ -7,7 +7,12 @@
 import { create } from "@bufbuild/protobuf";
 import type { ClientDuplexStream } from "@grpc/grpc-js";
 import { EventSourcedInFrameSchema } from "@cairn/protocol";
-import type { EventSourcedIn, EventSourcedInFrame, EventSourcedOut, EventSourcedOutFrame } from "@cairn/protocol";
+import type {
+  EventSourcedIn,
+  EventSourcedInFrame,
+  EventSourcedOut,
+  EventSourcedOutFrame,
+} from "@cairn/protocol";
 
 type EsStream = ClientDuplexStream<EventSourcedInFrame, EventSourcedOutFrame>;
 
@@ -38,7 +43,8 @@ export class EventSourcedMux {
     const stream = this.openStream();
     this.stream = stream;
     stream.on("data", (frame: EventSourcedOutFrame) => {
-      for (const message of frame.messages) this.channels.get(message.channelId)?.onMessage(message);
+      for (const message of frame.messages)
+        this.channels.get(message.channelId)?.onMessage(message);
     });
     const lost = (err: Error) => {
       if (this.stream !== stream) return;

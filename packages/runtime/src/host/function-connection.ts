@@ -62,7 +62,10 @@ export class FunctionConnection {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1_000,
     });
-    this.eventSourced = new EventSourcedMux(() => this.openEsStream(), (err) => this.streamLost(err));
+    this.eventSourced = new EventSourcedMux(
+      () => this.openEsStream(),
+      (err) => this.streamLost(err),
+    );
   }
 
   /** Human-readable connection status for readiness checks. */
@@ -93,10 +96,13 @@ export class FunctionConnection {
   whenConnected(timeoutMs: number): Promise<boolean> {
     if (this.connected) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== done);
-        resolve(false);
-      }, Math.max(0, timeoutMs));
+      const timer = setTimeout(
+        () => {
+          this.waiters = this.waiters.filter((w) => w !== done);
+          resolve(false);
+        },
+        Math.max(0, timeoutMs),
+      );
       const done = () => {
         clearTimeout(timer);
         resolve(true);
@@ -107,10 +113,19 @@ export class FunctionConnection {
 
   /** Reports protocol misuse to the function (best effort) and logs it. */
   reportError(message: string, serviceName = "", entityId = ""): void {
-    this.options.logger.error({ serviceName, entityId }, `user function protocol error: ${message}`);
+    this.options.logger.error(
+      { serviceName, entityId },
+      `user function protocol error: ${message}`,
+    );
     const request = create(UserFunctionErrorSchema, { message, serviceName, entityId });
     const m = discoveryDef.reportError!;
-    this.client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, request, () => {});
+    this.client.makeUnaryRequest(
+      m.path,
+      m.requestSerialize,
+      m.responseDeserialize,
+      request,
+      () => {},
+    );
   }
 
   close(): void {
@@ -133,7 +148,11 @@ export class FunctionConnection {
         this.eventSourced.open();
         this.state = { kind: "connected" };
         this.options.logger.info(
-          { function: this.options.address, sdk: spec.serviceInfo?.supportLibraryName, components: spec.components.length },
+          {
+            function: this.options.address,
+            sdk: spec.serviceInfo?.supportLibraryName,
+            components: spec.components.length,
+          },
           "user function discovered",
         );
         this.options.onConnected?.(true);
@@ -144,7 +163,9 @@ export class FunctionConnection {
         if (this.state.kind !== "connecting") return;
         this.state = { kind: "connecting", attempt, lastError: message };
         if (attempt === 1 || attempt % 20 === 0) {
-          this.options.logger.info(`waiting for the user function at ${this.options.address} (attempt ${attempt}): ${message}`);
+          this.options.logger.info(
+            `waiting for the user function at ${this.options.address} (attempt ${attempt}): ${message}`,
+          );
         }
         await new Promise((r) => (this.retryTimer = setTimeout(r, delay)));
         delay = Math.min(delay * 2, 2_000);
@@ -154,7 +175,10 @@ export class FunctionConnection {
 
   private refuse(reason: string): void {
     this.state = { kind: "refused", reason };
-    this.options.logger.error({ function: this.options.address }, `user function refused: ${reason}`);
+    this.options.logger.error(
+      { function: this.options.address },
+      `user function refused: ${reason}`,
+    );
     this.reportError(reason);
     // A redeployed function may fix it: try again later, slowly.
     this.retryTimer = setTimeout(() => {
@@ -195,15 +219,19 @@ export class FunctionConnection {
 
   private openEsStream(): grpc.ClientDuplexStream<EventSourcedInFrame, EventSourcedOutFrame> {
     const m = esDef.handle!;
-    return this.client.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize) as grpc.ClientDuplexStream<
-      EventSourcedInFrame,
-      EventSourcedOutFrame
-    >;
+    return this.client.makeBidiStreamRequest(
+      m.path,
+      m.requestSerialize,
+      m.responseDeserialize,
+    ) as grpc.ClientDuplexStream<EventSourcedInFrame, EventSourcedOutFrame>;
   }
 
   private streamLost(err: Error): void {
     if (this.state.kind !== "connected") return;
-    this.options.logger.warn({ function: this.options.address, err: err.message }, "user function connection lost; reconnecting");
+    this.options.logger.warn(
+      { function: this.options.address, err: err.message },
+      "user function connection lost; reconnecting",
+    );
     this.options.onConnected?.(false);
     this.state = { kind: "connecting", attempt: 0, lastError: err.message };
     void this.discoverLoop();

@@ -41,7 +41,8 @@ export function fromWireMetadata(wire: WireMetadata | undefined): Metadata {
   if (wire === undefined) return out;
   for (const e of wire.entries) {
     if (e.value.case === "stringValue") out[e.key] = e.value.value;
-    else if (e.value.case === "bytesValue") out[e.key] = Buffer.from(e.value.value).toString("base64");
+    else if (e.value.case === "bytesValue")
+      out[e.key] = Buffer.from(e.value.value).toString("base64");
   }
   return out;
 }
