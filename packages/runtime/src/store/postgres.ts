@@ -2,12 +2,13 @@
  * The PostgreSQL store: production and clusters. Writes go through group
  * commit; each batch is one transaction on one pooled connection, with every
  * append of the batch in one multi-row INSERT (unnest of column arrays, so
- * the statement has six parameters whatever the batch size).
+ * the statement has six parameters whatever the batch size); see
+ * postgres-append.ts for how a conflict fails only its own append.
  */
 import pg from "pg";
 import { GroupCommitter } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
-import { commitPostgresAppends, toBuffer } from "./postgres-append.js";
+import { commitPostgresAppends, isUniqueViolation, toBuffer } from "./postgres-append.js";
 import { pendingMigrations } from "./migrations.js";
 import type {
   AppendRequest,
@@ -216,8 +217,19 @@ class PostgresStore implements Store {
     const client = await this.pool.connect();
     let failure: Error | undefined;
     try {
+      const now = Date.now();
       await client.query("BEGIN");
-      const outcomes = await commitPostgresAppends(client, this.s, writes, Date.now());
+      let outcomes: (Outcome | undefined)[];
+      try {
+        outcomes = await commitPostgresAppends(client, this.s, writes, now, false);
+      } catch (err) {
+        // A stale append hit the unique guard: redo the batch so that it
+        // alone fails (conflicts are rare: they need two writers of one entity).
+        if (!isUniqueViolation(err)) throw err;
+        await client.query("ROLLBACK");
+        await client.query("BEGIN");
+        outcomes = await commitPostgresAppends(client, this.s, writes, now, true);
+      }
       for (const [i, w] of writes.entries()) {
         if (w.kind === "value") outcomes[i] = await this.saveValue1(client, w.request);
       }

@@ -4,13 +4,16 @@
  * project without esModuleInterop, where `import pg from "pg"` has no type.
  */
 import { createRequire } from "node:module";
-import type * as SqliteTypes from "better-sqlite3";
+import type { Database as SqliteDatabase, Options as SqliteOptions } from "better-sqlite3";
 import type * as PgTypes from "pg";
 
 const require = createRequire(import.meta.url);
 
 /** better-sqlite3's Database class. */
-export const Database = require("better-sqlite3") as typeof SqliteTypes;
+export const Database = require("better-sqlite3") as new (
+  path: string,
+  options?: SqliteOptions,
+) => SqliteDatabase;
 
 /** The pg module. */
 export const pg = require("pg") as typeof PgTypes;
