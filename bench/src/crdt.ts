@@ -79,7 +79,10 @@ function measure<R extends Replica>(
   const reader = make("r");
   reader.merge(seed);
   const usable = deltas.filter((d) => d.length > 0);
-  const apply = usable.length === 0 ? 0 : rate(Math.max(n, usable.length), (i) => reader.applyDelta(usable[i % usable.length]!));
+  const apply =
+    usable.length === 0
+      ? 0
+      : rate(Math.max(n, usable.length), (i) => reader.applyDelta(usable[i % usable.length]!));
 
   // Full-state merges of the writer's current state into a replica one update behind.
   const state = writer.encodeState();
@@ -224,7 +227,15 @@ function flagRow(): Row {
   const state = source.encodeState();
   const apply = rate(n, () => new Flag("r").applyDelta(delta));
   const merge = rate(n, () => new Flag("r").merge(state));
-  return { type: "Flag", workload: "enable (fresh flag per op)", local, apply, merge, delta: delta.length, state: state.length };
+  return {
+    type: "Flag",
+    workload: "enable (fresh flag per op)",
+    local,
+    apply,
+    merge,
+    delta: delta.length,
+    state: state.length,
+  };
 }
 
 /** Delta sizes when several updates are batched into one delta (one reply with many changes). */
@@ -240,12 +251,17 @@ function batchedDeltas(): string[] {
     set.add(`item-${next++}`);
   }
   const churn = set.takeDelta()!.length;
-  lines.push(`ORSet 10,000 strings, 1% churn (100 removes + 100 adds) in one delta: ${churn} B; full state ${set.encodeState().length} B`);
+  lines.push(
+    `ORSet 10,000 strings, 1% churn (100 removes + 100 adds) in one delta: ${churn} B; full state ${set.encodeState().length} B`,
+  );
   const map = new ORMap<string>("w");
   for (let i = 0; i < 1000; i++) map.update(`k${i}`, PNCounter, (c) => c.increment());
   map.takeDelta();
-  for (let i = 0; i < 100; i++) map.update(`k${Math.floor(r() * 1000)}`, PNCounter, (c) => c.increment());
-  lines.push(`ORMap of 1,000 PNCounters, 100 increments in one delta: ${map.takeDelta()!.length} B; full state ${map.encodeState().length} B`);
+  for (let i = 0; i < 100; i++)
+    map.update(`k${Math.floor(r() * 1000)}`, PNCounter, (c) => c.increment());
+  lines.push(
+    `ORMap of 1,000 PNCounters, 100 increments in one delta: ${map.takeDelta()!.length} B; full state ${map.encodeState().length} B`,
+  );
   return lines;
 }
 
@@ -294,18 +310,34 @@ function boundedMemory(): string[] {
   // The same live elements added once, without any history, for comparison.
   const fresh = new ORSet<number>("a");
   for (const x of a.value) fresh.add(x);
-  lines.push(`same live elements without history: ${fresh.encodeState().length} B; run took ${seconds.toFixed(1)} s (${fmt(2e6 / seconds)} updates/s)`);
+  lines.push(
+    `same live elements without history: ${fresh.encodeState().length} B; run took ${seconds.toFixed(1)} s (${fmt(2e6 / seconds)} updates/s)`,
+  );
   return lines;
 }
 
 function main(): void {
   const cpu = cpus()[0]?.model ?? "unknown CPU";
-  console.log(`@cairn/crdt benchmark — ${cpu} (${cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}`);
-  console.log("local = updates/s incl. takeDelta; apply = applyDelta/s of single-update deltas (decode included);");
-  console.log("merge = full-state merges/s of encoded state (decode included); delta = mean bytes per single-update delta\n");
+  console.log(
+    `@cairn/crdt benchmark — ${cpu} (${cpus().length} cores), Node ${process.version}, ${new Date().toISOString()}`,
+  );
+  console.log(
+    "local = updates/s incl. takeDelta; apply = applyDelta/s of single-update deltas (decode included);",
+  );
+  console.log(
+    "merge = full-state merges/s of encoded state (decode included); delta = mean bytes per single-update delta\n",
+  );
   const rows = typeRows();
   const header = ["type", "workload", "local/s", "apply/s", "merge/s", "delta B", "state B"];
-  const cells = rows.map((r) => [r.type, r.workload, fmt(r.local), fmt(r.apply), fmt(r.merge), r.delta.toFixed(1), String(r.state)]);
+  const cells = rows.map((r) => [
+    r.type,
+    r.workload,
+    fmt(r.local),
+    fmt(r.apply),
+    fmt(r.merge),
+    r.delta.toFixed(1),
+    String(r.state),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
   console.log(line(header));

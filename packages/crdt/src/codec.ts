@@ -107,18 +107,22 @@ export class Reader {
 
   string(): string {
     const len = this.uint();
-    if (this.#pos + len > this.#buf.length) throw malformed(`string of ${len} bytes runs past the end`);
+    if (this.#pos + len > this.#buf.length)
+      throw malformed(`string of ${len} bytes runs past the end`);
     try {
       return decoder.decode(this.#buf.subarray(this.#pos, (this.#pos += len)));
     } catch (cause) {
-      throw new CrdtError("malformed", "CRDT encoding holds a string that is not valid UTF-8", { cause });
+      throw new CrdtError("malformed", "CRDT encoding holds a string that is not valid UTF-8", {
+        cause,
+      });
     }
   }
 
   dot(): Dot {
     const index = this.uint();
     const replica = this.replicas[index];
-    if (replica === undefined) throw malformed(`replica index ${index} outside the table of ${this.replicas.length}`);
+    if (replica === undefined)
+      throw malformed(`replica index ${index} outside the table of ${this.replicas.length}`);
     const counter = this.uint();
     if (counter === 0) throw malformed("dot counter 0 (counters start at 1)");
     return { replica, counter };
@@ -198,5 +202,8 @@ export function readContext(r: Reader): DotContext {
 }
 
 export function malformed(detail: string): CrdtError {
-  return new CrdtError("malformed", `invalid CRDT encoding: ${detail}; the bytes were not produced by @cairn/crdt or were truncated`);
+  return new CrdtError(
+    "malformed",
+    `invalid CRDT encoding: ${detail}; the bytes were not produced by @cairn/crdt or were truncated`,
+  );
 }

@@ -91,7 +91,13 @@ export abstract class Crdt<S, V> {
     this.#store = this.#kernel.join(this.#store, this.#ctx, store, ctx, APPLY_DELTA);
     this.#ctx.union(ctx);
     this.#delta ??= { store: this.#kernel.empty(), ctx: new DotContext() };
-    this.#delta.store = this.#kernel.join(this.#delta.store, this.#delta.ctx, store, ctx, ACCUMULATE);
+    this.#delta.store = this.#kernel.join(
+      this.#delta.store,
+      this.#delta.ctx,
+      store,
+      ctx,
+      ACCUMULATE,
+    );
     this.#delta.ctx.union(ctx);
   }
 
@@ -132,14 +138,20 @@ export abstract class Crdt<S, V> {
     if (other instanceof Uint8Array) {
       const decoded = decodeEnvelope(other, this.#kernel, this.#describe());
       if (decoded.store === undefined) {
-        throw new CrdtError("invalid-argument", `${this.#describe()} was given a context, not a state or delta; pass context bytes to missingFor()`);
+        throw new CrdtError(
+          "invalid-argument",
+          `${this.#describe()} was given a context, not a state or delta; pass context bytes to missingFor()`,
+        );
       }
       this.#join(decoded.store, decoded.ctx, decoded.kind === "delta" ? APPLY_DELTA : MERGE_STATE);
       return;
     }
     if (!(other instanceof Crdt) || other.#kernel !== this.#kernel) {
       const name = other instanceof Crdt ? other.#kernel.typeName : typeof other;
-      throw new CrdtError("type-mismatch", `cannot merge a ${name} into ${this.#describe()}; merge states of the same type only`);
+      throw new CrdtError(
+        "type-mismatch",
+        `cannot merge a ${name} into ${this.#describe()}; merge states of the same type only`,
+      );
     }
     this.#join(other.store, other.ctx, MERGE_STATE);
   }
@@ -173,7 +185,10 @@ export abstract class Crdt<S, V> {
     this.#assertRoot("missingFor");
     const decoded = decodeEnvelope(remoteContext, this.#kernel, this.#describe());
     if (decoded.digest === undefined) {
-      throw new CrdtError("invalid-argument", `missingFor() on ${this.#describe()} needs context bytes from encodeContext(), got a ${decoded.kind}`);
+      throw new CrdtError(
+        "invalid-argument",
+        `missingFor() on ${this.#describe()} needs context bytes from encodeContext(), got a ${decoded.kind}`,
+      );
     }
     const remote = decoded.ctx;
     // Same context and same live dots means same state. A covering context

@@ -12,7 +12,15 @@
  * ```
  * Everything is sorted, so equal states have byte-identical encodings.
  */
-import { Reader, ReplicaTable, Writer, malformed, readContext, readReplicaTable, writeContext } from "./codec.js";
+import {
+  Reader,
+  ReplicaTable,
+  Writer,
+  malformed,
+  readContext,
+  readReplicaTable,
+  writeContext,
+} from "./codec.js";
 import type { DotContext } from "./dot-context.js";
 import { compareDots } from "./dot.js";
 import type { Dot } from "./dot.js";
@@ -32,7 +40,12 @@ const KINDS: readonly EnvelopeKind[] = ["state", "delta", "context"];
  * Encodes a store and its context; for kind "context", only the store's
  * digest is written.
  */
-export function encodeEnvelope<S>(kind: EnvelopeKind, kernel: Kernel<S>, store: S, ctx: DotContext): Uint8Array {
+export function encodeEnvelope<S>(
+  kind: EnvelopeKind,
+  kernel: Kernel<S>,
+  store: S,
+  ctx: DotContext,
+): Uint8Array {
   const w = new Writer();
   w.byte(FORMAT_VERSION);
   w.byte(KIND_CODES[kind]);
@@ -86,9 +99,13 @@ export interface EnvelopeHeader {
  */
 export function readHeader(bytes: Uint8Array): EnvelopeHeader {
   if (!(bytes instanceof Uint8Array)) {
-    throw new CrdtError("invalid-argument", `expected encoded CRDT bytes (Uint8Array), got ${typeof bytes}`);
+    throw new CrdtError(
+      "invalid-argument",
+      `expected encoded CRDT bytes (Uint8Array), got ${typeof bytes}`,
+    );
   }
-  if (bytes.length < 3) throw malformed(`only ${bytes.length} bytes, shorter than the 3-byte header`);
+  if (bytes.length < 3)
+    throw malformed(`only ${bytes.length} bytes, shorter than the 3-byte header`);
   const version = bytes[0]!;
   if (version !== FORMAT_VERSION) {
     throw new CrdtError(
@@ -114,7 +131,11 @@ export interface Decoded<S> {
 }
 
 /** Decodes an encoding that must be of `kernel`'s type; `target` names the receiver in errors. */
-export function decodeEnvelope<S>(bytes: Uint8Array, kernel: Kernel<S>, target: string): Decoded<S> {
+export function decodeEnvelope<S>(
+  bytes: Uint8Array,
+  kernel: Kernel<S>,
+  target: string,
+): Decoded<S> {
   const header = readHeader(bytes);
   if (header.type !== kernel.typeName) {
     throw new CrdtError(
@@ -132,9 +153,12 @@ export function decodeEnvelope<S>(bytes: Uint8Array, kernel: Kernel<S>, target: 
     store = kernel.read(r);
     // Invariant every join relies on: a store only holds dots its context has seen.
     kernel.forEachDot(store, (d) => {
-      if (!ctx.has(d)) throw malformed(`store dot ${d.replica}:${d.counter} is missing from its causal context`);
+      if (!ctx.has(d))
+        throw malformed(`store dot ${d.replica}:${d.counter} is missing from its causal context`);
     });
   }
   if (!r.done) throw malformed("trailing bytes after the store");
-  return digest === undefined ? { kind: header.kind, ctx, store } : { kind: header.kind, ctx, store, digest };
+  return digest === undefined
+    ? { kind: header.kind, ctx, store }
+    : { kind: header.kind, ctx, store, digest };
 }

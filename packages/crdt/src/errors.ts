@@ -6,7 +6,8 @@
  * - `malformed`: bytes that are not a valid encoding (truncated, inconsistent);
  * - `unsupported-version`: an encoding written by a newer format version.
  */
-export type CrdtErrorCode = "invalid-argument" | "type-mismatch" | "malformed" | "unsupported-version";
+export type CrdtErrorCode =
+  "invalid-argument" | "type-mismatch" | "malformed" | "unsupported-version";
 
 /**
  * The one error type thrown by `@cairn/crdt`. Messages name the thing, the

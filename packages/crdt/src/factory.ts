@@ -12,7 +12,8 @@ import { ORMap } from "./types/or-map.js";
 import { GSet, ORSet } from "./types/sets.js";
 
 /** Any of the CRDT types. */
-export type AnyCrdt = GCounter | PNCounter | GSet | ORSet | LWWRegister | Flag | ORMap<never> | Vote;
+export type AnyCrdt =
+  GCounter | PNCounter | GSet | ORSet | LWWRegister | Flag | ORMap<never> | Vote;
 
 const constructors: Record<TypeName, new (replicaId: string) => AnyCrdt> = {
   GCounter,
@@ -34,7 +35,10 @@ const constructors: Record<TypeName, new (replicaId: string) => AnyCrdt> = {
 export function createCrdt(type: TypeName, replicaId: string): AnyCrdt {
   const ctor = constructors[type] as (new (replicaId: string) => AnyCrdt) | undefined;
   if (ctor === undefined) {
-    throw new CrdtError("invalid-argument", `unknown CRDT type ${JSON.stringify(type)}; expected one of ${Object.keys(constructors).join(", ")}`);
+    throw new CrdtError(
+      "invalid-argument",
+      `unknown CRDT type ${JSON.stringify(type)}; expected one of ${Object.keys(constructors).join(", ")}`,
+    );
   }
   return new ctor(replicaId);
 }

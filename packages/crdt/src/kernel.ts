@@ -14,7 +14,8 @@ import type { Dot } from "./dot.js";
 import type { Reader, ReplicaTable, Writer } from "./codec.js";
 
 /** The stable type names, used in `ReplicatedDelta.type` and in errors. */
-export type TypeName = "GCounter" | "PNCounter" | "GSet" | "ORSet" | "LWWRegister" | "Flag" | "ORMap" | "Vote";
+export type TypeName =
+  "GCounter" | "PNCounter" | "GSet" | "ORSet" | "LWWRegister" | "Flag" | "ORMap" | "Vote";
 
 /**
  * How a join runs.

@@ -10,7 +10,8 @@
 import { CrdtError } from "./errors.js";
 
 /** A JSON-like value usable as a set element, map key or register value. */
-export type Value = string | number | boolean | null | readonly Value[] | { readonly [key: string]: Value };
+export type Value =
+  string | number | boolean | null | readonly Value[] | { readonly [key: string]: Value };
 
 /**
  * The canonical JSON of `value`, used as its identity and in encodings.
@@ -34,12 +35,16 @@ function write(value: unknown, path: string): string {
       return JSON.stringify(value);
     case "number":
       if (!Number.isFinite(value)) {
-        throw new CrdtError("invalid-argument", `${path} is ${String(value)}; only finite numbers have a stable encoding`);
+        throw new CrdtError(
+          "invalid-argument",
+          `${path} is ${String(value)}; only finite numbers have a stable encoding`,
+        );
       }
       return JSON.stringify(value);
     case "object": {
       if (value === null) return "null";
-      if (Array.isArray(value)) return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(",")}]`;
+      if (Array.isArray(value))
+        return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(",")}]`;
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) {
         throw new CrdtError(

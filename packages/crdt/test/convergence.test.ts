@@ -5,7 +5,7 @@ import { models } from "./models.js";
 
 // Runs per type: the suite shares two cores with other work, so keep it
 // quick; set CRDT_RUNS=2000 for a deeper search before a release.
-const RUNS = Number(process.env["CRDT_RUNS"] ?? 80);
+const RUNS = Number(process.env["CRDT_RUNS"] ?? 500);
 
 describe.each(Object.entries(models))("%s", (_name, model) => {
   it("converges to equal state and value once every replica has received everything, by any route", () => {
@@ -51,6 +51,9 @@ function normalize(v: unknown): unknown {
     (v as Map<unknown, unknown>).forEach((x, k) => out.push([k, normalize(x)]));
     return out;
   }
-  if (Array.isArray(v)) return (v as unknown[]).map(normalize).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+  if (Array.isArray(v))
+    return (v as unknown[])
+      .map(normalize)
+      .sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
   return v;
 }

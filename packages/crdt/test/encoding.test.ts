@@ -4,7 +4,17 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CrdtError, FORMAT_VERSION, GCounter, ORMap, ORSet, PNCounter, createCrdt, decodeState, readHeader } from "../src/index.js";
+import {
+  CrdtError,
+  FORMAT_VERSION,
+  GCounter,
+  ORMap,
+  ORSet,
+  PNCounter,
+  createCrdt,
+  decodeState,
+  readHeader,
+} from "../src/index.js";
 import { simulate, steps } from "./harness.js";
 import { models } from "./models.js";
 
@@ -12,15 +22,25 @@ describe("envelope", () => {
   it("starts with version, kind and type, readable without decoding the body", () => {
     const c = new PNCounter("a");
     c.increment();
-    expect(readHeader(c.encodeState())).toEqual({ version: FORMAT_VERSION, kind: "state", type: "PNCounter" });
-    expect(readHeader(c.takeDelta())).toEqual({ version: FORMAT_VERSION, kind: "delta", type: "PNCounter" });
+    expect(readHeader(c.encodeState())).toEqual({
+      version: FORMAT_VERSION,
+      kind: "state",
+      type: "PNCounter",
+    });
+    expect(readHeader(c.takeDelta())).toEqual({
+      version: FORMAT_VERSION,
+      kind: "delta",
+      type: "PNCounter",
+    });
     expect(readHeader(c.encodeContext()).kind).toBe("context");
   });
 
   it("refuses a newer format version, saying what to upgrade", () => {
     const bytes = new GCounter("a").encodeState();
     bytes[0] = FORMAT_VERSION + 1;
-    expect(() => new GCounter("b").merge(bytes)).toThrow(/format version 2, this @cairn\/crdt reads version 1; upgrade/);
+    expect(() => new GCounter("b").merge(bytes)).toThrow(
+      /format version 2, this @cairn\/crdt reads version 1; upgrade/,
+    );
   });
 
   it("gives equal states byte-identical encodings, whatever the order of operations", () => {
@@ -48,17 +68,23 @@ describe("envelope", () => {
       steps(model.op, 12).map((script) => simulate(model, 2, script, "none", 0).replicas[0]),
     );
     fc.assert(
-      fc.property(fc.oneof(...sources), fc.nat(), fc.nat({ max: 255 }), fc.boolean(), (replica, at, byte, truncate) => {
-        const bytes = replica.encodeState();
-        const damaged = truncate ? bytes.subarray(0, at % bytes.length) : bytes.slice();
-        if (!truncate) damaged[at % bytes.length] = byte;
-        const target = createCrdt(replica.type, "x");
-        try {
-          (target as { merge(b: Uint8Array): void }).merge(damaged);
-        } catch (e) {
-          expect(e).toBeInstanceOf(CrdtError);
-        }
-      }),
+      fc.property(
+        fc.oneof(...sources),
+        fc.nat(),
+        fc.nat({ max: 255 }),
+        fc.boolean(),
+        (replica, at, byte, truncate) => {
+          const bytes = replica.encodeState();
+          const damaged = truncate ? bytes.subarray(0, at % bytes.length) : bytes.slice();
+          if (!truncate) damaged[at % bytes.length] = byte;
+          const target = createCrdt(replica.type, "x");
+          try {
+            (target as { merge(b: Uint8Array): void }).merge(damaged);
+          } catch (e) {
+            expect(e).toBeInstanceOf(CrdtError);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

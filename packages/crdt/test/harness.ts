@@ -47,14 +47,39 @@ export type Step<Op> =
   | { readonly kind: "merge"; readonly from: number; readonly to: number }
   | { readonly kind: "anti-entropy"; readonly from: number; readonly to: number };
 
-export function steps<Op>(op: fc.Arbitrary<Op>, maxSteps = 40): fc.Arbitrary<Step<Op>[]> {
+// Script length; CRDT_STEPS=120 explores longer histories.
+const MAX_STEPS = Number(process.env["CRDT_STEPS"] ?? 40);
+
+export function steps<Op>(op: fc.Arbitrary<Op>, maxSteps = MAX_STEPS): fc.Arbitrary<Step<Op>[]> {
   const idx = fc.nat({ max: 9 });
   return fc.array(
     fc.oneof(
-      { weight: 5, arbitrary: fc.record({ kind: fc.constant("op" as const), replica: idx, op, take: fc.boolean() }) },
-      { weight: 4, arbitrary: fc.record({ kind: fc.constant("deliver" as const), msg: fc.nat(), to: idx, times: fc.nat({ max: 2 }) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant("merge" as const), from: idx, to: idx }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant("anti-entropy" as const), from: idx, to: idx }) },
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          kind: fc.constant("op" as const),
+          replica: idx,
+          op,
+          take: fc.boolean(),
+        }),
+      },
+      {
+        weight: 4,
+        arbitrary: fc.record({
+          kind: fc.constant("deliver" as const),
+          msg: fc.nat(),
+          to: idx,
+          times: fc.nat({ max: 2 }),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ kind: fc.constant("merge" as const), from: idx, to: idx }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({ kind: fc.constant("anti-entropy" as const), from: idx, to: idx }),
+      },
     ),
     { maxLength: maxSteps },
   );
@@ -150,7 +175,7 @@ export function simulate<Op, Spec>(
     // Gather everything into one replica in a random order, then spread it.
     const order = replicas.map((_, i) => i);
     shuffle(order, rand);
-    const hub = order[0];
+    const hub: number = order[0] ?? 0;
     for (const i of order.slice(1)) replicas[hub].merge(replicas[i].encodeState());
     for (const i of order.slice(1)) replicas[i].merge(replicas[hub].encodeState());
   } else {

@@ -9,7 +9,7 @@ import { copy, simulate, steps } from "./harness.js";
 import type { AnyReplica } from "./harness.js";
 import { models } from "./models.js";
 
-const RUNS = Number(process.env["CRDT_RUNS"] ?? 80);
+const RUNS = Number(process.env["CRDT_RUNS"] ?? 500);
 
 function merged(...parts: AnyReplica[]): AnyReplica {
   const out = copy(parts[0], "x");
@@ -43,7 +43,10 @@ describe.each(Object.entries(models))("%s", (_name, model) => {
   it("delta application is commutative, associative and idempotent", () => {
     fc.assert(
       fc.property(scripts, fc.nat(), fc.nat(), (script, i, j) => {
-        const { replicas: [a], deltas } = simulate(model, 3, script, "none", 0);
+        const {
+          replicas: [a],
+          deltas,
+        } = simulate(model, 3, script, "none", 0);
         if (deltas.length === 0) return;
         const d1 = deltas[i % deltas.length];
         const d2 = deltas[j % deltas.length];

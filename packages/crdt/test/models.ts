@@ -57,11 +57,17 @@ interface ORSetSpec {
   readonly covered: Set<number>;
 }
 
-/** Records an op that observes the known adds of `e`: they become covered, and the op conveys them. */
-function observe(spec: ORSetSpec, know: Knowledge, id: number, e: number): void {
+/** Records an op that observes the known adds matching `covers`: they become covered, and the op conveys them. */
+function observe<E>(
+  spec: { adds: Map<number, E>; covered: Set<number> },
+  know: Knowledge,
+  id: number,
+  covers: (e: E) => boolean,
+): void {
   const conveyed = new Set([id]);
   know.known.forEach((a) => {
-    if (spec.adds.get(a) === e && a !== id) {
+    const e = spec.adds.get(a);
+    if (e !== undefined && covers(e) && a !== id) {
       spec.covered.add(a);
       conveyed.add(a);
     }
@@ -86,7 +92,7 @@ export const orSetModel: Model<{ add: boolean; e: number }, ORSetSpec> = {
       as<ORSet<number>>(r).add(e);
       spec.adds.set(id, e);
     } else as<ORSet<number>>(r).remove(e);
-    observe(spec, know, id, e);
+    observe(spec, know, id, (x) => x === e);
   },
   expected(spec) {
     const present: number[] = [];
@@ -112,7 +118,11 @@ export const lwwModel: Model<{ value: number; ts: number }, LwwSpec> = {
     const seq = (spec.seq[i] = (spec.seq[i] ?? 0) + 1);
     const w = { ts, replica: i, seq, value };
     const b = spec.best;
-    if (b === undefined || w.ts > b.ts || (w.ts === b.ts && (w.replica > b.replica || (w.replica === b.replica && w.seq > b.seq)))) {
+    if (
+      b === undefined ||
+      w.ts > b.ts ||
+      (w.ts === b.ts && (w.replica > b.replica || (w.replica === b.replica && w.seq > b.seq)))
+    ) {
       spec.best = w;
     }
   },
@@ -163,11 +173,22 @@ type MapOp =
 export const orMapModel: Model<MapOp, null> = {
   create: (id) => new ORMap(id) as unknown as AnyReplica,
   op: fc.oneof(
-    fc.record({ kind: fc.constant("count" as const), key: fc.constantFrom("c1", "c2"), by: fc.integer({ min: -3, max: 3 }) }),
+    fc.record({
+      kind: fc.constant("count" as const),
+      key: fc.constantFrom("c1", "c2"),
+      by: fc.integer({ min: -3, max: 3 }),
+    }),
     fc.record({ kind: fc.constant("tag" as const), add: fc.boolean(), e: fc.nat({ max: 2 }) }),
-    fc.record({ kind: fc.constant("name" as const), value: fc.nat({ max: 9 }), ts: fc.nat({ max: 3 }) }),
+    fc.record({
+      kind: fc.constant("name" as const),
+      value: fc.nat({ max: 9 }),
+      ts: fc.nat({ max: 3 }),
+    }),
     fc.record({ kind: fc.constant("flag" as const) }),
-    fc.record({ kind: fc.constant("remove" as const), key: fc.constantFrom("c1", "c2", "tags", "name", "nested") }),
+    fc.record({
+      kind: fc.constant("remove" as const),
+      key: fc.constantFrom("c1", "c2", "tags", "name", "nested"),
+    }),
   ),
   newSpec: () => null,
   run(r, op) {
@@ -180,7 +201,11 @@ export const orMapModel: Model<MapOp, null> = {
         m.update("tags", ORSet<number>, (s) => (op.add ? s.add(op.e) : s.remove(op.e)));
         break;
       case "name":
-        m.update("name", LWWRegister<number>, (reg) => void reg.set(op.value, { timestamp: op.ts }));
+        m.update(
+          "name",
+          LWWRegister<number>,
+          (reg) => void reg.set(op.value, { timestamp: op.ts }),
+        );
         break;
       case "flag":
         m.update("nested", ORMap, (inner) => inner.update("done", Flag, (f) => f.enable()));
@@ -189,6 +214,71 @@ export const orMapModel: Model<MapOp, null> = {
         m.remove(op.key);
         break;
     }
+  },
+};
+
+type SetMapOp = { kind: "add" | "remove"; key: string; e: number } | { kind: "drop"; key: string };
+
+interface SetMapSpec {
+  nextId: number;
+  /** add op id -> [key, element] */
+  readonly adds: Map<number, readonly [string, number]>;
+  readonly covered: Set<number>;
+}
+
+/**
+ * ORMap of ORSets with element and key removals, against the observed-remove
+ * spec lifted to pairs: (key, element) is present iff some add of it is not
+ * covered by an element remove, a re-add, or a key removal that observed it;
+ * a key is present iff it has an element.
+ */
+export const setMapModel: Model<SetMapOp, SetMapSpec> = {
+  create: (id) => new ORMap(id) as unknown as AnyReplica,
+  op: fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constantFrom("add" as const, "remove" as const),
+        key: fc.constantFrom("p", "q"),
+        e: fc.nat({ max: 2 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("drop" as const), key: fc.constantFrom("p", "q") }),
+    },
+  ),
+  newSpec: () => ({ nextId: 0, adds: new Map(), covered: new Set() }),
+  run(r, op, spec, _i, know) {
+    const m = as<ORMap>(r);
+    const id = spec.nextId++;
+    if (op.kind === "drop") {
+      m.remove(op.key);
+      observe(spec, know, id, ([k]) => k === op.key);
+      return;
+    }
+    m.update(op.key, ORSet<number>, (s) => (op.kind === "add" ? s.add(op.e) : s.remove(op.e)));
+    if (op.kind === "add") spec.adds.set(id, [op.key, op.e]);
+    observe(spec, know, id, ([k, e]) => k === op.key && e === op.e);
+  },
+  expected(spec) {
+    const present = new Map<string, number[]>();
+    spec.adds.forEach(([k, e], id) => {
+      if (spec.covered.has(id)) return;
+      const list = present.get(k) ?? [];
+      if (!list.includes(e)) list.push(e);
+      present.set(k, list);
+    });
+    const out = new Map<string, number[]>();
+    for (const k of ["p", "q"]) {
+      const es = present.get(k);
+      if (es !== undefined)
+        out.set(
+          k,
+          es.sort((a, b) => a - b),
+        );
+    }
+    return out;
   },
 };
 
@@ -201,4 +291,5 @@ export const models = {
   Flag: flagModel,
   Vote: voteModel,
   ORMap: orMapModel,
+  "ORMap of ORSets": setMapModel,
 } as Record<string, Model<unknown, unknown>>;

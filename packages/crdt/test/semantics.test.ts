@@ -2,10 +2,24 @@
  * The semantic corners of each type, as plain examples.
  */
 import { describe, expect, it } from "vitest";
-import { CrdtError, Flag, GCounter, GSet, LWWRegister, ORMap, ORSet, PNCounter, Vote, reverseClock } from "../src/index.js";
+import {
+  CrdtError,
+  Flag,
+  GCounter,
+  GSet,
+  LWWRegister,
+  ORMap,
+  ORSet,
+  PNCounter,
+  Vote,
+  reverseClock,
+} from "../src/index.js";
 
 /** Ships a's pending delta to b (if any). */
-function ship(from: { takeDelta(): Uint8Array | undefined }, to: { applyDelta(d: Uint8Array): void }): void {
+function ship(
+  from: { takeDelta(): Uint8Array | undefined },
+  to: { applyDelta(d: Uint8Array): void },
+): void {
   const d = from.takeDelta();
   if (d !== undefined) to.applyDelta(d);
 }
@@ -244,7 +258,9 @@ describe("ORMap", () => {
 
   it("nests maps and reads plain values", () => {
     const m = new ORMap("a");
-    m.update("profile", ORMap, (p) => p.update("name", LWWRegister<string>, (r) => void r.set("Ada")));
+    m.update("profile", ORMap, (p) =>
+      p.update("name", LWWRegister<string>, (r) => void r.set("Ada")),
+    );
     m.update("visits", GCounter, (c) => c.increment(3));
     expect(m.value).toEqual(
       new Map<string, unknown>([
@@ -296,7 +312,9 @@ describe("misuse", () => {
     const c = new GCounter("a");
     const s = new ORSet("a");
     s.add(1);
-    expect(() => c.merge(s.encodeState())).toThrow(/cannot use a ORSet state on GCounter of replica 'a'/);
+    expect(() => c.merge(s.encodeState())).toThrow(
+      /cannot use a ORSet state on GCounter of replica 'a'/,
+    );
     expect(() => c.merge(s as never)).toThrow(/cannot merge a ORSet into GCounter/);
   });
 

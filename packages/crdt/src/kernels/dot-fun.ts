@@ -20,7 +20,12 @@ export interface Entry<V> {
 export type DotFun<V> = readonly Entry<V>[];
 
 /** Joins two dot functions under their contexts; returns a fresh array. */
-export function joinDotFun<V>(a: DotFun<V>, actx: DotContext, b: DotFun<V>, bctx: DotContext): Entry<V>[] {
+export function joinDotFun<V>(
+  a: DotFun<V>,
+  actx: DotContext,
+  b: DotFun<V>,
+  bctx: DotContext,
+): Entry<V>[] {
   const out: Entry<V>[] = [];
   for (const e of a) {
     if (!bctx.has(e.dot) || b.some((x) => sameDot(x.dot, e.dot))) out.push(e);
@@ -33,7 +38,9 @@ export function joinDotFun<V>(a: DotFun<V>, actx: DotContext, b: DotFun<V>, bctx
 /** The entry with the highest counter written by `replica`, if any. */
 export function ownEntry<V>(s: DotFun<V>, replica: string): Entry<V> | undefined {
   let best: Entry<V> | undefined;
-  for (const e of s) if (e.dot.replica === replica && (best === undefined || e.dot.counter > best.dot.counter)) best = e;
+  for (const e of s)
+    if (e.dot.replica === replica && (best === undefined || e.dot.counter > best.dot.counter))
+      best = e;
   return best;
 }
 

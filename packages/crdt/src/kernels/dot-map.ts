@@ -33,7 +33,13 @@ const FULL_DROP: JoinMode = { narrow: false, keepEmpty: false };
  * carries only the new nested entries, so visiting just those would miss the
  * removal of the old ones.
  */
-export function joinDotMap(a: DotMap, actx: DotContext, b: DotMap, bctx: DotContext, outer: JoinMode): DotMap {
+export function joinDotMap(
+  a: DotMap,
+  actx: DotContext,
+  b: DotMap,
+  bctx: DotContext,
+  outer: JoinMode,
+): DotMap {
   const mode = outer.narrow ? (outer.keepEmpty ? FULL_KEEP : FULL_DROP) : outer;
   for (const [k, be] of b) {
     const ae = a.get(k);
@@ -70,7 +76,14 @@ export function joinDotMap(a: DotMap, actx: DotContext, b: DotMap, bctx: DotCont
 }
 
 /** Rejects a join that would put two live value types under one key. */
-export function checkDotMap(a: DotMap, actx: DotContext, b: DotMap, bctx: DotContext, mode: JoinMode, path: string): void {
+export function checkDotMap(
+  a: DotMap,
+  actx: DotContext,
+  b: DotMap,
+  bctx: DotContext,
+  mode: JoinMode,
+  path: string,
+): void {
   for (const [k, be] of b) {
     const ae = a.get(k);
     if (ae === undefined) continue;
@@ -124,7 +137,11 @@ export function writeDotMap(w: Writer, s: DotMap, table: ReplicaTable, withType:
 }
 
 /** Reads entries written by {@link writeDotMap}; `kernelOf` resolves each entry's kernel. */
-export function readDotMap(r: Reader, kernelOf: (r: Reader) => Kernel<unknown>, parse: (json: string) => Value): DotMap {
+export function readDotMap(
+  r: Reader,
+  kernelOf: (r: Reader) => Kernel<unknown>,
+  parse: (json: string) => Value,
+): DotMap {
   const n = r.uint();
   const out: DotMap = new Map();
   for (let i = 0; i < n; i++) {

@@ -7,7 +7,14 @@ import type { Reader } from "../codec.js";
 import type { Kernel, TypeName } from "../kernel.js";
 import { canonicalKey, parseKey } from "../value.js";
 import type { Value } from "../value.js";
-import { checkDotMap, forEachDotMap, joinDotMap, readDotMap, restrictDotMap, writeDotMap } from "./dot-map.js";
+import {
+  checkDotMap,
+  forEachDotMap,
+  joinDotMap,
+  readDotMap,
+  restrictDotMap,
+  writeDotMap,
+} from "./dot-map.js";
 import type { DotMap } from "./dot-map.js";
 import { flagKernel, gCounterKernel, lwwKernel, pnCounterKernel, voteKernel } from "./registers.js";
 
@@ -19,7 +26,8 @@ function parseCanonical(json: string): Value {
   } catch {
     throw malformed(`key ${JSON.stringify(json.slice(0, 40))} is not JSON`);
   }
-  if (canonicalKey(value) !== json) throw malformed(`key ${JSON.stringify(json.slice(0, 40))} is not canonical JSON`);
+  if (canonicalKey(value) !== json)
+    throw malformed(`key ${JSON.stringify(json.slice(0, 40))} is not canonical JSON`);
   return value;
 }
 

@@ -79,7 +79,8 @@ export function lwwWinner(s: DotFun<Stamped>): Entry<Stamped> | undefined {
 }
 
 export function compareStamped(a: Entry<Stamped>, b: Entry<Stamped>): number {
-  if (a.value.timestamp !== b.value.timestamp) return a.value.timestamp < b.value.timestamp ? -1 : 1;
+  if (a.value.timestamp !== b.value.timestamp)
+    return a.value.timestamp < b.value.timestamp ? -1 : 1;
   return compareDots(a.dot, b.dot);
 }
 

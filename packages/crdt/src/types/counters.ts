@@ -16,14 +16,19 @@ function checkAmount(type: string, method: string, n: number): void {
     throw new CrdtError(
       "invalid-argument",
       `${type}.${method}(${String(n)}): the amount must be a non-negative safe integer` +
-        (type === "GCounter" && typeof n === "number" && n < 0 ? "; a GCounter only grows, use a PNCounter to decrement" : ""),
+        (type === "GCounter" && typeof n === "number" && n < 0
+          ? "; a GCounter only grows, use a PNCounter to decrement"
+          : ""),
     );
   }
 }
 
 function checkTotal(type: string, total: number): void {
   if (!Number.isSafeInteger(total)) {
-    throw new CrdtError("invalid-argument", `${type} total of this replica would reach ${total}, beyond Number.MAX_SAFE_INTEGER`);
+    throw new CrdtError(
+      "invalid-argument",
+      `${type} total of this replica would reach ${total}, beyond Number.MAX_SAFE_INTEGER`,
+    );
   }
 }
 

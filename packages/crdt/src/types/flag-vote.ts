@@ -88,7 +88,10 @@ export class Vote extends Crdt<DotFun<boolean>, VoteValue> {
   /** Sets this replica's vote; a no-op (no delta) when unchanged. */
   vote(value: boolean): void {
     if (typeof value !== "boolean") {
-      throw new CrdtError("invalid-argument", `Vote.vote(${String(value)}): the vote must be true or false`);
+      throw new CrdtError(
+        "invalid-argument",
+        `Vote.vote(${String(value)}): the vote must be true or false`,
+      );
     }
     const own = ownEntry(this.store, this.replicaId);
     if (own?.value === value) return;

@@ -21,7 +21,8 @@ export type Clock = (current: number | undefined) => number;
  * Wall-clock milliseconds, but always past the current timestamp so a
  * replica's own successive writes win even if its clock steps back.
  */
-export const defaultClock: Clock = (current) => Math.max(Date.now(), current === undefined ? -Infinity : current + 1);
+export const defaultClock: Clock = (current) =>
+  Math.max(Date.now(), current === undefined ? -Infinity : current + 1);
 
 /**
  * The earliest write wins: negated wall-clock milliseconds. Once a replica
@@ -79,7 +80,10 @@ export class LWWRegister<T extends Value = Value> extends Crdt<DotFun<Stamped>, 
     const current = lwwWinner(this.store);
     const timestamp = options.timestamp ?? this.#clock(current?.value.timestamp);
     if (typeof timestamp !== "number" || Number.isNaN(timestamp)) {
-      throw new CrdtError("invalid-argument", `LWWRegister.set: timestamp ${String(timestamp)} is not a number; the clock must return a number`);
+      throw new CrdtError(
+        "invalid-argument",
+        `LWWRegister.set: timestamp ${String(timestamp)} is not a number; the clock must return a number`,
+      );
     }
     const dot = this.nextDot();
     const entry = { dot, value: { timestamp, value, json: canonicalKey(value) } };

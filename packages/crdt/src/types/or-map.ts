@@ -98,7 +98,10 @@ export class ORMap<K extends Value = string> extends Crdt<DotMap, Map<K, unknown
     }
     const view = new type(this.replicaId);
     if (!(view instanceof Crdt) || view.type !== type.typeName) {
-      throw new CrdtError("invalid-argument", `ORMap values must be @cairn/crdt types; ${type.name} is not one`);
+      throw new CrdtError(
+        "invalid-argument",
+        `ORMap values must be @cairn/crdt types; ${type.name} is not one`,
+      );
     }
     // The instanceof check above makes this a Crdt; its store type matches `kernel`.
     (view as Crdt<unknown, unknown>)[bind]({
@@ -131,7 +134,10 @@ export class ORMap<K extends Value = string> extends Crdt<DotMap, Map<K, unknown
     const ctx = DotContext.of(this.nextDot());
     entry.kernel.forEachDot(entry.store, (d) => ctx.add(d));
     // Empty entry: a hint so receivers visit only this key.
-    this.mutate(new Map([[k, { key: entry.key, kernel: entry.kernel, store: entry.kernel.empty() }]]), ctx);
+    this.mutate(
+      new Map([[k, { key: entry.key, kernel: entry.kernel, store: entry.kernel.empty() }]]),
+      ctx,
+    );
   }
 
   #applyChild(key: K, k: string, kernel: Kernel<unknown>, store: unknown, ctx: DotContext): void {

@@ -37,7 +37,9 @@ abstract class SetBase<T extends Value> extends Crdt<DotMap, T[]> {
     const ctx = DotContext.of(dot);
     const live = this.store.get(key)?.store as Entry<null>[] | undefined;
     if (live) for (const e of live) ctx.add(e.dot);
-    const delta: DotMap = new Map([[key, { key: element, kernel: elementKernel, store: [{ dot, value: null }] }]]);
+    const delta: DotMap = new Map([
+      [key, { key: element, kernel: elementKernel, store: [{ dot, value: null }] }],
+    ]);
     this.mutate(delta, ctx);
   }
 }
