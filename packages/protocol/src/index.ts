@@ -37,6 +37,7 @@ export {
 } from "./gen/cairn/protocol/v1/action_pb.js";
 export type { ActionCommand, ActionResponse } from "./gen/cairn/protocol/v1/action_pb.js";
 export {
+  CancelTimerSchema,
   ChannelFailureSchema,
   ClientActionSchema,
   CloseSchema,
@@ -46,10 +47,13 @@ export {
   MetadataEntrySchema,
   MetadataSchema,
   ReplySchema,
+  ScheduleTimerSchema,
   SideEffectSchema,
+  TimerActionSchema,
   file_cairn_protocol_v1_common,
 } from "./gen/cairn/protocol/v1/common_pb.js";
 export type {
+  CancelTimer,
   ChannelFailure,
   ClientAction,
   Close,
@@ -59,7 +63,9 @@ export type {
   Metadata,
   MetadataEntry,
   Reply,
+  ScheduleTimer,
   SideEffect,
+  TimerAction,
 } from "./gen/cairn/protocol/v1/common_pb.js";
 export {
   ComponentKind,

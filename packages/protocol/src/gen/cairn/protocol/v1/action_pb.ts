@@ -6,7 +6,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ClientAction, Metadata, SideEffect } from "./common_pb.js";
+import type { ClientAction, Metadata, SideEffect, TimerAction } from "./common_pb.js";
 import { file_cairn_protocol_v1_common } from "./common_pb.js";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_any } from "@bufbuild/protobuf/wkt";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/protocol/v1/action.proto.
  */
 export const file_cairn_protocol_v1_action: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jYWlybi9wcm90b2NvbC92MS9hY3Rpb24ucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIokBCg1BY3Rpb25Db21tYW5kEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIMCgRuYW1lGAIgASgJEiUKB3BheWxvYWQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAQgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEifQoOQWN0aW9uUmVzcG9uc2USNgoNY2xpZW50X2FjdGlvbhgBIAEoCzIfLmNhaXJuLnByb3RvY29sLnYxLkNsaWVudEFjdGlvbhIzCgxzaWRlX2VmZmVjdHMYAiADKAsyHS5jYWlybi5wcm90b2NvbC52MS5TaWRlRWZmZWN0Mu8CCgdBY3Rpb25zElIKC0hhbmRsZVVuYXJ5EiAuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uQ29tbWFuZBohLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvblJlc3BvbnNlElkKEEhhbmRsZVN0cmVhbWVkSW4SIC5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25Db21tYW5kGiEuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uUmVzcG9uc2UoARJaChFIYW5kbGVTdHJlYW1lZE91dBIgLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvbkNvbW1hbmQaIS5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25SZXNwb25zZTABElkKDkhhbmRsZVN0cmVhbWVkEiAuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uQ29tbWFuZBohLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvblJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_cairn_protocol_v1_common, file_google_protobuf_any]);
+  fileDesc("Ch5jYWlybi9wcm90b2NvbC92MS9hY3Rpb24ucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIokBCg1BY3Rpb25Db21tYW5kEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIMCgRuYW1lGAIgASgJEiUKB3BheWxvYWQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAQgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEirQEKDkFjdGlvblJlc3BvbnNlEjYKDWNsaWVudF9hY3Rpb24YASABKAsyHy5jYWlybi5wcm90b2NvbC52MS5DbGllbnRBY3Rpb24SMwoMc2lkZV9lZmZlY3RzGAIgAygLMh0uY2Fpcm4ucHJvdG9jb2wudjEuU2lkZUVmZmVjdBIuCgZ0aW1lcnMYAyADKAsyHi5jYWlybi5wcm90b2NvbC52MS5UaW1lckFjdGlvbjLvAgoHQWN0aW9ucxJSCgtIYW5kbGVVbmFyeRIgLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvbkNvbW1hbmQaIS5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25SZXNwb25zZRJZChBIYW5kbGVTdHJlYW1lZEluEiAuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uQ29tbWFuZBohLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvblJlc3BvbnNlKAESWgoRSGFuZGxlU3RyZWFtZWRPdXQSIC5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25Db21tYW5kGiEuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uUmVzcG9uc2UwARJZCg5IYW5kbGVTdHJlYW1lZBIgLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvbkNvbW1hbmQaIS5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25SZXNwb25zZSgBMAFiBnByb3RvMw", [file_cairn_protocol_v1_common, file_google_protobuf_any]);
 
 /**
  * The first message of a stream names the service and method; later ones
@@ -58,6 +58,8 @@ export const ActionCommandSchema: GenMessage<ActionCommand> = /*@__PURE__*/
  */
 export type ActionResponse = Message<"cairn.protocol.v1.ActionResponse"> & {
   /**
+   * Absent on a streamed response that only carries effects or timers.
+   *
    * @generated from field: cairn.protocol.v1.ClientAction client_action = 1;
    */
   clientAction?: ClientAction | undefined;
@@ -66,6 +68,13 @@ export type ActionResponse = Message<"cairn.protocol.v1.ActionResponse"> & {
    * @generated from field: repeated cairn.protocol.v1.SideEffect side_effects = 2;
    */
   sideEffects: SideEffect[];
+
+  /**
+   * Timers to schedule or cancel (actions have no state; stored on their own).
+   *
+   * @generated from field: repeated cairn.protocol.v1.TimerAction timers = 3;
+   */
+  timers: TimerAction[];
 };
 
 /**

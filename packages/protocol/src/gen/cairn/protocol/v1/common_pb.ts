@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/protocol/v1/common.proto.
  */
 export const file_cairn_protocol_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jYWlybi9wcm90b2NvbC92MS9jb21tb24ucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIj0KCE1ldGFkYXRhEjEKB2VudHJpZXMYASADKAsyIC5jYWlybi5wcm90b2NvbC52MS5NZXRhZGF0YUVudHJ5IlQKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEhYKDHN0cmluZ192YWx1ZRgCIAEoCUgAEhUKC2J5dGVzX3ZhbHVlGAMgASgMSABCBwoFdmFsdWUieQoHQ29tbWFuZBIKCgJpZBgBIAEoBBIMCgRuYW1lGAIgASgJEiUKB3BheWxvYWQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAQgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEiXQoFUmVwbHkSJQoHcGF5bG9hZBgBIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSLQoIbWV0YWRhdGEYAiABKAsyGy5jYWlybi5wcm90b2NvbC52MS5NZXRhZGF0YSKFAQoHRm9yd2FyZBIUCgxzZXJ2aWNlX25hbWUYASABKAkSDgoGbWV0aG9kGAIgASgJEiUKB3BheWxvYWQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAQgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEiOQoHRmFpbHVyZRIMCgRjb2RlGAEgASgNEg8KB21lc3NhZ2UYAiABKAkSDwoHcmVzdGFydBgDIAEoCCKhAQoMQ2xpZW50QWN0aW9uEikKBXJlcGx5GAEgASgLMhguY2Fpcm4ucHJvdG9jb2wudjEuUmVwbHlIABItCgdmb3J3YXJkGAIgASgLMhouY2Fpcm4ucHJvdG9jb2wudjEuRm9yd2FyZEgAEi0KB2ZhaWx1cmUYAyABKAsyGi5jYWlybi5wcm90b2NvbC52MS5GYWlsdXJlSABCCAoGYWN0aW9uIp0BCgpTaWRlRWZmZWN0EhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIOCgZtZXRob2QYAiABKAkSJQoHcGF5bG9hZBgDIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSEwoLc3luY2hyb25vdXMYBCABKAgSLQoIbWV0YWRhdGEYBSABKAsyGy5jYWlybi5wcm90b2NvbC52MS5NZXRhZGF0YSIHCgVDbG9zZSJDCg5DaGFubmVsRmFpbHVyZRIMCgRjb2RlGAEgASgNEg8KB21lc3NhZ2UYAiABKAkSEgoKY29tbWFuZF9pZBgDIAEoBGIGcHJvdG8z", [file_google_protobuf_any]);
+  fileDesc("Ch5jYWlybi9wcm90b2NvbC92MS9jb21tb24ucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIj0KCE1ldGFkYXRhEjEKB2VudHJpZXMYASADKAsyIC5jYWlybi5wcm90b2NvbC52MS5NZXRhZGF0YUVudHJ5IlQKDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEhYKDHN0cmluZ192YWx1ZRgCIAEoCUgAEhUKC2J5dGVzX3ZhbHVlGAMgASgMSABCBwoFdmFsdWUieQoHQ29tbWFuZBIKCgJpZBgBIAEoBBIMCgRuYW1lGAIgASgJEiUKB3BheWxvYWQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAQgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEiXQoFUmVwbHkSJQoHcGF5bG9hZBgBIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSLQoIbWV0YWRhdGEYAiABKAsyGy5jYWlybi5wcm90b2NvbC52MS5NZXRhZGF0YSKFAQoHRm9yd2FyZBIUCgxzZXJ2aWNlX25hbWUYASABKAkSDgoGbWV0aG9kGAIgASgJEiUKB3BheWxvYWQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAQgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEiOQoHRmFpbHVyZRIMCgRjb2RlGAEgASgNEg8KB21lc3NhZ2UYAiABKAkSDwoHcmVzdGFydBgDIAEoCCKhAQoMQ2xpZW50QWN0aW9uEikKBXJlcGx5GAEgASgLMhguY2Fpcm4ucHJvdG9jb2wudjEuUmVwbHlIABItCgdmb3J3YXJkGAIgASgLMhouY2Fpcm4ucHJvdG9jb2wudjEuRm9yd2FyZEgAEi0KB2ZhaWx1cmUYAyABKAsyGi5jYWlybi5wcm90b2NvbC52MS5GYWlsdXJlSABCCAoGYWN0aW9uIp0BCgpTaWRlRWZmZWN0EhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIOCgZtZXRob2QYAiABKAkSJQoHcGF5bG9hZBgDIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSEwoLc3luY2hyb25vdXMYBCABKAgSLQoIbWV0YWRhdGEYBSABKAsyGy5jYWlybi5wcm90b2NvbC52MS5NZXRhZGF0YSIHCgVDbG9zZSJDCg5DaGFubmVsRmFpbHVyZRIMCgRjb2RlGAEgASgNEg8KB21lc3NhZ2UYAiABKAkSEgoKY29tbWFuZF9pZBgDIAEoBCJ/CgtUaW1lckFjdGlvbhI0CghzY2hlZHVsZRgBIAEoCzIgLmNhaXJuLnByb3RvY29sLnYxLlNjaGVkdWxlVGltZXJIABIwCgZjYW5jZWwYAiABKAsyHi5jYWlybi5wcm90b2NvbC52MS5DYW5jZWxUaW1lckgAQggKBmFjdGlvbiKvAQoNU2NoZWR1bGVUaW1lchIMCgRuYW1lGAEgASgJEhQKDGR1ZV9lcG9jaF9tcxgCIAEoAxIUCgxzZXJ2aWNlX25hbWUYAyABKAkSDgoGbWV0aG9kGAQgASgJEiUKB3BheWxvYWQYBSABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAYgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEiGwoLQ2FuY2VsVGltZXISDAoEbmFtZRgBIAEoCWIGcHJvdG8z", [file_google_protobuf_any]);
 
 /**
  * Metadata travels with commands, replies, forwards and effects. It maps to
@@ -334,4 +334,102 @@ export type ChannelFailure = Message<"cairn.protocol.v1.ChannelFailure"> & {
  */
 export const ChannelFailureSchema: GenMessage<ChannelFailure> = /*@__PURE__*/
   messageDesc(file_cairn_protocol_v1_common, 9);
+
+/**
+ * Schedules or cancels a durable timer, stored with the command's state
+ * change (only if the command succeeds).
+ *
+ * @generated from message cairn.protocol.v1.TimerAction
+ */
+export type TimerAction = Message<"cairn.protocol.v1.TimerAction"> & {
+  /**
+   * @generated from oneof cairn.protocol.v1.TimerAction.action
+   */
+  action: {
+    /**
+     * @generated from field: cairn.protocol.v1.ScheduleTimer schedule = 1;
+     */
+    value: ScheduleTimer;
+    case: "schedule";
+  } | {
+    /**
+     * @generated from field: cairn.protocol.v1.CancelTimer cancel = 2;
+     */
+    value: CancelTimer;
+    case: "cancel";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message cairn.protocol.v1.TimerAction.
+ * Use `create(TimerActionSchema)` to create a new message.
+ */
+export const TimerActionSchema: GenMessage<TimerAction> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_common, 10);
+
+/**
+ * A call to a component method at a given time. Timers are named per
+ * scheduling component instance: scheduling a name again replaces the timer.
+ * A timer fires at least once (it survives restarts) and is removed when its
+ * call succeeds; a failing call is retried with backoff.
+ *
+ * @generated from message cairn.protocol.v1.ScheduleTimer
+ */
+export type ScheduleTimer = Message<"cairn.protocol.v1.ScheduleTimer"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Epoch milliseconds when the call is due.
+   *
+   * @generated from field: int64 due_epoch_ms = 2;
+   */
+  dueEpochMs: bigint;
+
+  /**
+   * @generated from field: string service_name = 3;
+   */
+  serviceName: string;
+
+  /**
+   * @generated from field: string method = 4;
+   */
+  method: string;
+
+  /**
+   * @generated from field: google.protobuf.Any payload = 5;
+   */
+  payload?: Any | undefined;
+
+  /**
+   * @generated from field: cairn.protocol.v1.Metadata metadata = 6;
+   */
+  metadata?: Metadata | undefined;
+};
+
+/**
+ * Describes the message cairn.protocol.v1.ScheduleTimer.
+ * Use `create(ScheduleTimerSchema)` to create a new message.
+ */
+export const ScheduleTimerSchema: GenMessage<ScheduleTimer> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_common, 11);
+
+/**
+ * @generated from message cairn.protocol.v1.CancelTimer
+ */
+export type CancelTimer = Message<"cairn.protocol.v1.CancelTimer"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message cairn.protocol.v1.CancelTimer.
+ * Use `create(CancelTimerSchema)` to create a new message.
+ */
+export const CancelTimerSchema: GenMessage<CancelTimer> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_common, 12);
 
