@@ -6,7 +6,8 @@ import type {
   ServerErrorResponse,
   ServerUnaryCall,
 } from "@grpc/grpc-js";
-import { Code } from "@cairn/protocol";
+import { CairnError, Code } from "@cairn/protocol";
+import type { InvocationResult } from "../core/types.js";
 import type { CatalogView, MethodTarget } from "./catalog-view.js";
 import { fillGrpcMetadata, metadataFromGrpc } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
@@ -172,7 +173,7 @@ function streamingHandler(path: string, target: MethodTarget): Handler {
 }
 
 function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptions): Handler {
-  const { dispatcher, logger, defaultTimeoutMs } = options;
+  const { logger } = options;
   const func = (call: UnaryCall, callback: Reply): void => {
     const input = call.request;
     try {
@@ -185,35 +186,62 @@ function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptio
       });
       return;
     }
-    const abort = new AbortController();
-    call.once("cancelled", () => abort.abort());
-    const deadline = call.getDeadline();
-    const when = deadline instanceof Date ? deadline.getTime() : deadline;
-    dispatcher
-      .dispatch({
-        service: target.service,
-        method: target.method,
-        input,
-        metadata: metadataFromGrpc(call.metadata),
-        deadline: Number.isFinite(when) ? when : Date.now() + defaultTimeoutMs,
-        signal: abort.signal,
-      })
-      .then(
-        (result) => {
-          const md = new GrpcMetadata();
-          if (fillMetadata(md, result.metadata, logger)) call.sendMetadata(md);
-          const out = result.output;
-          callback(null, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-        },
-        (err: unknown) => {
-          const e = toClientError(err);
-          if (e.code === Code.Internal)
-            logger.error({ err, method: target.name }, "dispatch failed");
-          callback({ code: e.code as number as status, details: e.message });
-        },
-      );
+    dispatchCall(call, target, input, options).then(
+      (result) => {
+        const md = new GrpcMetadata();
+        if (fillMetadata(md, result.metadata, logger)) call.sendMetadata(md);
+        const out = result.output;
+        callback(null, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+      },
+      (err: unknown) => {
+        const e = toClientError(err);
+        if (e.code === Code.Internal) logger.error({ err, method: target.name }, "dispatch failed");
+        callback({ code: e.code as number as status, details: e.message });
+      },
+    );
   };
   return { func, serialize: identity, deserialize: identity, type: "unary", path };
+}
+
+/**
+ * Dispatches one call. grpc-js enforces a client's `grpc-timeout` itself
+ * (and then emits "cancelled", which aborts the signal); a call without one
+ * gets the default timeout here, so a stuck dispatcher cannot hold it forever.
+ */
+function dispatchCall(
+  call: UnaryCall,
+  target: MethodTarget,
+  input: Buffer,
+  options: ResolvedOptions,
+): Promise<InvocationResult> {
+  const abort = new AbortController();
+  call.once("cancelled", () => abort.abort());
+  const clientDeadline = call.getDeadline();
+  const when = clientDeadline instanceof Date ? clientDeadline.getTime() : clientDeadline;
+  const own = !Number.isFinite(when);
+  const deadline = own ? Date.now() + options.defaultTimeoutMs : when;
+  const dispatched = options.dispatcher.dispatch({
+    service: target.service,
+    method: target.method,
+    input,
+    metadata: metadataFromGrpc(call.metadata),
+    deadline,
+    signal: abort.signal,
+  });
+  if (!own) return dispatched;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new CairnError(
+          Code.DeadlineExceeded,
+          `deadline of ${options.defaultTimeoutMs} ms exceeded calling ${target.name}`,
+        ),
+      );
+      abort.abort();
+    }, options.defaultTimeoutMs);
+  });
+  return Promise.race([dispatched, expired]).finally(() => clearTimeout(timer));
 }
 
 /** Returns whether any metadata was copied; a bad key is logged and skipped. */

@@ -191,6 +191,14 @@ describe("gRPC ingress", () => {
     expect(res.status).toBe(501);
   });
 
+  it("ends a call without grpc-timeout at defaultTimeoutMs with DEADLINE_EXCEEDED", async () => {
+    running = await startIngress({ defaultTimeoutMs: 50 });
+    running.dispatcher.answers.set("AddItem", hangUntilAbort);
+    const out = await unary(running, ADD, addItem);
+    expect(out.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(running.dispatcher.last().signal?.aborted).toBe(true);
+  });
+
   it("aborts the invocation's signal when the client cancels", async () => {
     running = await startIngress();
     let started!: () => void;
