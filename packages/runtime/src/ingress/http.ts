@@ -201,6 +201,12 @@ function unsupportedType(contentType: string, expected: string): CairnError {
 }
 
 function notFound(view: CatalogView, method: string | undefined, path: string): CairnError {
+  if (view.methods.has(path)) {
+    return new CairnError(
+      Code.NotFound,
+      `no route matches ${method} ${path}: ${path.slice(1)} is served with POST`,
+    );
+  }
   const parts = path.split("/");
   if (parts.length === 3 && view.catalog.services.has(parts[1] as string)) {
     return new CairnError(

@@ -160,6 +160,13 @@ describe("HTTP errors", () => {
     expect((await s.json()).message).toContain("foo.v1.Bar");
   });
 
+  it("a method path asked with GET is 404 saying to use POST", async () => {
+    const r = await start();
+    const res = await fetch(`${r.url}/shoppingcart.v1.ShoppingCart/GetCart`);
+    expect(res.status).toBe(404);
+    expect((await res.json()).message).toContain("is served with POST");
+  });
+
   it("a body over maxRequestBytes is 413", async () => {
     running = await startIngress({ maxRequestBytes: 1024 });
     const res = await post(running, "/carts/c1/items", JSON.stringify({ name: "x".repeat(5000) }));
