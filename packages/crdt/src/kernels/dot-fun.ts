@@ -25,7 +25,9 @@ export function joinDotFun<V>(
   actx: DotContext,
   b: DotFun<V>,
   bctx: DotContext,
-): Entry<V>[] {
+): DotFun<V> {
+  // Fast path for the commonest case in merges of similar states: one shared entry.
+  if (a.length === 1 && b.length === 1 && sameDot(a[0]!.dot, b[0]!.dot)) return a;
   const out: Entry<V>[] = [];
   for (const e of a) {
     if (!bctx.has(e.dot) || b.some((x) => sameDot(x.dot, e.dot))) out.push(e);
