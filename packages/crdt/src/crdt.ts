@@ -146,6 +146,7 @@ export abstract class Crdt<S, V> {
       this.#join(decoded.store, decoded.ctx, decoded.kind === "delta" ? APPLY_DELTA : MERGE_STATE);
       return;
     }
+    if (other instanceof Crdt && other.#binding !== undefined) other.#assertRoot("merge");
     if (!(other instanceof Crdt) || other.#kernel !== this.#kernel) {
       const name = other instanceof Crdt ? other.#kernel.typeName : typeof other;
       throw new CrdtError(
@@ -164,11 +165,13 @@ export abstract class Crdt<S, V> {
 
   /** The full state, encoded (canonical: equal states give equal bytes). */
   encodeState(): Uint8Array {
+    this.#assertRoot("encodeState");
     return encodeEnvelope("state", this.#kernel, this.store, this.ctx);
   }
 
   /** The causal context alone: send it to a peer so it can answer with {@link missingFor}. */
   encodeContext(): Uint8Array {
+    this.#assertRoot("encodeContext");
     return encodeEnvelope("context", this.#kernel, this.store, this.ctx);
   }
 

@@ -62,7 +62,8 @@ export function joinDotMap(
       }
     }
     if (kernel.isEmpty(store) && !mode.keepEmpty) a.delete(k);
-    else if (ae !== undefined && ae.kernel === kernel) ae.store = store; // entries of `a` are its own
+    else if (ae !== undefined && ae.kernel === kernel)
+      ae.store = store; // entries of `a` are its own
     else a.set(k, { key: be.key, kernel, store });
   }
   if (!outer.narrow) {
