@@ -59,6 +59,19 @@ export function createHttpHandler(
   ): void => {
     const timeout = timeoutOf(req, options.defaultTimeoutMs);
     if (timeout.error !== undefined) return fail(res, protocol, timeout.error);
+    const encoding = req.headers["content-encoding"];
+    if (encoding !== undefined && encoding !== "identity") {
+      // Decoding compressed bodies is not implemented; refusing beats
+      // reporting the compressed bytes as a malformed message.
+      return fail(
+        res,
+        protocol,
+        new CairnError(
+          Code.Unimplemented,
+          `content-encoding '${encoding}' is not supported; send the body uncompressed`,
+        ),
+      );
+    }
     if (target.method.methodKind !== "unary") {
       return fail(
         res,

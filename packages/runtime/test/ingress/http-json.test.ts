@@ -174,6 +174,17 @@ describe("HTTP errors", () => {
     expect((await res.json()).status).toBe("RESOURCE_EXHAUSTED");
   });
 
+  it("a compressed body is refused as UNIMPLEMENTED", async () => {
+    const r = await start();
+    const res = await fetch(`${r.url}/carts/c1/items`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: "{}",
+    });
+    expect(res.status).toBe(501);
+    expect((await res.json()).message).toContain("content-encoding 'gzip'");
+  });
+
   it("a wrong content type is 415", async () => {
     const r = await start();
     const res = await post(r, "/carts/c1/items", "a=b", "application/x-www-form-urlencoded");
