@@ -8,7 +8,11 @@ import { createAdminApi } from "./admin-api-impl.js";
 import type { Catalog } from "./core/types.js";
 import { Router } from "./core/router.js";
 import type { DiscoveredCatalog } from "./host/catalog.js";
+import { createActionHandler } from "./host/actions.js";
 import { EntityHost } from "./host/entity-host.js";
+import { eventSourcedKind } from "./host/kinds/event-sourced.js";
+import { noExtras } from "./host/kinds/extras.js";
+import { valueKind } from "./host/kinds/value.js";
 import type { EntityEnv } from "./host/entity-env.js";
 import { FunctionConnection } from "./host/function-connection.js";
 import { createIngress, httpRouteOf } from "./ingress/index.js";
@@ -96,18 +100,19 @@ class RuntimeImpl implements Runtime {
       defaultPassivationMs: o.passivationTimeoutMs,
       onCatalog: (c) => (this.current = c),
       onConnected: (up) => this.metrics.functionConnected(up),
+      proxyAddress: () =>
+        `${o.host === "0.0.0.0" || o.host === "::" ? "127.0.0.1" : o.host}:${this.ports.ingress}`,
     });
     this.connection = connection;
     // The router needs the host and the host's entities call back into the router.
     const late: { router?: Router } = {};
+    const store = this.store;
     const env: EntityEnv = {
-      store: this.store,
       logger: this.logger,
       metrics: this.metrics,
       mailboxCapacity: o.mailboxCapacity,
       commandTimeoutMs: o.commandTimeoutMs,
       connection,
-      mux: () => connection.eventSourced,
       reportError: (m, s, e) => connection.reportError(m, s, e),
       checkReply: (inv, reply) => late.router!.checkReply(inv, reply),
       release: (inv, reply) => late.router!.release(inv, reply),
@@ -118,9 +123,17 @@ class RuntimeImpl implements Runtime {
       deactivated: (e) => this.metrics.activeEntities(e.service.desc.typeName, -1),
       restarted: (e, reason) => this.metrics.entityRestarted(e.service.desc.typeName, reason),
     };
-    const host = new EntityHost(env);
+    const host = new EntityHost(env, {
+      event_sourced_entity: eventSourcedKind(store, () => connection.eventSourced, noExtras),
+      value_entity: valueKind(store, () => connection.value, noExtras),
+    });
     this.host = host;
-    const router = new Router(() => this.current, host, this.logger);
+    const actions = createActionHandler({
+      client: () => connection.grpcClient,
+      connection,
+      commandTimeoutMs: o.commandTimeoutMs,
+    });
+    const router = new Router(() => this.current, host, actions, this.logger);
     late.router = router;
     this.ingress = createIngress({
       catalog: () => this.current,

@@ -7,9 +7,10 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { CairnError, Code } from "@cairn/protocol";
-import type { EventSourcedReply, SideEffect, Forward } from "@cairn/protocol";
+import type { SideEffect, Forward } from "@cairn/protocol";
 import type { Logger } from "pino";
 import { entityKeyFields } from "../host/catalog.js";
+import type { ComponentReply } from "../host/entity-env.js";
 import { anyTypeName, fromWireMetadata } from "../host/payloads.js";
 import type { Catalog, Dispatcher, Invocation, InvocationResult, ServiceEntry } from "./types.js";
 
@@ -27,6 +28,11 @@ interface Target {
   readonly method: DescMethod;
 }
 
+/** Calls stateless actions in the user function. */
+export interface ActionHandler {
+  unary(invocation: Invocation): Promise<ComponentReply>;
+}
+
 /** Attempts for an asynchronous effect before it is logged as dropped (durable outbox: later). */
 const ASYNC_EFFECT_ATTEMPTS = 8;
 
@@ -34,16 +40,20 @@ export class Router implements Dispatcher {
   constructor(
     private readonly catalog: () => Catalog | undefined,
     private readonly entities: EntityHandler,
+    private readonly actions: ActionHandler,
     private readonly logger: Logger,
   ) {}
 
   dispatch(invocation: Invocation): Promise<InvocationResult> {
     switch (invocation.service.kind) {
-      case "event_sourced_entity": {
+      case "event_sourced_entity":
+      case "value_entity": {
         const key = entityKey(invocation);
         if ("error" in key) return Promise.reject(key.error);
         return this.entities.handle(invocation.service, key.value, invocation);
       }
+      case "action":
+        return this.runAction(invocation);
       default:
         return Promise.reject(
           new CairnError(
@@ -55,7 +65,7 @@ export class Router implements Dispatcher {
   }
 
   /** Validates a reply's forward and effects before its events are persisted. */
-  checkReply(invocation: Invocation, reply: EventSourcedReply): CairnError | undefined {
+  checkReply(invocation: Invocation, reply: ComponentReply): CairnError | undefined {
     const action = reply.clientAction?.action;
     if (action?.case === "reply") {
       const payload = action.value.payload;
@@ -84,11 +94,31 @@ export class Router implements Dispatcher {
       const target = this.resolve(effect.serviceName, effect.method, "effect");
       if ("error" in target) return target.error;
     }
+    for (const timer of reply.timers) {
+      if (timer.action.case !== "schedule") continue;
+      const t = timer.action.value;
+      const target = this.resolve(t.serviceName, t.method, `timer '${t.name}'`);
+      if ("error" in target) return target.error;
+    }
     return undefined;
   }
 
+  private async runAction(invocation: Invocation): Promise<InvocationResult> {
+    const reply = await this.actions.unary(invocation);
+    const action = reply.clientAction?.action;
+    if (action?.case === "failure") {
+      throw new CairnError(
+        action.value.code === 0 ? Code.Unknown : action.value.code,
+        action.value.message,
+      );
+    }
+    const problem = this.checkReply(invocation, reply);
+    if (problem !== undefined) throw problem;
+    return this.release(invocation, reply);
+  }
+
   /** Runs effects and the forward after the commit; resolves with the client's answer. */
-  async release(invocation: Invocation, reply: EventSourcedReply): Promise<InvocationResult> {
+  async release(invocation: Invocation, reply: ComponentReply): Promise<InvocationResult> {
     for (const effect of reply.sideEffects) {
       if (!effect.synchronous) continue;
       try {

@@ -1,15 +1,23 @@
 /** What an entity needs from its host; one object shared by all entities. */
-import type { EventSourcedReply } from "@cairn/protocol";
-import type { CairnError } from "@cairn/protocol";
+import type { CairnError, ClientAction, SideEffect, TimerAction } from "@cairn/protocol";
 import type { Logger } from "pino";
-import type { Invocation, InvocationResult } from "../core/types.js";
-import type { Store } from "../store/types.js";
-import type { EventSourcedEntity } from "./event-sourced-entity.js";
-import type { EventSourcedMux } from "./event-sourced-mux.js";
+import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
 import type { HostMetrics } from "./metrics.js";
 
+/** The part of a reply every component kind shares. */
+export interface ComponentReply {
+  readonly clientAction?: ClientAction | undefined;
+  readonly sideEffects: readonly SideEffect[];
+  readonly timers: readonly TimerAction[];
+}
+
+/** An entity as the host's callbacks see it. */
+export interface EntityInfo {
+  readonly service: ServiceEntry;
+  readonly entityId: string;
+}
+
 export interface EntityEnv {
-  readonly store: Store;
   readonly logger: Logger;
   readonly metrics: HostMetrics;
   readonly mailboxCapacity: number;
@@ -18,14 +26,12 @@ export interface EntityEnv {
     whenConnected(timeoutMs: number): Promise<boolean>;
     readonly status: string;
   };
-  /** The current multiplexed stream (replaced on reconnect). */
-  mux(): EventSourcedMux;
   reportError(message: string, serviceName: string, entityId: string): void;
-  /** Validates forwards and effects before anything is persisted. */
-  checkReply(invocation: Invocation, reply: EventSourcedReply): CairnError | undefined;
+  /** Validates forwards, effects and timers before anything is persisted. */
+  checkReply(invocation: Invocation, reply: ComponentReply): CairnError | undefined;
   /** After the commit: runs effects and forwards, resolves with the client's answer. */
-  release(invocation: Invocation, reply: EventSourcedReply): Promise<InvocationResult>;
-  activated(entity: EventSourcedEntity): void;
-  deactivated(entity: EventSourcedEntity): void;
-  restarted(entity: EventSourcedEntity, reason: string): void;
+  release(invocation: Invocation, reply: ComponentReply): Promise<InvocationResult>;
+  activated(entity: EntityInfo): void;
+  deactivated(entity: EntityInfo): void;
+  restarted(entity: EntityInfo, reason: string): void;
 }

@@ -1,20 +1,35 @@
 /**
- * Keeps the active event-sourced entities of this node: creates them on the
+ * Keeps the active entities (event-sourced and value) of this node: creates them on the
  * first command, passivates them when idle past their component's timeout,
  * and drains them on shutdown.
  */
 import { CairnError, Code, codeName } from "@cairn/protocol";
 import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
 import type { EntityEnv } from "./entity-env.js";
-import { EventSourcedEntity } from "./event-sourced-entity.js";
+import { Entity } from "./entity.js";
+import type { EntityKind, EntityReply } from "./entity.js";
+
+// The host stores entities of every kind side by side; their type
+// parameters only matter inside each entity.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type AnyEntity = Entity<any, any, any, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+type AnyKind = EntityKind<any, any, EntityReply, any>;
+
+/** The kinds the host can run, by component kind. */
+export interface EntityKinds {
+  readonly event_sourced_entity: AnyKind;
+  readonly value_entity: AnyKind;
+}
 
 export class EntityHost {
-  private readonly entities = new Map<string, EventSourcedEntity>();
+  private readonly entities = new Map<string, AnyEntity>();
   private readonly sweeper: NodeJS.Timeout;
   private draining = false;
 
   constructor(
     private readonly env: EntityEnv,
+    private readonly kinds: EntityKinds,
     sweepIntervalMs = 1_000,
   ) {
     this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
@@ -40,7 +55,12 @@ export class EntityHost {
     const key = `${service.desc.typeName}\u0000${entityId}`;
     let entity = this.entities.get(key);
     if (entity === undefined) {
-      entity = new EventSourcedEntity(service, entityId, this.env);
+      if (service.kind !== "event_sourced_entity" && service.kind !== "value_entity") {
+        return Promise.reject(
+          new CairnError(Code.Internal, `${service.desc.typeName} is not an entity`),
+        );
+      }
+      entity = new Entity(service, entityId, this.env, this.kinds[service.kind]);
       this.entities.set(key, entity);
     }
     const started = performance.now();

@@ -1,29 +1,41 @@
 /**
  * The runtime's connection to the user function: discovery (retried with
  * backoff until the function is up), the protocol version check, and the
- * multiplexed event-sourced stream. When the stream breaks (the function
+ * multiplexed entity streams (one per entity kind the function serves), and
+ * the unary/streaming calls of actions. When a stream breaks (the function
  * died or was redeployed) every open channel is told, and the connection
- * discovers again and reopens the stream.
+ * discovers again and reopens the streams.
  */
 import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
   Discovery,
   EventSourcedEntities,
+  ValueEntities,
   PROTOCOL_MAJOR_VERSION,
   PROTOCOL_MINOR_VERSION,
   RuntimeInfoSchema,
   UserFunctionErrorSchema,
   grpcServiceDefinition,
 } from "@cairn/protocol";
-import type { Spec, EventSourcedInFrame, EventSourcedOutFrame } from "@cairn/protocol";
+import type { GrpcMethodDefinition } from "@cairn/protocol";
+import type {
+  EventSourcedIn,
+  EventSourcedOut,
+  Spec,
+  ValueEntityIn,
+  ValueEntityOut,
+} from "@cairn/protocol";
 import type { Logger } from "pino";
 import { buildCatalog } from "./catalog.js";
 import type { DiscoveredCatalog } from "./catalog.js";
-import { EventSourcedMux } from "./event-sourced-mux.js";
+import type { ChannelMux } from "./channel-mux.js";
+import { eventSourcedMux } from "./kinds/event-sourced.js";
+import { valueMux } from "./kinds/value.js";
 
 const discoveryDef = grpcServiceDefinition(Discovery);
 const esDef = grpcServiceDefinition(EventSourcedEntities);
+const valueDef = grpcServiceDefinition(ValueEntities);
 
 /** Options of {@link FunctionConnection}. */
 export interface FunctionConnectionOptions {
@@ -33,6 +45,8 @@ export interface FunctionConnectionOptions {
   defaultPassivationMs: number;
   /** Called with each new catalog (first discovery and every re-discovery). */
   onCatalog: (catalog: DiscoveredCatalog) => void;
+  /** host:port the function may call components at (the ingress). */
+  proxyAddress: () => string;
   /** Called when the function connection goes up or down. */
   onConnected?: (up: boolean) => void;
 }
@@ -50,7 +64,9 @@ export class FunctionConnection {
   private waiters: Array<() => void> = [];
   private retryTimer: NodeJS.Timeout | undefined;
   /** Current event-sourced stream multiplexer; replaced on reconnect. */
-  readonly eventSourced: EventSourcedMux;
+  readonly eventSourced: ChannelMux<EventSourcedIn, EventSourcedOut>;
+  /** Current value-entity stream multiplexer. */
+  readonly value: ChannelMux<ValueEntityIn, ValueEntityOut>;
 
   constructor(private readonly options: FunctionConnectionOptions) {
     this.client = new grpc.Client(options.address, grpc.credentials.createInsecure(), {
@@ -62,10 +78,9 @@ export class FunctionConnection {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 1_000,
     });
-    this.eventSourced = new EventSourcedMux(
-      () => this.openEsStream(),
-      (err) => this.streamLost(err),
-    );
+    const lost = (err: Error) => this.streamLost(err);
+    this.eventSourced = eventSourcedMux(() => this.openStream(esDef.handle!), lost);
+    this.value = valueMux(() => this.openStream(valueDef.handle!), lost);
   }
 
   /** Human-readable connection status for readiness checks. */
@@ -132,6 +147,7 @@ export class FunctionConnection {
     this.state = { kind: "closed" };
     clearTimeout(this.retryTimer);
     this.eventSourced.close();
+    this.value.close();
     this.client.close();
   }
 
@@ -145,7 +161,11 @@ export class FunctionConnection {
         const catalog = buildCatalog(spec, this.options.defaultPassivationMs);
         if ("error" in catalog) return this.refuse(catalog.error);
         this.options.onCatalog(catalog.value);
-        this.eventSourced.open();
+        // Only the streams of kinds the function serves: opening another
+        // would fail at once (UNIMPLEMENTED) and look like a lost connection.
+        const kinds = new Set([...catalog.value.services.values()].map((s) => s.kind));
+        if (kinds.has("event_sourced_entity")) this.eventSourced.open();
+        if (kinds.has("value_entity")) this.value.open();
         this.state = { kind: "connected" };
         this.options.logger.info(
           {
@@ -202,7 +222,8 @@ export class FunctionConnection {
       protocolMinorVersion: PROTOCOL_MINOR_VERSION,
       runtimeName: "cairn-runtime",
       runtimeVersion: this.options.runtimeVersion,
-      supportedComponentKinds: ["event_sourced_entity"],
+      supportedComponentKinds: ["event_sourced_entity", "value_entity", "action"],
+      proxyAddress: this.options.proxyAddress(),
     });
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
@@ -217,13 +238,17 @@ export class FunctionConnection {
     });
   }
 
-  private openEsStream(): grpc.ClientDuplexStream<EventSourcedInFrame, EventSourcedOutFrame> {
-    const m = esDef.handle!;
+  private openStream<F>(m: GrpcMethodDefinition): grpc.ClientDuplexStream<unknown, F> {
     return this.client.makeBidiStreamRequest(
       m.path,
       m.requestSerialize,
       m.responseDeserialize,
-    ) as grpc.ClientDuplexStream<EventSourcedInFrame, EventSourcedOutFrame>;
+    ) as grpc.ClientDuplexStream<unknown, F>;
+  }
+
+  /** The grpc-js client, for action calls. */
+  get grpcClient(): grpc.Client {
+    return this.client;
   }
 
   private streamLost(err: Error): void {
@@ -234,6 +259,10 @@ export class FunctionConnection {
     );
     this.options.onConnected?.(false);
     this.state = { kind: "connecting", attempt: 0, lastError: err.message };
+    // One stream down means the function went away or was redeployed: drop
+    // the others too, so no channel outlives the discovery that opened it.
+    this.eventSourced.abort(err);
+    this.value.abort(err);
     void this.discoverLoop();
   }
 }

@@ -1,29 +1,56 @@
 /**
- * One active event-sourced entity: its channel to the user function, its
- * bounded mailbox, and its commit pipeline.
+ * One active entity (event-sourced or value): its channel to the user
+ * function, its bounded mailbox, and its commit pipeline. What differs
+ * between kinds (how to load, which messages, how to persist) is an
+ * {@link EntityKind}; the flow below is shared.
  *
  * Commands go to the function in arrival order, pipelined: up to
  * `PIPELINE_WINDOW` are sent without waiting for the replies (the SDK handles
  * a channel's commands one at a time, in order, so semantics are those of one
  * command at a time; a hot entity just stops paying a round trip per
- * command). A reply's events are persisted before the reply is released:
- * replies queue in `committing` and all events that gathered while a commit
- * was in flight go to the store as ONE append (all-or-none for the group). That keeps a hot
- * entity's throughput bound by commands per fsync, not fsyncs per second,
- * while preserving the rules: nothing is released before it is durable, and
- * a reply that read state (even a pure query) waits for the commits before it.
- * If a commit fails, every reply computed on top of it fails too and the
- * entity restarts from the store.
+ * command). A reply's state change is persisted before the reply is
+ * released: replies queue in `committing` and all changes that gathered
+ * while a commit was in flight go to the store as ONE write (all-or-none for
+ * the group). That keeps a hot entity's throughput bound by commands per
+ * fsync, not fsyncs per second, while preserving the rules: nothing is
+ * released before it is durable, and a reply that read state (even a pure
+ * query) waits for the commits before it. If a commit fails, every reply
+ * computed on top of it fails too and the entity restarts from the store.
  */
-import { create } from "@bufbuild/protobuf";
-import { CairnError, Code, EventSourcedInSchema } from "@cairn/protocol";
-import type { EventSourcedOut, EventSourcedReply } from "@cairn/protocol";
+import { CairnError, Code } from "@cairn/protocol";
+import type { ChannelFailure } from "@cairn/protocol";
 import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
 import { SequenceConflictError } from "../store/types.js";
-import type { AppendRequest, StoredPayload } from "../store/types.js";
-import type { ChannelListener } from "./event-sourced-mux.js";
-import type { EntityEnv } from "./entity-env.js";
-import { fromAny, messageAny, toAny, toWireMetadata } from "./payloads.js";
+import type { EntityRef } from "../store/types.js";
+import type { ChannelListener, ChannelMux } from "./channel-mux.js";
+import type { ComponentReply, EntityEnv } from "./entity-env.js";
+
+/** A reply of any entity kind: the common part plus the kind's state change. */
+export interface EntityReply extends ComponentReply {
+  readonly commandId: bigint;
+}
+
+/** What is kind-specific about an entity. One object per kind, shared by its entities. */
+export interface EntityKind<
+  In,
+  Out extends { readonly channelId: bigint },
+  R extends EntityReply,
+  Loaded,
+> {
+  /** The current stream multiplexer of this kind (replaced on reconnect). */
+  mux(): ChannelMux<In, Out>;
+  /** Reads what activation needs, and the position (sequence or version) it is at. */
+  load(ref: EntityRef): Promise<{ loaded: Loaded; position: number }>;
+  initMessages(channel: bigint, serviceName: string, entityId: string, loaded: Loaded): In[];
+  commandMessage(channel: bigint, id: bigint, invocation: Invocation): In;
+  closeMessage(channel: bigint): In;
+  /** A reply or a channel failure; undefined for messages the entity ignores. */
+  decode(message: Out): { reply: R } | { failure: ChannelFailure } | undefined;
+  /** True when the reply changes state (a failure must not). */
+  changesState(reply: R): boolean;
+  /** Persists the state changes of consecutive replies as one write; resolves to the new position. */
+  persist(ref: EntityRef, position: number, batch: readonly R[]): Promise<number>;
+}
 
 interface Pending {
   readonly invocation: Invocation;
@@ -44,22 +71,27 @@ interface InFlight {
  */
 const PIPELINE_WINDOW = 32;
 
-interface Replied {
+interface Replied<R> {
   readonly command: Pending;
-  readonly reply: EventSourcedReply;
+  readonly reply: R;
 }
 
-export class EventSourcedEntity implements ChannelListener {
+export class Entity<
+  In,
+  Out extends { readonly channelId: bigint },
+  R extends EntityReply,
+  Loaded,
+> implements ChannelListener<Out> {
   private channel: bigint | undefined;
   private activating = false;
   private readonly mailbox: Pending[] = [];
   /** Sent to the function, oldest first; replies come in this order. */
   private readonly inFlight: InFlight[] = [];
   private nextCommandId = 1n;
-  private readonly committing: Replied[] = [];
+  private readonly committing: Replied<R>[] = [];
   private commitRunning = false;
-  /** Sequence of the last durable event. */
-  private sequence = 0;
+  /** Sequence of the last durable event, or version of the durable state. */
+  private position = 0;
   /** Epoch ms of the last activity, for passivation. */
   lastActive = Date.now();
   private closed = false;
@@ -68,7 +100,15 @@ export class EventSourcedEntity implements ChannelListener {
     readonly service: ServiceEntry,
     readonly entityId: string,
     private readonly env: EntityEnv,
+    private readonly kind: EntityKind<In, Out, R, Loaded>,
   ) {}
+
+  private get ref(): EntityRef {
+    return {
+      entityType: this.service.entityType ?? this.service.desc.typeName,
+      entityId: this.entityId,
+    };
+  }
 
   private get label(): string {
     return `${this.service.desc.typeName}/${this.entityId}`;
@@ -159,20 +199,7 @@ export class EventSourcedEntity implements ChannelListener {
     const timeoutMs = Math.max(0, command.deadline - Date.now());
     const timer = setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs);
     this.inFlight.push({ command, id, timer });
-    this.env.mux().send(
-      create(EventSourcedInSchema, {
-        channelId: channel,
-        body: {
-          case: "command",
-          value: {
-            id,
-            name: inv.method.name,
-            payload: messageAny(inv.method.input.typeName, inv.input),
-            metadata: toWireMetadata(inv.metadata),
-          },
-        },
-      }),
-    );
+    this.kind.mux().send(this.kind.commandMessage(channel, id, inv));
   }
 
   private onTimeout(id: bigint, ms: number): void {
@@ -191,11 +218,12 @@ export class EventSourcedEntity implements ChannelListener {
   }
 
   /** ChannelListener: a message from the user function for this channel. */
-  onMessage(message: EventSourcedOut): void {
-    const body = message.body;
-    if (body.case === "reply") this.onReply(body.value);
-    else if (body.case === "failure") {
-      const f = body.value;
+  onMessage(message: Out): void {
+    const decoded = this.kind.decode(message);
+    if (decoded === undefined) return;
+    if ("reply" in decoded) this.onReply(decoded.reply);
+    else {
+      const f = decoded.failure;
       this.env.logger.warn(
         { entity: this.label, code: f.code, message: f.message },
         "entity failed in the user function; restarting it",
@@ -231,7 +259,7 @@ export class EventSourcedEntity implements ChannelListener {
     this.pump();
   }
 
-  private onReply(reply: EventSourcedReply): void {
+  private onReply(reply: R): void {
     const inFlight = this.inFlight[0];
     if (inFlight === undefined || reply.commandId !== inFlight.id) {
       this.env.reportError(
@@ -246,9 +274,9 @@ export class EventSourcedEntity implements ChannelListener {
     const action = reply.clientAction?.action;
     if (action?.case === "failure") {
       const f = action.value;
-      if (reply.events.length > 0) {
+      if (this.kind.changesState(reply)) {
         this.env.reportError(
-          `failure reply carried ${reply.events.length} events; they were dropped`,
+          `a failure reply carried a state change; it was dropped`,
           this.service.desc.typeName,
           this.entityId,
         );
@@ -278,9 +306,8 @@ export class EventSourcedEntity implements ChannelListener {
     try {
       while (this.committing.length > 0) {
         const batch = this.committing.splice(0);
-        const events: StoredPayload[] = [];
-        for (const r of batch) for (const e of r.reply.events) events.push(fromAny(e));
-        if (events.length > 0 && !(await this.append(batch, events))) return;
+        const changes = batch.some((r) => this.kind.changesState(r.reply));
+        if (changes && !(await this.persist(batch))) return;
         for (const r of batch) this.release(r);
       }
     } finally {
@@ -290,21 +317,13 @@ export class EventSourcedEntity implements ChannelListener {
     }
   }
 
-  private async append(batch: Replied[], events: StoredPayload[]): Promise<boolean> {
-    const last = batch[batch.length - 1]!.reply;
-    // A snapshot is only valid at the sequence of its own command's last event.
-    const snapshot =
-      last.snapshot !== undefined && last.events.length > 0 ? fromAny(last.snapshot) : undefined;
-    const request: AppendRequest = {
-      entityType: this.service.entityType ?? this.service.desc.typeName,
-      entityId: this.entityId,
-      expectedSequence: this.sequence,
-      events,
-      ...(snapshot === undefined ? {} : { snapshot }),
-    };
+  private async persist(batch: Replied<R>[]): Promise<boolean> {
     try {
-      const result = await this.env.store.append(request);
-      this.sequence = result.sequence;
+      this.position = await this.kind.persist(
+        this.ref,
+        this.position,
+        batch.map((r) => r.reply),
+      );
       return true;
     } catch (err) {
       const conflict = err instanceof SequenceConflictError;
@@ -316,18 +335,18 @@ export class EventSourcedEntity implements ChannelListener {
           )
         : new CairnError(
             Code.Unavailable,
-            `could not persist events of ${this.label}: ${(err as Error).message}`,
+            `could not persist the state of ${this.label}: ${(err as Error).message}`,
             { cause: err },
           );
-      this.env.logger.error({ entity: this.label, err }, "append failed; restarting the entity");
-      // Everything computed on top of the lost events is invalid too.
+      this.env.logger.error({ entity: this.label, err }, "persist failed; restarting the entity");
+      // Everything computed on top of the lost change is invalid too.
       for (const r of [...batch, ...this.committing.splice(0)]) r.command.reject(error);
       this.restart("store", error, undefined, false);
       return false;
     }
   }
 
-  private release(replied: Replied): void {
+  private release(replied: Replied<R>): void {
     this.env
       .release(replied.command.invocation, replied.reply)
       .then(replied.command.resolve, (err: unknown) => {
@@ -351,13 +370,8 @@ export class EventSourcedEntity implements ChannelListener {
         );
         return;
       }
-      const ref = {
-        entityType: this.service.entityType ?? this.service.desc.typeName,
-        entityId: this.entityId,
-      };
-      const snapshot = await this.env.store.loadSnapshot(ref);
-      const events = await this.env.store.loadEvents(ref, snapshot?.sequence ?? 0);
-      const mux = this.env.mux();
+      const { loaded, position } = await this.kind.load(this.ref);
+      const mux = this.kind.mux();
       const channel = mux.openChannel(this);
       if (channel === undefined) {
         this.failQueued(
@@ -368,36 +382,15 @@ export class EventSourcedEntity implements ChannelListener {
         );
         return;
       }
-      mux.send(
-        create(EventSourcedInSchema, {
-          channelId: channel,
-          body: {
-            case: "init",
-            value: {
-              serviceName: this.service.desc.typeName,
-              entityId: this.entityId,
-              ...(snapshot === undefined
-                ? {}
-                : {
-                    snapshot: { sequence: BigInt(snapshot.sequence), state: toAny(snapshot.state) },
-                  }),
-            },
-          },
-        }),
-      );
-      for (const e of events) {
-        mux.send(
-          create(EventSourcedInSchema, {
-            channelId: channel,
-            body: {
-              case: "event",
-              value: { sequence: BigInt(e.sequence), payload: toAny(e.payload) },
-            },
-          }),
-        );
+      for (const m of this.kind.initMessages(
+        channel,
+        this.service.desc.typeName,
+        this.entityId,
+        loaded,
+      )) {
+        mux.send(m);
       }
-      this.sequence =
-        events.length > 0 ? events[events.length - 1]!.sequence : (snapshot?.sequence ?? 0);
+      this.position = position;
       this.channel = channel;
       this.env.activated(this);
     } catch (err) {
@@ -443,10 +436,8 @@ export class EventSourcedEntity implements ChannelListener {
     const channel = this.channel;
     if (channel === undefined) return;
     this.channel = undefined;
-    const mux = this.env.mux();
-    mux.send(
-      create(EventSourcedInSchema, { channelId: channel, body: { case: "close", value: {} } }),
-    );
+    const mux = this.kind.mux();
+    mux.send(this.kind.closeMessage(channel));
     mux.closeChannel(channel);
     this.env.deactivated(this);
   }

@@ -1,0 +1,107 @@
+/** The event-sourced kind: activation from snapshot + events, persistence by append. */
+import { create } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { EventSourcedInFrameSchema, EventSourcedInSchema } from "@cairn/protocol";
+import type { EventSourcedIn, EventSourcedOut, EventSourcedReply } from "@cairn/protocol";
+import type { Invocation } from "../../core/types.js";
+import type { EntityRef, JournalEvent, Snapshot, Store, StoredPayload } from "../../store/types.js";
+import { ChannelMux } from "../channel-mux.js";
+import type { EntityKind } from "../entity.js";
+import { fromAny, messageAny, toAny, toWireMetadata } from "../payloads.js";
+import type { PersistExtras } from "./extras.js";
+
+type Loaded = { snapshot: Snapshot | undefined; events: JournalEvent[] };
+/** The event-sourced entity kind's type. */
+export type EventSourcedKind = EntityKind<
+  EventSourcedIn,
+  EventSourcedOut,
+  EventSourcedReply,
+  Loaded
+>;
+
+/** Builds the mux of the event-sourced stream. */
+export function eventSourcedMux(
+  open: ConstructorParameters<typeof ChannelMux<EventSourcedIn, EventSourcedOut>>[0],
+  onLost: (err: Error) => void,
+): ChannelMux<EventSourcedIn, EventSourcedOut> {
+  return new ChannelMux(
+    open,
+    (messages) => create(EventSourcedInFrameSchema, { messages }),
+    onLost,
+  );
+}
+
+const msg = (channelId: bigint, body: MessageInitShape<typeof EventSourcedInSchema>["body"]) =>
+  create(EventSourcedInSchema, { channelId, body });
+
+export function eventSourcedKind(
+  store: Store,
+  mux: () => ChannelMux<EventSourcedIn, EventSourcedOut>,
+  extras: PersistExtras,
+): EventSourcedKind {
+  return {
+    mux,
+    async load(ref: EntityRef) {
+      const snapshot = await store.loadSnapshot(ref);
+      const events = await store.loadEvents(ref, snapshot?.sequence ?? 0);
+      const position =
+        events.length > 0 ? events[events.length - 1]!.sequence : (snapshot?.sequence ?? 0);
+      return { loaded: { snapshot, events }, position };
+    },
+    initMessages(channel, serviceName, entityId, { snapshot, events }) {
+      const init = msg(channel, {
+        case: "init",
+        value: {
+          serviceName,
+          entityId,
+          ...(snapshot === undefined
+            ? {}
+            : { snapshot: { sequence: BigInt(snapshot.sequence), state: toAny(snapshot.state) } }),
+        },
+      });
+      return [
+        init,
+        ...events.map((e) =>
+          msg(channel, {
+            case: "event",
+            value: { sequence: BigInt(e.sequence), payload: toAny(e.payload) },
+          }),
+        ),
+      ];
+    },
+    commandMessage(channel, id, inv: Invocation) {
+      return msg(channel, {
+        case: "command",
+        value: {
+          id,
+          name: inv.method.name,
+          payload: messageAny(inv.method.input.typeName, inv.input),
+          metadata: toWireMetadata(inv.metadata),
+        },
+      });
+    },
+    closeMessage: (channel) => msg(channel, { case: "close", value: {} }),
+    decode(out) {
+      if (out.body.case === "reply") return { reply: out.body.value };
+      if (out.body.case === "failure") return { failure: out.body.value };
+      return undefined;
+    },
+    changesState: (reply) => reply.events.length > 0 || extras.hasDurableWork(reply),
+    async persist(ref, position, batch) {
+      const events: StoredPayload[] = [];
+      for (const r of batch) for (const e of r.events) events.push(fromAny(e));
+      const last = batch[batch.length - 1]!;
+      // A snapshot is only valid at the sequence of its own command's last event.
+      const snapshot =
+        last.snapshot !== undefined && last.events.length > 0 ? fromAny(last.snapshot) : undefined;
+      const result = await store.append({
+        ...ref,
+        expectedSequence: position,
+        events,
+        ...(snapshot === undefined ? {} : { snapshot }),
+        ...extras.forBatch(ref, batch),
+      });
+      return result.sequence;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/** The value-entity kind: activation from the stored state, persistence by versioned save. */
+import { create } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { ValueEntityInFrameSchema, ValueEntityInSchema } from "@cairn/protocol";
+import type { ValueEntityIn, ValueEntityOut, ValueEntityReply } from "@cairn/protocol";
+import type { Invocation } from "../../core/types.js";
+import type { EntityRef, Store, ValueState } from "../../store/types.js";
+import { ChannelMux } from "../channel-mux.js";
+import type { EntityKind } from "../entity.js";
+import { fromAny, messageAny, toAny, toWireMetadata } from "../payloads.js";
+import type { PersistExtras } from "./extras.js";
+
+/** The value entity kind's type. */
+export type ValueKind = EntityKind<
+  ValueEntityIn,
+  ValueEntityOut,
+  ValueEntityReply,
+  ValueState | undefined
+>;
+
+/** Builds the mux of the value-entity stream. */
+export function valueMux(
+  open: ConstructorParameters<typeof ChannelMux<ValueEntityIn, ValueEntityOut>>[0],
+  onLost: (err: Error) => void,
+): ChannelMux<ValueEntityIn, ValueEntityOut> {
+  return new ChannelMux(open, (messages) => create(ValueEntityInFrameSchema, { messages }), onLost);
+}
+
+const msg = (channelId: bigint, body: MessageInitShape<typeof ValueEntityInSchema>["body"]) =>
+  create(ValueEntityInSchema, { channelId, body });
+
+export function valueKind(
+  store: Store,
+  mux: () => ChannelMux<ValueEntityIn, ValueEntityOut>,
+  extras: PersistExtras,
+): ValueKind {
+  return {
+    mux,
+    async load(ref: EntityRef) {
+      const value = await store.loadValue(ref);
+      return { loaded: value, position: value?.version ?? 0 };
+    },
+    initMessages(channel, serviceName, entityId, value) {
+      return [
+        msg(channel, {
+          case: "init",
+          value: {
+            serviceName,
+            entityId,
+            ...(value === undefined ? {} : { state: toAny(value.state) }),
+          },
+        }),
+      ];
+    },
+    commandMessage(channel, id, inv: Invocation) {
+      return msg(channel, {
+        case: "command",
+        value: {
+          id,
+          name: inv.method.name,
+          payload: messageAny(inv.method.input.typeName, inv.input),
+          metadata: toWireMetadata(inv.metadata),
+        },
+      });
+    },
+    closeMessage: (channel) => msg(channel, { case: "close", value: {} }),
+    decode(out) {
+      if (out.body.case === "reply") return { reply: out.body.value };
+      if (out.body.case === "failure") return { failure: out.body.value };
+      return undefined;
+    },
+    changesState: (reply) =>
+      reply.stateAction?.action.case !== undefined || extras.hasDurableWork(reply),
+    async persist(ref, position, batch) {
+      // Only the last state action of the batch matters: one write per group.
+      let action: ValueEntityReply["stateAction"];
+      for (const r of batch) if (r.stateAction?.action.case !== undefined) action = r.stateAction;
+      // Without a state action only durable extras remain; they are written
+      // with the state at its current version (an unchanged re-save would
+      // need the state here, so extras-only batches go through the store's
+      // own extras write once that exists; until then effects run from memory).
+      if (action === undefined) return position;
+      const state = action.action.case === "update" ? fromAny(action.action.value) : undefined;
+      return store.saveValue({
+        ...ref,
+        expectedVersion: position,
+        state,
+        ...extras.forBatch(ref, batch),
+      });
+    },
+  };
+}
