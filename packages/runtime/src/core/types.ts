@@ -58,3 +58,36 @@ export interface InvocationResult {
 export interface Dispatcher {
   dispatch(invocation: Invocation): Promise<InvocationResult>;
 }
+
+/**
+ * A streaming call (client-, server- or bidirectional streaming) as the
+ * ingress hands it to the dispatcher. For server-streaming methods `inputs`
+ * yields exactly one message.
+ */
+export interface StreamInvocation {
+  readonly service: ServiceEntry;
+  readonly method: DescMethod;
+  /** Request messages (binary protobuf of method.input); ends when the client half-closes. */
+  readonly inputs: AsyncIterable<Uint8Array>;
+  readonly metadata: Metadata;
+  readonly deadline?: number;
+  /** Aborted when the client goes away; the dispatcher then stops the stream. */
+  readonly signal?: AbortSignal;
+}
+
+/** The answer to a streaming call: response metadata, then the messages. */
+export interface StreamResult {
+  readonly metadata: Metadata;
+  /**
+   * Response messages (binary protobuf of method.output). For
+   * client-streaming methods exactly one. Iteration throws a CairnError when
+   * the stream fails after it started.
+   */
+  readonly outputs: AsyncIterable<Uint8Array>;
+}
+
+/** A dispatcher that also serves streaming methods. */
+export interface StreamingDispatcher extends Dispatcher {
+  /** Starts a streaming call; rejects with a CairnError if it cannot start. */
+  dispatchStream(invocation: StreamInvocation): Promise<StreamResult>;
+}
