@@ -163,12 +163,14 @@ type MapOp =
   | { kind: "tag"; add: boolean; e: number }
   | { kind: "name"; value: number; ts: number }
   | { kind: "flag" }
+  | { kind: "misc"; which: number; n: number }
   | { kind: "remove"; key: string };
 
 /**
- * ORMap with one value type per key (counters under "c1"/"c2", a set under
- * "tags", a register under "name", a nested map under "nested"), and key
- * removals. No sequential spec: convergence, laws and round trips only.
+ * ORMap with one value type per key (PN-counters under "c1"/"c2", an ORSet
+ * under "tags", a register under "name", a nested map of flags under
+ * "nested", a GCounter "g", a Vote "v", a GSet "s"), and key removals. No
+ * sequential spec: convergence, laws and round trips only.
  */
 export const orMapModel: Model<MapOp, null> = {
   create: (id) => new ORMap(id) as unknown as AnyReplica,
@@ -186,8 +188,13 @@ export const orMapModel: Model<MapOp, null> = {
     }),
     fc.record({ kind: fc.constant("flag" as const) }),
     fc.record({
+      kind: fc.constant("misc" as const),
+      which: fc.nat({ max: 2 }),
+      n: fc.nat({ max: 3 }),
+    }),
+    fc.record({
       kind: fc.constant("remove" as const),
-      key: fc.constantFrom("c1", "c2", "tags", "name", "nested"),
+      key: fc.constantFrom("c1", "c2", "tags", "name", "nested", "g", "v", "s"),
     }),
   ),
   newSpec: () => null,
@@ -209,6 +216,11 @@ export const orMapModel: Model<MapOp, null> = {
         break;
       case "flag":
         m.update("nested", ORMap, (inner) => inner.update("done", Flag, (f) => f.enable()));
+        break;
+      case "misc":
+        if (op.which === 0) m.update("g", GCounter, (c) => c.increment(op.n));
+        else if (op.which === 1) m.update("v", Vote, (v) => v.vote(op.n % 2 === 0));
+        else m.update("s", GSet<number>, (g) => g.add(op.n));
         break;
       case "remove":
         m.remove(op.key);
