@@ -194,6 +194,7 @@ export function readContext(r: Reader): DotContext {
       const lo = prev + r.uint();
       const hi = lo + r.uint();
       if (lo <= prev) throw malformed(`context ranges of replica '${replica}' are not increasing`);
+      if (!Number.isSafeInteger(hi)) throw malformed(`context range end ${hi} exceeds 2^53`);
       ctx.addRange(replica, lo, hi);
       prev = hi;
     }

@@ -28,6 +28,35 @@ export function parseKey(key: string): Value {
   return JSON.parse(key) as Value;
 }
 
+/**
+ * Parses canonical JSON read from an encoding; `what` names it in errors.
+ * Non-canonical spellings are refused: they would split one element into two
+ * identities. Any failure (including absurd nesting) is a `malformed` error.
+ */
+export function parseCanonical(json: string, what: string): Value {
+  let value: Value;
+  let canonical: boolean;
+  try {
+    value = parseKey(json);
+    canonical = canonicalKey(value) === json;
+  } catch (cause) {
+    throw new CrdtError(
+      "malformed",
+      `invalid CRDT encoding: ${what} ${JSON.stringify(json.slice(0, 40))} is not JSON-like`,
+      {
+        cause,
+      },
+    );
+  }
+  if (!canonical) {
+    throw new CrdtError(
+      "malformed",
+      `invalid CRDT encoding: ${what} ${JSON.stringify(json.slice(0, 40))} is not canonical JSON`,
+    );
+  }
+  return value;
+}
+
 function write(value: unknown, path: string): string {
   switch (typeof value) {
     case "string":

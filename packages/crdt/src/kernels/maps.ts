@@ -5,7 +5,7 @@
 import { malformed } from "../codec.js";
 import type { Reader } from "../codec.js";
 import type { Kernel, TypeName } from "../kernel.js";
-import { canonicalKey, parseKey } from "../value.js";
+import { parseCanonical } from "../value.js";
 import type { Value } from "../value.js";
 import {
   checkDotMap,
@@ -18,18 +18,7 @@ import {
 import type { DotMap } from "./dot-map.js";
 import { flagKernel, gCounterKernel, lwwKernel, pnCounterKernel, voteKernel } from "./registers.js";
 
-/** Parses a canonical key from an encoding, refusing non-canonical spellings (they would split identities). */
-function parseCanonical(json: string): Value {
-  let value: Value;
-  try {
-    value = parseKey(json);
-  } catch {
-    throw malformed(`key ${JSON.stringify(json.slice(0, 40))} is not JSON`);
-  }
-  if (canonicalKey(value) !== json)
-    throw malformed(`key ${JSON.stringify(json.slice(0, 40))} is not canonical JSON`);
-  return value;
-}
+const parseKeyOf = (json: string): Value => parseCanonical(json, "key");
 
 // Element entries of a set are dot sets: a dot function to null, like Flag's store.
 const elementKernel = flagKernel as Kernel<unknown>;
@@ -45,7 +34,7 @@ function setKernel(typeName: TypeName, code: number): Kernel<DotMap> {
     forEachDot: forEachDotMap,
     restrict: restrictDotMap,
     write: (w, s, table) => writeDotMap(w, s, table, false),
-    read: (r) => readDotMap(r, () => elementKernel, parseCanonical),
+    read: (r) => readDotMap(r, () => elementKernel, parseKeyOf),
     valueOf: (s) => sortedValues(s),
   };
 }
@@ -68,7 +57,7 @@ export const orMapKernel: Kernel<DotMap> = {
   forEachDot: forEachDotMap,
   restrict: restrictDotMap,
   write: (w, s, table) => writeDotMap(w, s, table, true),
-  read: (r) => readDotMap(r, readKernel, parseCanonical),
+  read: (r) => readDotMap(r, readKernel, parseKeyOf),
   valueOf(s) {
     const out = new Map<Value, unknown>();
     for (const k of [...s.keys()].sort()) {

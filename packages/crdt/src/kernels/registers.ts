@@ -2,7 +2,7 @@
  * Kernels of the dot-function types: GCounter, PNCounter, Vote, Flag and
  * LWWRegister. Type codes are part of the encoding and never change.
  */
-import { canonicalKey, parseKey } from "../value.js";
+import { parseCanonical } from "../value.js";
 import type { Value } from "../value.js";
 import { malformed } from "../codec.js";
 import { compareDots } from "../dot.js";
@@ -93,14 +93,9 @@ export const lwwKernel = dotFunKernel<Stamped>({
   },
   readValue(r) {
     const timestamp = r.f64();
+    if (Number.isNaN(timestamp)) throw malformed("register timestamp is NaN");
     const json = r.string();
-    let value: Value;
-    try {
-      value = parseKey(json);
-    } catch {
-      throw malformed(`register value ${JSON.stringify(json.slice(0, 40))} is not JSON`);
-    }
-    if (canonicalKey(value) !== json) throw malformed("register value is not in canonical JSON");
+    const value = parseCanonical(json, "register value");
     return { timestamp, value, json };
   },
   // All concurrent writes are kept and the winner is chosen on read. Keeping
