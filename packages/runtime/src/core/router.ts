@@ -12,7 +12,15 @@ import type { Logger } from "pino";
 import { entityKeyFields } from "../host/catalog.js";
 import type { ComponentReply } from "../host/entity-env.js";
 import { anyTypeName, fromWireMetadata } from "../host/payloads.js";
-import type { Catalog, Dispatcher, Invocation, InvocationResult, ServiceEntry } from "./types.js";
+import type {
+  Catalog,
+  Invocation,
+  InvocationResult,
+  ServiceEntry,
+  StreamInvocation,
+  StreamResult,
+  StreamingDispatcher,
+} from "./types.js";
 
 /** The entity side the router hands entity commands to. */
 export interface EntityHandler {
@@ -31,12 +39,14 @@ interface Target {
 /** Calls stateless actions in the user function. */
 export interface ActionHandler {
   unary(invocation: Invocation): Promise<ComponentReply>;
+  /** Starts a streaming call; each response is a reply to relay. */
+  stream(invocation: StreamInvocation): Promise<AsyncIterable<ComponentReply>>;
 }
 
 /** Attempts for an asynchronous effect before it is logged as dropped (durable outbox: later). */
 const ASYNC_EFFECT_ATTEMPTS = 8;
 
-export class Router implements Dispatcher {
+export class Router implements StreamingDispatcher {
   constructor(
     private readonly catalog: () => Catalog | undefined,
     private readonly entities: EntityHandler,
@@ -90,6 +100,11 @@ export class Router implements Dispatcher {
         `${describe(invocation)}: the user function's reply has no client action`,
       );
     }
+    return this.checkEffects(reply);
+  }
+
+  /** Validates effect and timer targets. */
+  private checkEffects(reply: ComponentReply): CairnError | undefined {
     for (const effect of reply.sideEffects) {
       const target = this.resolve(effect.serviceName, effect.method, "effect");
       if ("error" in target) return target.error;
@@ -101,6 +116,42 @@ export class Router implements Dispatcher {
       if ("error" in target) return target.error;
     }
     return undefined;
+  }
+
+  async dispatchStream(invocation: StreamInvocation): Promise<StreamResult> {
+    if (invocation.service.kind !== "action") {
+      throw new CairnError(
+        Code.Unimplemented,
+        `streaming methods of ${invocation.service.kind.replaceAll("_", " ")} components are not served yet (${describe(invocation)})`,
+      );
+    }
+    const replies = await this.actions.stream(invocation);
+    return { metadata: {}, outputs: this.relay(invocation, replies) };
+  }
+
+  /** Each streamed reply: failure ends the stream, effects run, the payload (or forward's answer) is yielded. */
+  private async *relay(
+    invocation: StreamInvocation,
+    replies: AsyncIterable<ComponentReply>,
+  ): AsyncIterable<Uint8Array> {
+    const unary: Invocation = { ...invocation, input: new Uint8Array() };
+    for await (const reply of replies) {
+      const action = reply.clientAction?.action;
+      if (action?.case === "failure") {
+        throw new CairnError(
+          action.value.code === 0 ? Code.Unknown : action.value.code,
+          action.value.message,
+        );
+      }
+      const problem = this.checkEffects(reply);
+      if (problem !== undefined) throw problem;
+      if (action === undefined) {
+        await this.runEffects(unary, reply);
+        continue;
+      }
+      const result = await this.release(unary, reply);
+      yield result.output;
+    }
   }
 
   private async runAction(invocation: Invocation): Promise<InvocationResult> {
@@ -119,6 +170,20 @@ export class Router implements Dispatcher {
 
   /** Runs effects and the forward after the commit; resolves with the client's answer. */
   async release(invocation: Invocation, reply: ComponentReply): Promise<InvocationResult> {
+    await this.runEffects(invocation, reply);
+    const action = reply.clientAction?.action;
+    if (action?.case === "forward") return this.dispatch(this.call(action.value, invocation));
+    if (action?.case === "reply") {
+      return {
+        output: action.value.payload?.value ?? new Uint8Array(),
+        metadata: fromWireMetadata(action.value.metadata),
+      };
+    }
+    throw new CairnError(Code.Internal, `${describe(invocation)}: unexpected client action`);
+  }
+
+  /** Synchronous effects (awaited, a failure fails the reply), then asynchronous ones. */
+  private async runEffects(invocation: Invocation, reply: ComponentReply): Promise<void> {
     for (const effect of reply.sideEffects) {
       if (!effect.synchronous) continue;
       try {
@@ -135,15 +200,6 @@ export class Router implements Dispatcher {
     for (const effect of reply.sideEffects) {
       if (!effect.synchronous) this.runAsync(effect, invocation);
     }
-    const action = reply.clientAction?.action;
-    if (action?.case === "forward") return this.dispatch(this.call(action.value, invocation));
-    if (action?.case === "reply") {
-      return {
-        output: action.value.payload?.value ?? new Uint8Array(),
-        metadata: fromWireMetadata(action.value.metadata),
-      };
-    }
-    throw new CairnError(Code.Internal, `${describe(invocation)}: unexpected client action`);
   }
 
   private runAsync(effect: SideEffect, origin: Invocation): void {
@@ -207,7 +263,7 @@ export class Router implements Dispatcher {
   }
 }
 
-function describe(invocation: Invocation): string {
+function describe(invocation: { service: ServiceEntry; method: { name: string } }): string {
   return `${invocation.service.desc.typeName}/${invocation.method.name}`;
 }
 

@@ -15,6 +15,7 @@ import {
 import type { ActionResponse } from "@cairn/protocol";
 import type { ActionHandler } from "../core/router.js";
 import type { Invocation } from "../core/types.js";
+import { streamAction } from "./action-streams.js";
 import { messageAny, toWireMetadata } from "./payloads.js";
 
 const def = grpcServiceDefinition(Actions);
@@ -61,6 +62,7 @@ export function createActionHandler(options: ActionHandlerOptions): ActionHandle
         inv.signal?.addEventListener("abort", () => call.cancel(), { once: true });
       });
     },
+    stream: (inv) => streamAction(options, inv),
   };
 }
 
