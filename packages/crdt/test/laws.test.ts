@@ -40,6 +40,23 @@ describe.each(Object.entries(models))("%s", (_name, model) => {
     );
   });
 
+  it("anti-entropy and in-memory merges give exactly the state a full-state merge gives", () => {
+    fc.assert(
+      fc.property(scripts, (script) => {
+        const [a, b] = simulate(model, 3, script, "none", 0).replicas;
+        const expected = merged(b!, a!);
+        const viaAntiEntropy = copy(b!, "x");
+        const missing = a!.missingFor(viaAntiEntropy.encodeContext());
+        if (missing !== undefined) viaAntiEntropy.merge(missing);
+        expect(viaAntiEntropy.equals(expected)).toBe(true);
+        const viaInstance = copy(b!, "x");
+        viaInstance.merge(a!);
+        expect(viaInstance.equals(expected)).toBe(true);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it("delta application is commutative, associative and idempotent", () => {
     fc.assert(
       fc.property(scripts, fc.nat(), fc.nat(), (script, i, j) => {
