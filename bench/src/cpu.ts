@@ -34,6 +34,11 @@ export interface CpuUsage {
   byProcess: Record<string, number>;
   /** Busy share of all cores, percent (100 = every core busy all the time). */
   machineBusyPct: number;
+  /**
+   * Percent of one core used by everything not in `byProcess` (wrk when it is
+   * the client, and whatever else runs on the machine): the noise indicator.
+   */
+  otherPct: number;
 }
 
 function procSeconds(pid: number): number | undefined {
@@ -96,6 +101,8 @@ export class CpuProbe {
     }
     const total = b.machineTotalMs - a.machineTotalMs;
     const machineBusyPct = total > 0 ? ((b.machineBusyMs - a.machineBusyMs) / total) * 100 : NaN;
-    this.usage = { seconds, byProcess, machineBusyPct };
+    const ours = Object.values(byProcess).reduce((x, y) => x + y, 0);
+    const otherPct = Math.max(0, (machineBusyPct / 100) * os.cpus().length * 100 - ours);
+    this.usage = { seconds, byProcess, machineBusyPct, otherPct };
   }
 }

@@ -182,5 +182,8 @@ function cpuLine(cpu: CpuUsage, summary: Summary | undefined): string {
         : "";
     return `${name} ${Math.round(pct)}${perReq}`;
   });
-  return `cpu (% of one core): ${parts.join(", ")}; machine ${Math.round(cpu.machineBusyPct)}% busy (all cores)`;
+  return (
+    `cpu (% of one core): ${parts.join(", ")}, everything else (wrk if used, other work) ${Math.round(cpu.otherPct)}; ` +
+    `machine ${Math.round(cpu.machineBusyPct)}% busy`
+  );
 }
