@@ -201,9 +201,10 @@ export abstract class Crdt<S, V> {
       if (decoded.digest[0] === h1 && decoded.digest[1] === h2) return undefined;
     }
     const store = this.#kernel.restrict(this.#store, remote);
-    // Leave out of the context the dots the peer already holds in its store,
-    // or the join would read them as removed: a dot in the context but not
-    // in the store means "deleted".
+    // Leave out of the context our live dots that the peer has already seen:
+    // they are not in the answer's store, and a dot in the context but not
+    // in the store reads as "removed". (The peer holds them, or has removed
+    // them itself; either way it needs nothing about them.)
     const ctx = this.#ctx.clone();
     this.#kernel.forEachDot(this.#store, (d) => {
       if (remote.has(d)) ctx.remove(d);
