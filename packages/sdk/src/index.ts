@@ -12,6 +12,12 @@
  * other error) changes nothing: its events are discarded and the state is the
  * one from before the command.
  *
+ * A **value entity** holds one state value that handlers replace with
+ * `ctx.updateState()` or remove with `ctx.deleteState()`. An **action** is
+ * stateless: unary or streaming handlers that compose other components with
+ * `ctx.call()`. Every handler may `forward`, attach `effect`s and schedule
+ * durable `timers`.
+ *
  * @example
  * ```ts
  * import { eventSourcedEntity, serve, CommandError, Code } from "@cairn/sdk";
@@ -47,14 +53,38 @@
 export { eventSourcedEntity } from "./eventsourced/entity.js";
 export type { EventSourcedEntity, EventSourcedEntityOptions } from "./eventsourced/entity.js";
 export type {
-  CallOptions,
   CommandHandler,
   CommandHandlers,
-  EffectOptions,
   EventSourcedCommandContext,
+} from "./eventsourced/types.js";
+export { valueEntity } from "./value/entity.js";
+export type { ValueEntity, ValueEntityOptions } from "./value/entity.js";
+export type {
+  ValueCommandHandler,
+  ValueCommandHandlers,
+  ValueEntityCommandContext,
+} from "./value/types.js";
+export { action } from "./action/action.js";
+export type { Action, ActionOptions } from "./action/action.js";
+export type {
+  ActionContext,
+  ActionHandler,
+  ActionHandlers,
+  BidiStreamingActionHandler,
+  ClientStreamingActionHandler,
+  ServerStreamingActionHandler,
+  UnaryActionHandler,
+} from "./action/types.js";
+export type {
+  CallOptions,
+  ComponentContext,
+  EffectOptions,
   Forwarded,
   HandlerResult,
-} from "./eventsourced/types.js";
+  TimerOptions,
+  Timers,
+  TimerWhen,
+} from "./context/types.js";
 export { serve } from "./server/serve.js";
 export type { Server, ServeOptions } from "./server/serve.js";
 export type { Component } from "./component.js";

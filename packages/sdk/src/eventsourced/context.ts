@@ -1,20 +1,13 @@
-import { create } from "@bufbuild/protobuf";
-import type { DescMethod, MessageInitShape } from "@bufbuild/protobuf";
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
-import { ForwardSchema, SideEffectSchema } from "@cairn/protocol";
-import type { Forward, SideEffect } from "@cairn/protocol";
-import { packMessage } from "../payload/codec.js";
+import { ContextBase } from "../context/base.js";
+import type { Caller } from "../context/caller.js";
 import { deepFreeze } from "../payload/freeze.js";
-import { metadataFromMap } from "../payload/metadata.js";
-import type { MetadataMap, MetadataValue } from "../payload/metadata.js";
+import type { MetadataMap } from "../payload/metadata.js";
 import type { EventSourcedDefinition } from "./entity.js";
-import type { CallOptions, EffectOptions, EventSourcedCommandContext, Forwarded } from "./types.js";
+import type { EventSourcedCommandContext } from "./types.js";
 
-/** A forward or effect as the handler asked for it, kept for the testkit. */
-export interface RecordedCall<W extends Forward | SideEffect = Forward | SideEffect> {
-  readonly method: DescMethod;
-  readonly wire: W;
-}
+export type { RecordedCall } from "../context/base.js";
 
 /** Why emit() failed; it fails the command even if the handler caught it. */
 export type EmitFailure = { kind: "encode"; error: unknown } | { kind: "apply"; error: unknown };
@@ -27,28 +20,28 @@ export function eventTypeName(event: unknown): string {
 }
 
 /**
- * The context of one command. It accumulates the command's effects on a
- * private copy of the state; the instance commits them only if the whole
- * command succeeds.
+ * The context of one event-sourced command. It accumulates the command's
+ * events on a private copy of the state; the instance commits them only if
+ * the whole command succeeds.
  */
-export class CommandContextImpl implements EventSourcedCommandContext<unknown, unknown> {
+export class CommandContextImpl
+  extends ContextBase
+  implements EventSourcedCommandContext<unknown, unknown>
+{
   state: unknown;
   readonly events: Any[] = [];
   readonly rawEvents: unknown[] = [];
-  readonly effects: RecordedCall<SideEffect>[] = [];
-  forwarded: RecordedCall<Forward> | undefined;
-  readonly replyMetadata = new Map<string, MetadataValue>();
   emitFailure: EmitFailure | undefined;
-  /** Set once the handler settled; later calls are bugs (a stray async emit). */
-  private sealed = false;
 
   constructor(
     private readonly def: EventSourcedDefinition,
     readonly entityId: string,
-    readonly method: DescMethod,
-    readonly metadata: MetadataMap,
+    method: DescMethod,
+    metadata: MetadataMap,
     state: unknown,
+    caller: Caller,
   ) {
+    super(method, metadata, caller);
     this.state = state;
   }
 
@@ -74,59 +67,4 @@ export class CommandContextImpl implements EventSourcedCommandContext<unknown, u
     this.rawEvents.push(event);
     return this.state;
   }
-
-  forward<M extends DescMethod>(
-    method: M,
-    request: MessageInitShape<M["input"]>,
-    options?: CallOptions,
-  ): Forwarded {
-    this.checkOpen("forward");
-    if (this.forwarded !== undefined)
-      throw new Error("forward() was already called for this command");
-    const wire = create(ForwardSchema, {
-      serviceName: method.parent.typeName,
-      method: method.name,
-      payload: packMessage(method.input, request),
-      metadata: metadataFromMap(options?.metadata),
-    });
-    this.forwarded = { method, wire };
-    return FORWARDED;
-  }
-
-  effect<M extends DescMethod>(
-    method: M,
-    request: MessageInitShape<M["input"]>,
-    options?: EffectOptions,
-  ): void {
-    this.checkOpen("effect");
-    const wire = create(SideEffectSchema, {
-      serviceName: method.parent.typeName,
-      method: method.name,
-      payload: packMessage(method.input, request),
-      synchronous: options?.synchronous ?? false,
-      metadata: metadataFromMap(options?.metadata),
-    });
-    this.effects.push({ method, wire });
-  }
-
-  setReplyMetadata(key: string, value: MetadataValue): void {
-    this.checkOpen("setReplyMetadata");
-    this.replyMetadata.set(key.toLowerCase(), value);
-  }
-
-  seal(): void {
-    this.sealed = true;
-  }
-
-  private checkOpen(what: string): void {
-    if (this.sealed) {
-      throw new Error(
-        `${what}() called after the handler of ${this.method.parent.name}.${this.method.name} returned`,
-      );
-    }
-  }
 }
-
-// The token a forwarding handler returns; only its type matters, since the
-// instance reads the forward from the context, not from the return value.
-const FORWARDED = Object.freeze({}) as Forwarded;

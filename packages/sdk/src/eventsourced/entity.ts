@@ -1,5 +1,12 @@
 import { createRegistry } from "@bufbuild/protobuf";
-import type { DescMessage, DescMethod, DescService, Registry } from "@bufbuild/protobuf";
+import type { DescMessage, DescService, Registry } from "@bufbuild/protobuf";
+import {
+  checkHandlerNames,
+  checkPassivation,
+  checkUnaryOnly,
+  handlerMap,
+} from "../context/command.js";
+import type { HandlerEntry } from "../context/command.js";
 import { createPayloadCodec } from "../payload/codec.js";
 import type { PayloadCodec } from "../payload/codec.js";
 import type { CommandHandlers, EventSourcedCommandContext } from "./types.js";
@@ -57,7 +64,7 @@ export interface EventSourcedDefinition {
   readonly initialState: (entityId: string) => unknown;
   readonly applyEvent: (state: unknown, event: unknown) => unknown;
   /** Handlers by the method's proto name (`AddItem`), as commands name them. */
-  readonly handlers: ReadonlyMap<string, { method: DescMethod; handler: ErasedHandler }>;
+  readonly handlers: ReadonlyMap<string, HandlerEntry<ErasedHandler>>;
   readonly types: readonly DescMessage[];
   readonly migrateEvent: ((event: unknown, typeUrl: string) => unknown) | undefined;
   readonly migrateState: ((state: unknown, typeUrl: string) => unknown) | undefined;
@@ -130,7 +137,10 @@ export function eventSourcedEntity<Svc extends DescService, State, Event>(
     passivationTimeoutMs: options.passivationTimeoutMs,
     initialState: options.initialState,
     applyEvent: options.applyEvent as (state: unknown, event: unknown) => unknown,
-    handlers: handlerMap(service, options.commands as Record<string, ErasedHandler | undefined>),
+    handlers: handlerMap<ErasedHandler>(
+      service,
+      options.commands as Record<string, ErasedHandler | undefined>,
+    ),
     types,
     migrateEvent: options.migrate?.event,
     migrateState: options.migrate?.state,
@@ -138,15 +148,6 @@ export function eventSourcedEntity<Svc extends DescService, State, Event>(
     codec: createPayloadCodec(registry),
   };
   return { kind: "event-sourced-entity", service, definition };
-}
-
-function handlerMap(service: DescService, commands: Record<string, ErasedHandler | undefined>) {
-  const map = new Map<string, { method: DescMethod; handler: ErasedHandler }>();
-  for (const method of service.methods) {
-    const handler = commands[method.localName];
-    if (handler !== undefined) map.set(method.name, { method, handler });
-  }
-  return map;
 }
 
 function validateOptions(
@@ -160,22 +161,7 @@ function validateOptions(
   if (!Number.isInteger(every) || every < 0) {
     throw new Error(`${where}: 'snapshotEvery' must be a non-negative integer, got ${every}`);
   }
-  const passivation = options.passivationTimeoutMs;
-  if (passivation !== undefined && !(Number.isFinite(passivation) && passivation > 0)) {
-    throw new Error(
-      `${where}: 'passivationTimeoutMs' must be a positive number, got ${passivation}`,
-    );
-  }
-  const known = new Set(service.methods.map((m) => m.localName));
-  for (const name of Object.keys(options.commands)) {
-    if (!known.has(name))
-      throw new Error(`${where}: handler '${name}' matches no method of the service`);
-  }
-  for (const method of service.methods) {
-    if (method.methodKind !== "unary") {
-      throw new Error(
-        `${where}: method ${method.name} is ${method.methodKind}; entities serve unary methods only`,
-      );
-    }
-  }
+  checkPassivation(where, options.passivationTimeoutMs);
+  checkHandlerNames(where, service, options.commands);
+  checkUnaryOnly(where, service);
 }

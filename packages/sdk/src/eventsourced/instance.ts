@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
@@ -11,12 +10,15 @@ import type {
   EventSourcedReply,
   EventSourcedSnapshot,
 } from "@cairn/protocol";
-import { describeError } from "../log.js";
+import type { RecordedTimer } from "../context/base.js";
+import { unavailableCaller } from "../context/caller.js";
+import type { Caller } from "../context/caller.js";
+import { resolveCommand } from "../context/command.js";
+import { clientError, failureAction, successAction } from "../context/outcome.js";
 import type { Logger } from "../log.js";
-import { packMessage, unpackMessage } from "../payload/codec.js";
 import type { PayloadCodec } from "../payload/codec.js";
 import { deepFreeze } from "../payload/freeze.js";
-import { metadataFromMap, metadataToMap } from "../payload/metadata.js";
+import { metadataToMap } from "../payload/metadata.js";
 import { CommandContextImpl } from "./context.js";
 import type { RecordedCall } from "./context.js";
 import type { EventSourcedDefinition } from "./entity.js";
@@ -32,6 +34,7 @@ export interface CommandOutcome {
   readonly rawEvents: readonly unknown[];
   readonly effects: readonly RecordedCall<SideEffect>[];
   readonly forwarded?: RecordedCall<Forward> | undefined;
+  readonly timers: readonly RecordedTimer[];
 }
 
 /**
@@ -50,6 +53,7 @@ export class EventSourcedInstance {
     readonly entityId: string,
     private readonly logger: Logger,
     snapshot?: EventSourcedSnapshot,
+    private readonly caller: Caller = unavailableCaller,
   ) {
     if (snapshot?.state !== undefined) {
       this.current = deepFreeze(decodeStored(def.codec, snapshot.state, def.migrateState));
@@ -83,36 +87,29 @@ export class EventSourcedInstance {
 
   /** Handles one command; never throws, every failure becomes a failure reply. */
   async handle(command: Command): Promise<CommandOutcome> {
-    const entry = this.def.handlers.get(command.name);
-    if (entry === undefined) {
-      const known = [...this.def.handlers.keys()].join(", ");
-      return this.fail(
-        command,
-        new CairnError(
-          Code.Unimplemented,
-          `method '${command.name}' is not implemented by ${this.def.service.typeName} (it has: ${known})`,
-        ),
-      );
-    }
+    const resolved = resolveCommand(
+      this.def.service,
+      this.def.handlers,
+      command.name,
+      command.payload,
+    );
+    if ("error" in resolved) return this.fail(command, resolved.error);
     if (this.broken) {
       const message = `entity ${this.def.service.name} '${this.entityId}' awaits a restart after a failed event handler`;
       return this.fail(command, new CairnError(Code.Unavailable, message), true);
     }
-    const request = unpackMessage(entry.method.input, command.payload);
-    if ("error" in request) {
-      const message = `invalid command ${this.def.service.typeName}/${command.name}: ${request.error}`;
-      return this.fail(command, new CairnError(Code.InvalidArgument, message));
-    }
+    const { entry, request } = resolved;
     const ctx = new CommandContextImpl(
       this.def,
       this.entityId,
       entry.method,
       metadataToMap(command.metadata),
       this.current,
+      this.caller,
     );
     let result: unknown;
     try {
-      result = await entry.handler(request.value, this.current, ctx);
+      result = await entry.handler(request, this.current, ctx);
     } catch (err) {
       ctx.seal();
       return this.failHandler(command, entry.method, ctx, err);
@@ -134,10 +131,11 @@ export class EventSourcedInstance {
     try {
       reply = create(EventSourcedReplySchema, {
         commandId: command.id,
-        clientAction: { action: this.clientAction(method, ctx, result) },
+        clientAction: successAction(method, ctx, result),
         sideEffects: ctx.effects.map((e) => e.wire),
         events: ctx.events,
         snapshot: this.snapshotAfter(ctx),
+        timers: ctx.timerActions.map((t) => t.wire),
       });
     } catch (err) {
       // The reply or the snapshot could not be encoded: nothing is committed.
@@ -152,15 +150,7 @@ export class EventSourcedInstance {
       rawEvents: ctx.rawEvents,
       effects: ctx.effects,
       forwarded: ctx.forwarded,
-    };
-  }
-
-  private clientAction(method: DescMethod, ctx: CommandContextImpl, result: unknown) {
-    if (ctx.forwarded !== undefined) return { case: "forward" as const, value: ctx.forwarded.wire };
-    const payload = packMessage(method.output, (result ?? {}) as never);
-    return {
-      case: "reply" as const,
-      value: { payload, metadata: metadataFromMap(ctx.replyMetadata) },
+      timers: ctx.timerActions,
     };
   }
 
@@ -181,33 +171,26 @@ export class EventSourcedInstance {
   ): CommandOutcome {
     const restart = ctx.emitFailure?.kind === "apply";
     if (restart) this.broken = true;
-    if (err instanceof CairnError && !restart) return this.fail(command, err);
-    const correlationId = randomUUID();
     const where = `${method.parent.name}.${method.name}`;
-    this.logger({
-      level: "error",
-      msg: restart
-        ? `event handler failed in ${where}; the entity will restart`
-        : `command handler failed in ${where}`,
-      service: method.parent.typeName,
-      method: method.name,
-      entityId: this.entityId,
-      commandId: command.id,
-      correlationId,
-      error: describeError(err),
-    });
-    const message = `internal error in ${where} (correlation id ${correlationId})`;
-    return this.fail(command, new CairnError(Code.Internal, message, { cause: err }), restart);
+    const error = clientError(
+      err,
+      {
+        method,
+        fields: { entityId: this.entityId, commandId: command.id },
+        msg: restart ? `event handler failed in ${where}; the entity will restart` : undefined,
+      },
+      this.logger,
+      restart,
+    );
+    return this.fail(command, error, restart);
   }
 
   private fail(command: Command, error: CairnError, restart = false): CommandOutcome {
     const reply = create(EventSourcedReplySchema, {
       commandId: command.id,
-      clientAction: {
-        action: { case: "failure", value: { code: error.code, message: error.message, restart } },
-      },
+      clientAction: failureAction(error, restart),
     });
-    return { reply, error, restart, rawEvents: [], effects: [] };
+    return { reply, error, restart, rawEvents: [], effects: [], timers: [] };
   }
 }
 

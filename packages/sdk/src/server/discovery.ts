@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { create, toBinary } from "@bufbuild/protobuf";
-import type { DescFile } from "@bufbuild/protobuf";
+import type { DescFile, MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import {
   ComponentKind,
@@ -16,6 +16,7 @@ import type {
   UserFunctionError,
 } from "@cairn/protocol";
 import type { Empty } from "@bufbuild/protobuf/wkt";
+import type { EntityOptionsSchema } from "@cairn/protocol";
 import type { Logger } from "../log.js";
 import type { Component } from "../component.js";
 import { SDK_NAME, SDK_VERSION } from "../version.js";
@@ -64,20 +65,39 @@ export function buildSpec(components: readonly Component[], identity: ServiceIde
 }
 
 function wireComponent(component: Component): WireComponent {
-  const def = component.definition;
+  const serviceName = component.service.typeName;
+  switch (component.kind) {
+    case "action":
+      return create(ComponentSchema, { kind: ComponentKind.ACTION, serviceName });
+    case "value-entity":
+      return create(ComponentSchema, {
+        kind: ComponentKind.VALUE_ENTITY,
+        serviceName,
+        entity: entityOptions(component.definition),
+      });
+    case "event-sourced-entity":
+      return create(ComponentSchema, {
+        kind: ComponentKind.EVENT_SOURCED_ENTITY,
+        serviceName,
+        entity: entityOptions(component.definition),
+      });
+  }
+}
+
+function entityOptions(def: {
+  entityType: string;
+  passivationTimeoutMs: number | undefined;
+  snapshotEvery?: number;
+}): MessageInitShape<typeof EntityOptionsSchema> {
   const ms = def.passivationTimeoutMs;
-  return create(ComponentSchema, {
-    kind: ComponentKind.EVENT_SOURCED_ENTITY,
-    serviceName: component.service.typeName,
-    entity: {
-      entityType: def.entityType,
-      snapshotEvery: def.snapshotEvery,
-      passivationTimeout:
-        ms === undefined
-          ? undefined
-          : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) },
-    },
-  });
+  return {
+    entityType: def.entityType,
+    snapshotEvery: def.snapshotEvery ?? 0,
+    passivationTimeout:
+      ms === undefined
+        ? undefined
+        : { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.round((ms % 1000) * 1e6) },
+  };
 }
 
 /**
@@ -99,8 +119,16 @@ export function versionMismatch(info: RuntimeInfo): string | undefined {
   );
 }
 
-/** The grpc-js implementation of `Discovery`, answering the prebuilt spec. */
-export function discoveryService(spec: Spec, logger: Logger): grpc.UntypedServiceImplementation {
+/**
+ * The grpc-js implementation of `Discovery`, answering the prebuilt spec;
+ * `onRuntime` learns what a compatible runtime said about itself (its proxy
+ * address for calls from handlers).
+ */
+export function discoveryService(
+  spec: Spec,
+  logger: Logger,
+  onRuntime: (info: RuntimeInfo) => void = () => undefined,
+): grpc.UntypedServiceImplementation {
   return {
     discover(call: grpc.ServerUnaryCall<RuntimeInfo, Spec>, callback: grpc.sendUnaryData<Spec>) {
       const mismatch = versionMismatch(call.request);
@@ -109,6 +137,7 @@ export function discoveryService(spec: Spec, logger: Logger): grpc.UntypedServic
         callback({ code: grpc.status.FAILED_PRECONDITION, details: mismatch });
         return;
       }
+      onRuntime(call.request);
       callback(null, spec);
     },
     reportError(

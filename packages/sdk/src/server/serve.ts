@@ -1,11 +1,19 @@
 import * as grpc from "@grpc/grpc-js";
-import { Discovery, EventSourcedEntities, grpcServiceDefinition } from "@cairn/protocol";
+import {
+  Actions,
+  Discovery,
+  EventSourcedEntities,
+  ValueEntities,
+  grpcServiceDefinition,
+} from "@cairn/protocol";
 import type { Component } from "../component.js";
 import { stderrLogger } from "../log.js";
 import type { Logger } from "../log.js";
 import { buildSpec, discoveryService } from "./discovery.js";
-import { eventSourcedService } from "./eventsourced-service.js";
-import type { OpenStream } from "./eventsourced-service.js";
+import { actionService } from "./action-service.js";
+import { eventSourcedService, valueEntityService } from "./entity-services.js";
+import type { OpenStream, ServiceEnv } from "./entity-services.js";
+import { ProxyCaller } from "./proxy-caller.js";
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -52,7 +60,9 @@ const CHANNEL_OPTIONS: grpc.ServerOptions = {
 
 /**
  * Serves the components to the Cairn runtime over gRPC: Discovery and the
- * component protocols (event-sourced entities for now).
+ * component protocols (event-sourced entities, value entities, actions).
+ * Handlers' `ctx.call()` go to the proxy address the runtime announces at
+ * discovery.
  *
  * @example
  * ```ts
@@ -72,11 +82,18 @@ export async function serve(options: ServeOptions): Promise<Server> {
     serviceName: options.serviceName ?? process.env["npm_package_name"] ?? "",
     serviceVersion: options.serviceVersion ?? process.env["npm_package_version"] ?? "",
   });
-  server.addService(serviceDefinition(Discovery), discoveryService(spec, logger));
+  const caller = new ProxyCaller();
+  const env: ServiceEnv = { logger, streams, caller };
+  server.addService(
+    serviceDefinition(Discovery),
+    discoveryService(spec, logger, (info) => caller.setAddress(info.proxyAddress)),
+  );
   server.addService(
     serviceDefinition(EventSourcedEntities),
-    eventSourcedService(options.components, logger, streams),
+    eventSourcedService(options.components, env),
   );
+  server.addService(serviceDefinition(ValueEntities), valueEntityService(options.components, env));
+  server.addService(serviceDefinition(Actions), actionService(options.components, env));
   const bound = await bind(server, host, port);
   logger({
     level: "info",
@@ -95,7 +112,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
       options.closeTimeoutMs ?? 10_000,
       logger,
       removeSignals,
-    ));
+    ).finally(() => caller.close()));
   if (options.handleSignals === true) removeSignals = installSignals(close, logger);
   return { port: bound, close };
 }

@@ -8,9 +8,8 @@ import type {
 } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import { CommandSchema } from "@cairn/protocol";
-import type { CairnError, Forward, Metadata, SideEffect } from "@cairn/protocol";
+import type { CairnError } from "@cairn/protocol";
 import { eventTypeName } from "../eventsourced/context.js";
-import type { RecordedCall } from "../eventsourced/context.js";
 import type { EventSourcedDefinition, EventSourcedEntity } from "../eventsourced/entity.js";
 import { EventSourcedInstance } from "../eventsourced/instance.js";
 import type { CommandOutcome } from "../eventsourced/instance.js";
@@ -19,6 +18,14 @@ import type { Logger } from "../log.js";
 import { packMessage } from "../payload/codec.js";
 import { metadataFromMap, metadataToMap } from "../payload/metadata.js";
 import type { MetadataMap, MetadataValue } from "../payload/metadata.js";
+import { StubCaller, decodeCall, decodeEffect, decodeTimer } from "./shared.js";
+import type {
+  CallStubs,
+  RecordedComponentCall,
+  RecordedEffect,
+  RecordedOutgoingCall,
+  RecordedTimerAction,
+} from "./shared.js";
 
 /** Options of {@link createEventSourcedTestKit}. */
 export interface EventSourcedTestKitOptions<Event> {
@@ -28,20 +35,8 @@ export interface EventSourcedTestKitOptions<Event> {
   initialEvents?: readonly Event[];
   /** Receives the SDK's logs (internal errors). Default: silent; the error is on `result.error.cause`. */
   logger?: Logger;
-}
-
-/** A call to another component that a command asked for (forward or effect). */
-export interface RecordedComponentCall {
-  /** The method called. */
-  readonly method: DescMethod;
-  /** The request, decoded back from its wire form. */
-  readonly request: unknown;
-  readonly metadata: MetadataMap;
-}
-
-/** An effect a command asked for. */
-export interface RecordedEffect extends RecordedComponentCall {
-  readonly synchronous: boolean;
+  /** Stubs answering the handlers' `ctx.call()`, keyed by `"<package.Service>/<Method>"`. */
+  calls?: CallStubs;
 }
 
 /** What one command did, as the runtime would see it, decoded back for assertions. */
@@ -57,6 +52,8 @@ export interface CommandResult<O extends DescMessage, State, Event> {
   /** Events persisted by the command, after an encode/decode round trip; empty on failure. */
   readonly events: Event[];
   readonly effects: RecordedEffect[];
+  /** Timers scheduled or cancelled by the command, stored with its events; empty on failure. */
+  readonly timers: RecordedTimerAction[];
   /** The snapshot stored after the command, decoded; undefined when none was due. */
   readonly snapshot: State | undefined;
   readonly replyMetadata: MetadataMap;
@@ -92,6 +89,8 @@ export interface EventSourcedTestKit<Svc extends DescService, State, Event> {
   readonly snapshot: { sequence: number; state: State } | undefined;
   /** Re-activates the entity as the runtime would: latest snapshot, then the later events. */
   restart(): void;
+  /** Every `ctx.call()` the handlers made, in order. */
+  readonly calls: readonly RecordedOutgoingCall[];
 }
 
 /**
@@ -126,6 +125,7 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
   private nextCommandId = 1n;
   private readonly entityId: string;
   private readonly logger: Logger;
+  private readonly caller: StubCaller;
 
   constructor(
     private readonly def: EventSourcedDefinition,
@@ -133,6 +133,7 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
   ) {
     this.entityId = options.entityId ?? "test-entity";
     this.logger = options.logger ?? silentLogger;
+    this.caller = new StubCaller(options.calls ?? {});
     for (const event of options.initialEvents ?? [])
       this.journal.push(def.codec.encode(event, eventTypeName(event)));
     this.restart();
@@ -144,6 +145,10 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
 
   get sequence(): number {
     return this.instance.sequence;
+  }
+
+  get calls(): readonly RecordedOutgoingCall[] {
+    return this.caller.calls;
   }
 
   get events(): Event[] {
@@ -164,7 +169,13 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
       sequence: BigInt(this.stored.sequence),
       state: this.stored.state,
     };
-    this.instance = new EventSourcedInstance(this.def, this.entityId, this.logger, snapshot);
+    this.instance = new EventSourcedInstance(
+      this.def,
+      this.entityId,
+      this.logger,
+      snapshot,
+      this.caller,
+    );
     for (let seq = (this.stored?.sequence ?? 0) + 1; seq <= this.journal.length; seq++) {
       const payload = this.journal[seq - 1];
       this.instance.replay({
@@ -218,22 +229,10 @@ class EventSourcedTestKitImpl<Svc extends DescService, State, Event> implements 
       error: outcome.error,
       restart: outcome.restart,
       events: outcome.reply.events.map((e) => this.def.codec.decode(e) as Event),
-      effects: outcome.effects.map((e) => ({ ...decodeCall(e), synchronous: e.wire.synchronous })),
+      effects: outcome.effects.map(decodeEffect),
+      timers: outcome.timers.map(decodeTimer),
       snapshot: outcome.reply.snapshot && (this.def.codec.decode(outcome.reply.snapshot) as State),
       replyMetadata: metadataToMap(action?.case === "reply" ? action.value.metadata : undefined),
     };
   }
-}
-
-function decodeCall(call: RecordedCall<Forward | SideEffect>): RecordedComponentCall {
-  const payload = call.wire.payload;
-  const metadata: Metadata | undefined = call.wire.metadata;
-  return {
-    method: call.method,
-    request:
-      payload === undefined
-        ? create(call.method.input)
-        : fromBinary(call.method.input, payload.value),
-    metadata: metadataToMap(metadata),
-  };
 }

@@ -1,8 +1,9 @@
 /**
  * @cairn/sdk/testkit: run components in memory, without a runtime or a
- * network, and assert on replies, events, state and effects. The testkit
- * drives the same command path as the server, so failure semantics and
- * payload encoding are those of production.
+ * network, and assert on replies, events, state, effects and timers. The
+ * testkit drives the same command path as the server, so failure semantics
+ * and payload encoding are those of production. Calls a handler makes with
+ * `ctx.call()` are answered by stubs the test supplies (`calls`).
  *
  * @example
  * ```ts
@@ -20,7 +21,24 @@ export type {
   CommandResult,
   EventSourcedTestKit,
   EventSourcedTestKitOptions,
-  RecordedComponentCall,
-  RecordedEffect,
   TestCallOptions,
 } from "./eventsourced.js";
+export { createValueEntityTestKit } from "./value.js";
+export type { ValueCommandResult, ValueEntityTestKit, ValueEntityTestKitOptions } from "./value.js";
+export { createActionTestKit } from "./action.js";
+export type {
+  ActionResult,
+  ActionStreamResult,
+  ActionTestInput,
+  ActionTestKit,
+  ActionTestKitOptions,
+  ActionTestResult,
+} from "./action.js";
+export type {
+  CallStub,
+  CallStubs,
+  RecordedComponentCall,
+  RecordedEffect,
+  RecordedOutgoingCall,
+  RecordedTimerAction,
+} from "./shared.js";

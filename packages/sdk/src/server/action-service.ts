@@ -1,0 +1,91 @@
+import type * as grpc from "@grpc/grpc-js";
+import type { ActionCommand, ActionResponse } from "@cairn/protocol";
+import type { ActionDefinition } from "../action/action.js";
+import { ActionDispatcher } from "../action/runner.js";
+import type { ActionOutcome } from "../action/runner.js";
+import type { Component } from "../component.js";
+import { describeError } from "../log.js";
+import type { ServiceEnv } from "./entity-services.js";
+
+/**
+ * The grpc-js implementation of `Actions`. Each call is one action call;
+ * failures travel as `client_action.failure` in a response (on a stream: the
+ * last one, then the stream ends OK), so gRPC errors only mean that the
+ * transport broke.
+ */
+export function actionService(
+  components: readonly Component[],
+  env: ServiceEnv,
+): grpc.UntypedServiceImplementation {
+  const actions = new Map<string, ActionDefinition>();
+  for (const c of components)
+    if (c.kind === "action") actions.set(c.service.typeName, c.definition);
+  const dispatcher = new ActionDispatcher(actions, env.logger, env.caller);
+  return {
+    handleUnary(
+      call: grpc.ServerUnaryCall<ActionCommand, ActionResponse>,
+      callback: grpc.sendUnaryData<ActionResponse>,
+    ) {
+      void dispatcher.unary(call.request).then((o) => callback(null, o.response));
+    },
+    handleStreamedIn(
+      call: grpc.ServerReadableStream<ActionCommand, ActionResponse>,
+      callback: grpc.sendUnaryData<ActionResponse>,
+    ) {
+      void dispatcher.streamedIn(incoming(call)).then((o) => callback(null, o.response));
+    },
+    handleStreamedOut(call: grpc.ServerWritableStream<ActionCommand, ActionResponse>) {
+      void pipe(dispatcher.streamedOut(call.request), call, env);
+    },
+    handleStreamed(call: grpc.ServerDuplexStream<ActionCommand, ActionResponse>) {
+      void pipe(dispatcher.streamed(incoming(call)), call, env);
+    },
+  };
+}
+
+/** The commands of a client stream; a broken stream ends the handler's requests with an error. */
+async function* incoming(
+  call: grpc.ServerReadableStream<ActionCommand, ActionResponse>,
+): AsyncGenerator<ActionCommand> {
+  for await (const command of call as AsyncIterable<ActionCommand>) yield command;
+}
+
+/**
+ * Writes a stream of responses, waiting for the transport to drain when its
+ * buffer is full, and stops the handler (its generator's `finally` runs) when
+ * the client cancels.
+ */
+async function pipe(
+  outcomes: AsyncGenerator<ActionOutcome>,
+  call:
+    | grpc.ServerWritableStream<ActionCommand, ActionResponse>
+    | grpc.ServerDuplexStream<ActionCommand, ActionResponse>,
+  env: ServiceEnv,
+): Promise<void> {
+  let cancelled = false;
+  call.on("cancelled", () => {
+    cancelled = true;
+    void outcomes.return(undefined);
+  });
+  try {
+    for await (const outcome of outcomes) {
+      if (cancelled) break;
+      if (!call.write(outcome.response)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            call.off("drain", done);
+            call.off("cancelled", done);
+            resolve();
+          };
+          call.on("drain", done);
+          call.on("cancelled", done);
+        });
+      }
+    }
+    if (!cancelled) call.end();
+  } catch (err) {
+    // The dispatcher never throws; this is the transport failing mid-write.
+    env.logger({ level: "warn", msg: "action stream failed", error: describeError(err) });
+    if (!cancelled) call.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
+}
