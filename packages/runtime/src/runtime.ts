@@ -11,7 +11,10 @@ import type { DiscoveredCatalog } from "./host/catalog.js";
 import { createActionHandler } from "./host/actions.js";
 import { EntityHost } from "./host/entity-host.js";
 import { eventSourcedKind } from "./host/kinds/event-sourced.js";
-import { noExtras } from "./host/kinds/extras.js";
+import { durableExtras, noExtras } from "./host/kinds/extras.js";
+import { OutboxDeliverer } from "./core/outbox.js";
+import { TimerScheduler } from "./core/timers.js";
+import type { DurableWorkStore } from "./store/durable-work.js";
 import { valueKind } from "./host/kinds/value.js";
 import type { EntityEnv } from "./host/entity-env.js";
 import { FunctionConnection } from "./host/function-connection.js";
@@ -72,6 +75,8 @@ class RuntimeImpl implements Runtime {
   private ingress: Ingress | undefined;
   private admin: AdminServer | undefined;
   private current: DiscoveredCatalog | undefined;
+  private outbox: OutboxDeliverer | undefined;
+  private timers: TimerScheduler | undefined;
   ports = { ingress: 0, admin: 0 };
 
   constructor(
@@ -107,6 +112,10 @@ class RuntimeImpl implements Runtime {
     // The router needs the host and the host's entities call back into the router.
     const late: { router?: Router } = {};
     const store = this.store;
+    // Every adapter stores effects and timers durably; the check keeps a
+    // custom Store without them working (effects then run from memory).
+    const durable = "writeWork" in store ? (store as unknown as DurableWorkStore) : undefined;
+    const extras = durable === undefined ? noExtras : durableExtras;
     const env: EntityEnv = {
       logger: this.logger,
       metrics: this.metrics,
@@ -124,8 +133,8 @@ class RuntimeImpl implements Runtime {
       restarted: (e, reason) => this.metrics.entityRestarted(e.service.desc.typeName, reason),
     };
     const host = new EntityHost(env, {
-      event_sourced_entity: eventSourcedKind(store, () => connection.eventSourced, noExtras),
-      value_entity: valueKind(store, () => connection.value, noExtras),
+      event_sourced_entity: eventSourcedKind(store, () => connection.eventSourced, extras),
+      value_entity: valueKind(store, () => connection.value, extras),
     });
     this.host = host;
     const actions = createActionHandler({
@@ -133,8 +142,18 @@ class RuntimeImpl implements Runtime {
       connection,
       commandTimeoutMs: o.commandTimeoutMs,
     });
-    const router = new Router(() => this.current, host, actions, this.logger);
+    const work =
+      durable === undefined
+        ? undefined
+        : { store: durable, stored: () => this.wakeWork(), timeoutMs: o.commandTimeoutMs };
+    const router = new Router(() => this.current, host, actions, this.logger, work);
     late.router = router;
+    if (durable !== undefined) {
+      const dispatch = (inv: Parameters<Router["dispatch"]>[0]) => router.dispatch(inv);
+      const resolve = (call: Parameters<Router["resolveCall"]>[0]) => router.resolveCall(call);
+      this.outbox = new OutboxDeliverer({ store: durable, resolve, dispatch, logger: this.logger });
+      this.timers = new TimerScheduler({ store: durable, resolve, dispatch, logger: this.logger });
+    }
     this.ingress = createIngress({
       catalog: () => this.current,
       fileDescriptorSet: () => this.current?.fileDescriptorSet,
@@ -173,11 +192,20 @@ class RuntimeImpl implements Runtime {
       "cairn runtime started",
     );
     connection.start();
+    // Work left by an earlier run (a crash between commit and delivery).
+    this.wakeWork();
+  }
+
+  private wakeWork(): void {
+    this.outbox?.wake();
+    this.timers?.refresh();
   }
 
   async stop(): Promise<void> {
     this.logger.info("cairn runtime stopping");
     await this.host?.drain(5_000);
+    this.outbox?.stop();
+    this.timers?.stop();
     await this.ingress?.close();
     this.connection?.close();
     await this.admin?.close();

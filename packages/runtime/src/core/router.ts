@@ -11,6 +11,8 @@ import type { SideEffect, Forward } from "@cairn/protocol";
 import type { Logger } from "pino";
 import { entityKeyFields } from "../host/catalog.js";
 import type { ComponentReply } from "../host/entity-env.js";
+import { durableExtras } from "../host/kinds/extras.js";
+import type { DurableWorkStore, StoredCall } from "../store/durable-work.js";
 import { anyTypeName, fromWireMetadata } from "../host/payloads.js";
 import type {
   Catalog,
@@ -52,7 +54,44 @@ export class Router implements StreamingDispatcher {
     private readonly entities: EntityHandler,
     private readonly actions: ActionHandler,
     private readonly logger: Logger,
+    /** When set, asynchronous effects and timers are stored and run by the outbox and the scheduler. */
+    private readonly work?: {
+      readonly store: DurableWorkStore;
+      readonly stored: () => void;
+      readonly timeoutMs: number;
+    },
   ) {}
+
+  /** The invocation a stored call (outbox entry, timer) makes; `permanent` when its target is gone. */
+  resolveCall(call: StoredCall): { value: Invocation } | { error: CairnError; permanent: boolean } {
+    if (this.catalog() === undefined) {
+      return {
+        error: new CairnError(Code.Unavailable, "the user function is not discovered yet"),
+        permanent: false,
+      };
+    }
+    const target = this.resolve(call.service, call.method, "call");
+    if ("error" in target) return { error: target.error, permanent: true };
+    return {
+      value: {
+        service: target.value.service,
+        method: target.value.method,
+        input: call.payload.value,
+        metadata: { ...call.metadata },
+        deadline: Date.now() + (this.work?.timeoutMs ?? 10_000),
+      },
+    };
+  }
+
+  /** Stores the durable work of an action's reply (actions have no state to store it with). */
+  private async storeActionWork(
+    invocation: { service: ServiceEntry },
+    reply: ComponentReply,
+  ): Promise<void> {
+    if (this.work === undefined || !durableExtras.hasDurableWork(reply)) return;
+    const ref = { entityType: invocation.service.desc.typeName, entityId: "" };
+    await this.work.store.writeWork(durableExtras.forBatch(ref, [reply]));
+  }
 
   dispatch(invocation: Invocation): Promise<InvocationResult> {
     switch (invocation.service.kind) {
@@ -145,6 +184,7 @@ export class Router implements StreamingDispatcher {
       }
       const problem = this.checkEffects(reply);
       if (problem !== undefined) throw problem;
+      await this.storeActionWork(invocation, reply);
       if (action === undefined) {
         await this.runEffects(unary, reply);
         continue;
@@ -165,6 +205,7 @@ export class Router implements StreamingDispatcher {
     }
     const problem = this.checkReply(invocation, reply);
     if (problem !== undefined) throw problem;
+    await this.storeActionWork(invocation, reply);
     return this.release(invocation, reply);
   }
 
@@ -196,6 +237,11 @@ export class Router implements StreamingDispatcher {
           { cause: e },
         );
       }
+    }
+    if (this.work !== undefined) {
+      // Stored with the state change: the outbox and the scheduler take over.
+      if (durableExtras.hasDurableWork(reply)) this.work.stored();
+      return;
     }
     for (const effect of reply.sideEffects) {
       if (!effect.synchronous) this.runAsync(effect, invocation);

@@ -4,18 +4,79 @@
  * same transaction as the state change, so a crash between the commit and
  * their execution loses nothing.
  */
+import type { SideEffect, TimerAction } from "@cairn/protocol";
+import type { DurableWork, StoredCall, TimerChange } from "../../store/durable-work.js";
 import type { EntityRef } from "../../store/types.js";
 import type { ComponentReply } from "../entity-env.js";
+import { fromAny, fromWireMetadata } from "../payloads.js";
 
 export interface PersistExtras {
   /** True when the reply carries work that must be stored even without a state change. */
   hasDurableWork(reply: ComponentReply): boolean;
-  /** Fields to merge into the store write of a batch of replies. */
-  forBatch(ref: EntityRef, batch: readonly ComponentReply[]): Record<string, unknown>;
+  /** The durable work of a batch of replies, to store with its state change. */
+  forBatch(ref: EntityRef, batch: readonly ComponentReply[]): DurableWork;
 }
 
-/** No durable extras: effects run from memory after the commit. */
+/** No durable extras: effects run from memory after the commit, timers are not supported. */
 export const noExtras: PersistExtras = {
   hasDurableWork: () => false,
   forBatch: () => ({}),
 };
+
+/** The scope of an entity's timer names. */
+export function timerOwner(ref: EntityRef): string {
+  return ref.entityId === "" ? ref.entityType : `${ref.entityType}/${ref.entityId}`;
+}
+
+/** Stores asynchronous effects in the outbox and timers with the state change. */
+export const durableExtras: PersistExtras = {
+  hasDurableWork: (reply) =>
+    reply.timers.length > 0 || reply.sideEffects.some((e) => !e.synchronous),
+  forBatch(ref, batch) {
+    const owner = timerOwner(ref);
+    const outbox: StoredCall[] = [];
+    const timers: TimerChange[] = [];
+    for (const reply of batch) {
+      for (const e of reply.sideEffects) if (!e.synchronous) outbox.push(effectCall(e));
+      for (const t of reply.timers) {
+        const change = timerChange(owner, t);
+        if (change !== undefined) timers.push(change);
+      }
+    }
+    return {
+      ...(outbox.length > 0 ? { outbox } : {}),
+      ...(timers.length > 0 ? { timers } : {}),
+    };
+  },
+};
+
+/** The call an effect makes, as stored. */
+export function effectCall(e: SideEffect): StoredCall {
+  return {
+    service: e.serviceName,
+    method: e.method,
+    payload:
+      e.payload === undefined ? { typeUrl: "", value: new Uint8Array() } : fromAny(e.payload),
+    metadata: fromWireMetadata(e.metadata),
+  };
+}
+
+/** A timer action as a store change, scoped to `owner`. */
+export function timerChange(owner: string, t: TimerAction): TimerChange | undefined {
+  if (t.action.case === "cancel") return { kind: "cancel", owner, name: t.action.value.name };
+  if (t.action.case !== "schedule") return undefined;
+  const s = t.action.value;
+  return {
+    kind: "schedule",
+    owner,
+    name: s.name,
+    dueAt: Number(s.dueEpochMs),
+    call: {
+      service: s.serviceName,
+      method: s.method,
+      payload:
+        s.payload === undefined ? { typeUrl: "", value: new Uint8Array() } : fromAny(s.payload),
+      metadata: fromWireMetadata(s.metadata),
+    },
+  };
+}

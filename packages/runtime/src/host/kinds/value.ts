@@ -4,7 +4,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ValueEntityInFrameSchema, ValueEntityInSchema } from "@cairn/protocol";
 import type { ValueEntityIn, ValueEntityOut, ValueEntityReply } from "@cairn/protocol";
 import type { Invocation } from "../../core/types.js";
-import type { EntityRef, Store, ValueState } from "../../store/types.js";
+import type { DurableWork } from "../../store/durable-work.js";
+import type { EntityRef, SaveValueRequest, Store, ValueState } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
 import type { EntityKind } from "../entity.js";
 import { fromAny, messageAny, toAny, toWireMetadata } from "../payloads.js";
@@ -75,11 +76,14 @@ export function valueKind(
       // Only the last state action of the batch matters: one write per group.
       let action: ValueEntityReply["stateAction"];
       for (const r of batch) if (r.stateAction?.action.case !== undefined) action = r.stateAction;
-      // Without a state action only durable extras remain; they are written
-      // with the state at its current version (an unchanged re-save would
-      // need the state here, so extras-only batches go through the store's
-      // own extras write once that exists; until then effects run from memory).
-      if (action === undefined) return position;
+      // Without a state action only durable work (effects, timers) remains:
+      // it is stored on its own, the state and its version stay.
+      if (action === undefined) {
+        const work = extras.forBatch(ref, batch);
+        if ((work.outbox?.length ?? 0) + (work.timers?.length ?? 0) > 0)
+          await writeWork(store, work);
+        return position;
+      }
       const state = action.action.case === "update" ? fromAny(action.action.value) : undefined;
       return store.saveValue({
         ...ref,
@@ -89,4 +93,10 @@ export function valueKind(
       });
     },
   };
+}
+
+/** Stores work alone; stores without durable work get none (noExtras). */
+async function writeWork(store: Store, work: DurableWork): Promise<void> {
+  const durable = store as Store & { writeWork?: (w: DurableWork) => Promise<void> };
+  await durable.writeWork?.(work);
 }

@@ -1,0 +1,136 @@
+/**
+ * Fires durable timers. The next due time is kept in one in-memory timeout
+ * (push, not poll: a timer fires on time instead of at the next polling
+ * round), refreshed after every commit that changes timers and when the
+ * runtime starts, so timers stored by an earlier run fire after a restart.
+ * A firing is at least once: the timer is removed only when its call
+ * succeeded. A failing call is retried with backoff; a call whose target no
+ * longer exists (renamed after a redeploy) is parked and reported, not retried
+ * forever.
+ */
+import { CairnError } from "@cairn/protocol";
+import type { Logger } from "pino";
+import type { DurableWorkStore, TimerEntry } from "../store/durable-work.js";
+import { backoffMs } from "./outbox.js";
+import type { CallResolver } from "./outbox.js";
+import type { Invocation } from "./types.js";
+
+/** Options of {@link TimerScheduler}. */
+export interface TimerOptions {
+  readonly store: DurableWorkStore;
+  readonly resolve: CallResolver;
+  readonly dispatch: (invocation: Invocation) => Promise<unknown>;
+  readonly logger: Logger;
+  readonly onFired?: (outcome: "ok" | "retry" | "parked") => void;
+  readonly batch?: number;
+}
+
+/** Longest single wait; a refresh every so often also catches clock jumps. */
+const MAX_WAIT_MS = 30_000;
+
+export class TimerScheduler {
+  private timeout: NodeJS.Timeout | undefined;
+  private firing = false;
+  private refreshAgain = false;
+  private stopped = false;
+
+  constructor(private readonly options: TimerOptions) {}
+
+  /** Re-reads the next due time (call after commits that change timers). */
+  refresh(): void {
+    if (this.stopped) return;
+    if (this.firing) {
+      this.refreshAgain = true;
+      return;
+    }
+    void this.options.store.nextTimerDue().then(
+      (due) => this.arm(due),
+      (err: unknown) => {
+        this.options.logger.error({ err }, "could not read timers; retrying");
+        this.arm(Date.now() + 1_000);
+      },
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timeout);
+  }
+
+  private arm(due: number | undefined): void {
+    clearTimeout(this.timeout);
+    if (this.stopped) return;
+    const wait =
+      due === undefined ? MAX_WAIT_MS : Math.min(Math.max(0, due - Date.now()), MAX_WAIT_MS);
+    this.timeout = setTimeout(() => void this.fire(), wait);
+    this.timeout.unref();
+  }
+
+  private async fire(): Promise<void> {
+    this.firing = true;
+    try {
+      const due = await this.options.store.loadDueTimers(Date.now(), this.options.batch ?? 200);
+      await Promise.all(due.map((t) => this.fireOne(t)));
+    } catch (err) {
+      this.options.logger.error({ err }, "could not fire timers; retrying");
+    } finally {
+      this.firing = false;
+      this.refreshAgain = false;
+      this.refresh();
+    }
+  }
+
+  private async fireOne(timer: TimerEntry): Promise<void> {
+    const target = `${timer.service}/${timer.method}`;
+    const resolved = this.options.resolve(timer);
+    if ("error" in resolved) {
+      if (resolved.permanent) return this.park(timer, resolved.error);
+      return this.retry(timer, resolved.error);
+    }
+    try {
+      await this.options.dispatch(resolved.value);
+      await this.options.store.completeTimer(timer.owner, timer.name, timer.generation);
+      this.options.onFired?.("ok");
+      this.options.logger.debug({ timer: timer.name, owner: timer.owner, target }, "timer fired");
+    } catch (err) {
+      const e = CairnError.from(err);
+      // A target that vanished between resolve and dispatch (a redeploy) is
+      // as gone as one that never resolved; any other failure is retried.
+      const again = this.options.resolve(timer);
+      if ("error" in again && again.permanent) return this.park(timer, again.error);
+      return this.retry(timer, e);
+    }
+  }
+
+  private async retry(timer: TimerEntry, error: CairnError): Promise<void> {
+    const attempts = timer.attempts + 1;
+    const delay = backoffMs(attempts);
+    this.options.logger.warn(
+      {
+        timer: timer.name,
+        owner: timer.owner,
+        target: `${timer.service}/${timer.method}`,
+        attempts,
+        retryInMs: delay,
+        err: error.message,
+      },
+      "timer call failed; retrying",
+    );
+    this.options.onFired?.("retry");
+    await this.options.store.retryTimer(
+      timer.owner,
+      timer.name,
+      timer.generation,
+      Date.now() + delay,
+    );
+  }
+
+  private async park(timer: TimerEntry, error: CairnError): Promise<void> {
+    this.options.logger.error(
+      { timer: timer.name, owner: timer.owner, target: `${timer.service}/${timer.method}` },
+      `timer parked: its target no longer exists (${error.message}); it will not fire again until rescheduled`,
+    );
+    this.options.onFired?.("parked");
+    await this.options.store.parkTimer(timer.owner, timer.name, timer.generation, error.message);
+  }
+}
