@@ -151,8 +151,20 @@ class RuntimeImpl implements Runtime {
     if (durable !== undefined) {
       const dispatch = (inv: Parameters<Router["dispatch"]>[0]) => router.dispatch(inv);
       const resolve = (call: Parameters<Router["resolveCall"]>[0]) => router.resolveCall(call);
-      this.outbox = new OutboxDeliverer({ store: durable, resolve, dispatch, logger: this.logger });
-      this.timers = new TimerScheduler({ store: durable, resolve, dispatch, logger: this.logger });
+      this.outbox = new OutboxDeliverer({
+        store: durable,
+        resolve,
+        dispatch,
+        logger: this.logger,
+        onAttempt: (outcome) => this.metrics.effectAttempt(outcome),
+      });
+      this.timers = new TimerScheduler({
+        store: durable,
+        resolve,
+        dispatch,
+        logger: this.logger,
+        onFired: (outcome) => this.metrics.timerFired(outcome),
+      });
     }
     this.ingress = createIngress({
       catalog: () => this.current,

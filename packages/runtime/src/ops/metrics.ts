@@ -29,6 +29,10 @@ export interface RuntimeMetrics {
   mailboxRejected(service: string): void;
   /** The user function connection went up or down. */
   functionConnected(up: boolean): void;
+  /** An asynchronous effect delivery attempt: "delivered" or "retry". */
+  effectAttempt(outcome: string): void;
+  /** A timer firing: "ok", "retry" or "parked". */
+  timerFired(outcome: string): void;
   /** The Prometheus text exposition of every series. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -176,6 +180,20 @@ export function createMetrics(): RuntimeMetrics {
     registers,
   });
   connected.set(0);
+  const effects = new Counter({
+    name: "cairn_effect_deliveries_total",
+    help: "Asynchronous effect delivery attempts from the outbox, by outcome (delivered, retry).",
+    labelNames: ["outcome"],
+    registers,
+  });
+  const timers = new Counter({
+    name: "cairn_timer_firings_total",
+    help: "Timer firings by outcome (ok, retry, parked: the target no longer exists).",
+    labelNames: ["outcome"],
+    registers,
+  });
+  const effectsBy = new ChildCache((o) => effects.labels(o));
+  const timersBy = new ChildCache((o) => timers.labels(o));
 
   const activeBy = new ChildCache((s) => active.labels(s));
   const activationsBy = new ChildCache((s) => activations.labels(s));
@@ -201,6 +219,8 @@ export function createMetrics(): RuntimeMetrics {
     },
     mailboxRejected: (service) => rejectionsBy.get(service).inc(),
     functionConnected: (up) => connected.set(up ? 1 : 0),
+    effectAttempt: (outcome) => effectsBy.get(outcome).inc(),
+    timerFired: (outcome) => timersBy.get(outcome).inc(),
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
