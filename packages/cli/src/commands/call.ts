@@ -17,7 +17,7 @@ Examples:
   $ cairn call ShoppingCart/AddItem '{"cartId": "c1", "productId": "apple", "quantity": 2}'
   $ cairn call shop.v1.ShoppingCart/GetCart '{"cartId": "c1"}'
   $ echo '{"cartId": "c1"}' | cairn call ShoppingCart/GetCart -
-  $ cairn call ShoppingCart/GetCart '{"cartId": "c1"}' -H 'authorization: Bearer t0ken' --address http://10.0.0.5:9000
+  $ cairn call ShoppingCart/GetCart '{"cartId": "c1"}' -H 'authorization: Bearer t0ken' --address http://cairn-runtime.internal:9000
 
 A service name without a package (no dot) is looked up in the admin API
 (GET <admin>/v1/services). The request goes to POST <address>/<package.Service>/<Method>.`;
