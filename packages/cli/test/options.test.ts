@@ -45,8 +45,8 @@ describe("resolveRuntimeOptions", () => {
   });
 
   it("maps --function to functionAddress", () => {
-    expect(resolve({ function: "10.0.0.1:8081" })).toEqual({
-      value: expect.objectContaining({ functionAddress: "10.0.0.1:8081" }),
+    expect(resolve({ function: "fn.internal:8081" })).toEqual({
+      value: expect.objectContaining({ functionAddress: "fn.internal:8081" }),
     });
   });
 
