@@ -9,13 +9,14 @@ import type {
 import { CairnError, Code } from "@cairn/protocol";
 import type { InvocationResult } from "../core/types.js";
 import type { CatalogView, MethodTarget } from "./catalog-view.js";
-import { fillGrpcMetadata, metadataFromGrpc } from "./metadata.js";
+import { fillReplyMetadata, metadataFromGrpc } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
+import { streamingGrpcHandler } from "./grpc-stream.js";
 import { addReflection } from "./reflection.js";
 import { toClientError, UNDISCOVERED_MESSAGE } from "./status.js";
 
 /** grpc-js's internal handler record (server.js `register()` builds the same). */
-interface Handler {
+export interface Handler {
   func: (call: never, callback: never) => void;
   serialize: (value: Buffer) => Buffer;
   deserialize: (bytes: Buffer) => Buffer;
@@ -33,7 +34,7 @@ type UnaryCall = ServerUnaryCall<Buffer, Buffer>;
 type Reply = sendUnaryData<Buffer>;
 
 const identity = (b: Buffer): Buffer => b;
-const STREAMING_MESSAGE = "streaming methods are not served yet";
+const STREAMING_MESSAGE = "streaming methods are not served: the dispatcher has no dispatchStream";
 
 /**
  * Creates the grpc-js server. Requests and replies stay bytes (identity
@@ -133,7 +134,9 @@ function createResolver(
     const handler =
       target.method.methodKind === "unary"
         ? unaryHandler(path, target, options)
-        : streamingHandler(path, target);
+        : options.streaming !== undefined
+          ? streamingGrpcHandler(path, target, options, options.streaming)
+          : streamingHandler(path, target);
     handlers.set(path, handler);
     return handler;
   };
@@ -152,6 +155,7 @@ function errorHandler(path: string, code: status, details: string): Handler {
   return { func, serialize: identity, deserialize: identity, type: "unary", path };
 }
 
+/** Streaming methods when the dispatcher cannot serve them: UNIMPLEMENTED. */
 function streamingHandler(path: string, target: MethodTarget): Handler {
   const kind = target.method.methodKind;
   const details = `${STREAMING_MESSAGE} (${target.name} is ${kind.replace("_", " ")})`;
@@ -189,7 +193,7 @@ function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptio
     dispatchCall(call, target, input, options).then(
       (result) => {
         const md = new GrpcMetadata();
-        if (fillMetadata(md, result.metadata, logger)) call.sendMetadata(md);
+        if (fillReplyMetadata(md, result.metadata, logger)) call.sendMetadata(md);
         const out = result.output;
         callback(null, Buffer.from(out.buffer, out.byteOffset, out.byteLength));
       },
@@ -242,22 +246,4 @@ function dispatchCall(
     }, options.defaultTimeoutMs);
   });
   return Promise.race([dispatched, expired]).finally(() => clearTimeout(timer));
-}
-
-/** Returns whether any metadata was copied; a bad key is logged and skipped. */
-function fillMetadata(
-  md: GrpcMetadata,
-  from: Record<string, string>,
-  logger: ResolvedOptions["logger"],
-): boolean {
-  let any = false;
-  for (const key in from) {
-    try {
-      fillGrpcMetadata(md, { [key]: from[key] as string });
-      any = true;
-    } catch (err) {
-      logger.debug({ err, key }, "reply metadata key not valid for gRPC, skipped");
-    }
-  }
-  return any;
 }

@@ -82,3 +82,21 @@ export function setReplyHeaders(
     }
   }
 }
+
+/** Copies reply metadata into gRPC metadata, skipping (and logging) keys gRPC refuses; returns whether any was copied. */
+export function fillReplyMetadata(
+  md: GrpcMetadata,
+  from: Metadata,
+  logger: { debug(obj: object, msg?: string): void },
+): boolean {
+  let any = false;
+  for (const key in from) {
+    try {
+      fillGrpcMetadata(md, { [key]: from[key] as string });
+      any = true;
+    } catch (err) {
+      logger.debug({ err, key }, "reply metadata key not valid for gRPC, skipped");
+    }
+  }
+  return any;
+}

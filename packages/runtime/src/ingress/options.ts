@@ -1,4 +1,4 @@
-import type { Catalog, Dispatcher } from "../core/types.js";
+import type { Catalog, Dispatcher, StreamingDispatcher } from "../core/types.js";
 
 /** The pino-compatible logger the ingress writes to. */
 export interface IngressLogger {
@@ -22,12 +22,28 @@ export interface IngressOptions {
    * the catalog's registry.
    */
   readonly fileDescriptorSet?: () => Uint8Array | undefined;
-  readonly dispatcher: Dispatcher;
+  /**
+   * Routes calls. Streaming methods are served when it also has
+   * `dispatchStream` (a {@link StreamingDispatcher}); otherwise they are
+   * answered UNIMPLEMENTED.
+   */
+  readonly dispatcher: Dispatcher & Partial<Pick<StreamingDispatcher, "dispatchStream">>;
   readonly logger: IngressLogger;
   /** Largest request message accepted, bytes. Default 4 MiB. */
   readonly maxRequestBytes?: number;
-  /** Deadline of calls that carry no timeout header, milliseconds. Default 30 s. */
+  /**
+   * Deadline of unary calls that carry no timeout header, milliseconds.
+   * Default 30 s. Streaming calls without a timeout header get no deadline:
+   * a subscription may rightly live for hours.
+   */
   readonly defaultTimeoutMs?: number;
+  /**
+   * Interval of the keep-alive comment lines of server-sent event streams,
+   * so that proxies do not close a quiet stream. Default 15 s.
+   */
+  readonly sseHeartbeatMs?: number;
+  /** Request messages of one streaming call buffered before its client is paused. Default 16. */
+  readonly streamInputBuffer?: number;
   /**
    * Serve TLS instead of cleartext (PEM key and certificate chain). gRPC
    * clients get HTTP/2 through ALPN, everything else HTTP/1.1.
@@ -47,6 +63,10 @@ export interface Ingress {
 export interface ResolvedOptions extends IngressOptions {
   readonly maxRequestBytes: number;
   readonly defaultTimeoutMs: number;
+  readonly sseHeartbeatMs: number;
+  readonly streamInputBuffer: number;
+  /** The dispatcher when it serves streaming methods. */
+  readonly streaming: StreamingDispatcher | undefined;
 }
 
 /** Applies the defaults of {@link IngressOptions}. */
@@ -55,5 +75,18 @@ export function resolveOptions(options: IngressOptions): ResolvedOptions {
     ...options,
     maxRequestBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
     defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
+    sseHeartbeatMs: options.sseHeartbeatMs ?? 15_000,
+    streamInputBuffer: Math.max(1, options.streamInputBuffer ?? 16),
+    streaming: streamingOf(options.dispatcher),
+  };
+}
+
+/** The dispatcher as a {@link StreamingDispatcher}, when it has `dispatchStream`. */
+function streamingOf(dispatcher: IngressOptions["dispatcher"]): StreamingDispatcher | undefined {
+  const { dispatchStream } = dispatcher;
+  if (typeof dispatchStream !== "function") return undefined;
+  return {
+    dispatch: (inv) => dispatcher.dispatch(inv),
+    dispatchStream: (inv) => dispatchStream.call(dispatcher, inv),
   };
 }

@@ -130,6 +130,26 @@ function libraryFile() {
             serverStreaming: true,
           },
           {
+            name: "Collect",
+            inputType: ".test.v1.GetBookRequest",
+            outputType: ".test.v1.Book",
+            clientStreaming: true,
+          },
+          {
+            name: "Chat",
+            inputType: ".test.v1.GetBookRequest",
+            outputType: ".test.v1.Book",
+            clientStreaming: true,
+            serverStreaming: true,
+          },
+          {
+            name: "WatchShelf",
+            inputType: ".test.v1.GetBookRequest",
+            outputType: ".test.v1.Book",
+            serverStreaming: true,
+            options: rule({ pattern: { case: "get", value: "/v1/{name=shelves/*}:watch" } }),
+          },
+          {
             name: "Bad",
             inputType: ".test.v1.GetBookRequest",
             outputType: ".test.v1.Book",
