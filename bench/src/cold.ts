@@ -27,6 +27,8 @@ export interface ColdSummary {
   carts: number;
   /** Events written per cart (successful AddItem calls). */
   eventsPerCart: number[];
+  /** Every cart got all its events; if not, the activations measured smaller carts. */
+  complete: boolean;
   /** Write phase throughput, AddItem/s over all the carts. */
   writeRps: number;
   writeErrors: Record<string, number>;
@@ -50,6 +52,7 @@ export type Restart = () => Promise<number>;
  */
 const WRITE_LIMIT_MS = 200_000;
 const MAX_WRITE_FAILURES = 1_000;
+const STALL_MS = 30_000;
 
 function bump(m: Record<string, number>, k: string): void {
   m[k] = (m[k] ?? 0) + 1;
@@ -81,6 +84,9 @@ export async function coldActivation(
   const deadline = t0 + WRITE_LIMIT_MS;
   let lastReport = t0;
   let failures = 0;
+  // Nothing written after this long means the runtime cannot append at all;
+  // waiting for the write limit would only delay the report.
+  const stalled = (): boolean => performance.now() - t0 > STALL_MS && written.every((w) => w === 0);
   const worker = async (w: number): Promise<void> => {
     const c = w % ids.length;
     // Failed writes are retried, so they are capped too: a broken runtime
@@ -88,7 +94,8 @@ export async function coldActivation(
     while (
       started[c]! < target[c]! &&
       performance.now() < deadline &&
-      failures < MAX_WRITE_FAILURES
+      failures < MAX_WRITE_FAILURES &&
+      !stalled()
     ) {
       const n = started[c]!++;
       try {
@@ -163,6 +170,7 @@ export async function coldActivation(
   return {
     carts: ids.length,
     eventsPerCart: written,
+    complete: written.every((w, i) => w >= target[i]!),
     writeRps: totalWritten / writeSeconds,
     writeErrors,
     samples,

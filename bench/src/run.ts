@@ -343,7 +343,16 @@ async function runAll(
     "Targets are issue 2's; the peer's numbers were measured earlier on this machine and are quoted, not re-run.",
   );
   if (o.json) process.stdout.write(`${JSON.stringify({ setup, results }, null, 2)}\n`);
-  return results.some((r) => r.failed !== undefined) ? 1 : 0;
+  // A scenario with no successful request measured nothing: fail the run so
+  // scripts notice, as for a scenario that threw. A missed target does not.
+  const broken = results.filter(
+    (r) =>
+      r.failed !== undefined ||
+      (r.summary !== undefined && r.summary.ok === 0) ||
+      (r.cold !== undefined && (!r.cold.complete || r.cold.samples.length === 0)),
+  );
+  if (broken.length > 0) log(`no usable measurement from: ${broken.map((r) => r.name).join(", ")}`);
+  return broken.length > 0 ? 1 : 0;
 }
 
 main().then(

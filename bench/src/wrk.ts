@@ -144,7 +144,9 @@ export async function runWrk(o: WrkOptions): Promise<Summary> {
   const seconds = r.us / 1e6;
   const ok = r.requests - r.statusErrors;
   const errors = Object.values(r.errorsByKind).reduce((a, b) => a + b, 0);
-  const ms = (us: number): number => us / 1000;
+  // With no successful answer wrk's histogram holds only failures (or nothing):
+  // no latency to report.
+  const ms = (us: number): number => (ok > 0 ? us / 1000 : NaN);
   return {
     ok,
     errors,
