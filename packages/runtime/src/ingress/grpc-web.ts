@@ -53,7 +53,8 @@ export function parseGrpcWebRequest(body: Buffer, text: boolean): Parsed<Buffer>
   return { value: bytes.subarray(5, 5 + length) };
 }
 
-function frame(flags: number, payload: Buffer): Buffer {
+/** One length-prefixed frame (gRPC-Web) or envelope (Connect streaming): flags, 4-byte big-endian length, payload. */
+export function frame(flags: number, payload: Uint8Array): Buffer {
   const head = Buffer.allocUnsafe(5);
   head[0] = flags;
   head.writeUInt32BE(payload.length, 1);
@@ -61,7 +62,7 @@ function frame(flags: number, payload: Buffer): Buffer {
 }
 
 /** The trailer frame: `grpc-status` and a percent-encoded `grpc-message`, as gRPC over HTTP/2 writes them. */
-function trailerFrame(code: number, message: string): Buffer {
+export function trailerFrame(code: number, message: string): Buffer {
   const lines =
     `grpc-status:${code}\r\n` +
     (message === "" ? "" : `grpc-message:${encodeURIComponent(message)}\r\n`);
@@ -81,4 +82,39 @@ export function grpcWebReply(message: Uint8Array, text: boolean): Buffer {
 export function grpcWebError(code: number, message: string, text: boolean): Buffer {
   const body = trailerFrame(code, message);
   return text ? Buffer.from(body.toString("base64"), "latin1") : body;
+}
+
+/**
+ * Splits a body of length-prefixed envelopes (Connect streaming requests)
+ * into their payloads; `what` names the protocol in errors.
+ */
+export function parseEnvelopes(body: Buffer, what: string): Parsed<Buffer[]> {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at < body.length) {
+    if (body.length - at < 5)
+      return invalidEnvelope(what, `${body.length - at} trailing bytes, an envelope needs 5`);
+    const flags = body[at] as number;
+    const length = body.readUInt32BE(at + 1);
+    if (at + 5 + length > body.length)
+      return invalidEnvelope(
+        what,
+        `envelope declares ${length} bytes, ${body.length - at - 5} remain`,
+      );
+    if ((flags & COMPRESSED_FLAG) !== 0) {
+      return {
+        error: new CairnError(
+          Code.Unimplemented,
+          `compressed ${what} messages are not supported; send them uncompressed`,
+        ),
+      };
+    }
+    out.push(body.subarray(at + 5, at + 5 + length));
+    at += 5 + length;
+  }
+  return { value: out };
+}
+
+function invalidEnvelope(what: string, why: string): Parsed<never> {
+  return { error: new CairnError(Code.InvalidArgument, `invalid ${what} request: ${why}`) };
 }

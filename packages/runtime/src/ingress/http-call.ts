@@ -17,6 +17,16 @@ export function timeoutOf(req: IncomingMessage, defaultMs: number): Parsed<numbe
 }
 
 /**
+ * Timeout of a streaming HTTP call: the client's header if it sent one,
+ * else none, since a subscription may rightly stay open for hours.
+ */
+export function streamTimeoutOf(req: IncomingMessage): Parsed<number | undefined> {
+  const sent =
+    req.headers["connect-timeout-ms"] !== undefined || req.headers["grpc-timeout"] !== undefined;
+  return sent ? timeoutOf(req, 0) : { value: undefined };
+}
+
+/**
  * Dispatches one HTTP call. The signal aborts when the client disconnects
  * before the reply, and when the deadline passes: the dispatcher may not
  * watch the clock, but the client must get DEADLINE_EXCEEDED on time.

@@ -3,6 +3,8 @@ import { CairnError, Code } from "@cairn/protocol";
 import type { CatalogView, MethodTarget } from "./catalog-view.js";
 import { grpcWebReply, isGrpcWebProto, isGrpcWebText, parseGrpcWebRequest } from "./grpc-web.js";
 import { readBody } from "./http-body.js";
+import { serveHttpStream } from "./http-stream.js";
+import type { StreamWire } from "./http-stream.js";
 import { invokeHttp, timeoutOf } from "./http-call.js";
 import {
   answerPreflight,
@@ -56,7 +58,22 @@ export function createHttpHandler(
     target: MethodTarget,
     decode: Decode,
     encode: Encode,
+    stream?: StreamWire,
   ): void => {
+    if (target.method.methodKind !== "unary") {
+      const view = views();
+      if (view === undefined) return fail(res, protocol, undiscoveredError());
+      if (stream !== undefined)
+        return serveHttpStream(options, req, res, target, view.catalog.registry, stream);
+      return fail(
+        res,
+        protocol,
+        new CairnError(
+          Code.Unimplemented,
+          `${target.name} is ${target.method.methodKind.replace("_", " ")}: Connect streams use application/connect+json or application/connect+proto`,
+        ),
+      );
+    }
     const timeout = timeoutOf(req, options.defaultTimeoutMs);
     if (timeout.error !== undefined) return fail(res, protocol, timeout.error);
     const encoding = req.headers["content-encoding"];
@@ -69,16 +86,6 @@ export function createHttpHandler(
         new CairnError(
           Code.Unimplemented,
           `content-encoding '${encoding}' is not supported; send the body uncompressed`,
-        ),
-      );
-    }
-    if (target.method.methodKind !== "unary") {
-      return fail(
-        res,
-        protocol,
-        new CairnError(
-          Code.Unimplemented,
-          `streaming methods are not served yet over HTTP/1.1 (${target.name})`,
         ),
       );
     }
@@ -113,22 +120,25 @@ export function createHttpHandler(
       const proto = (b: Buffer): Parsed<Uint8Array> => validateBinary(b, target);
       return call(req, res, "connect", target, proto, (o) => ["application/proto", o]);
     }
-    if (contentType === "" || contentType.startsWith("application/json")) {
+    const ndjson =
+      contentType.startsWith("application/x-ndjson") &&
+      target.method.methodKind === "client_streaming";
+    if (contentType === "" || contentType.startsWith("application/json") || ndjson) {
       const json = (b: Buffer): Parsed<Uint8Array> => {
         const parsed = parseJsonBody(b, target);
         return parsed.error !== undefined ? parsed : jsonToBinary(parsed.value, target, registry);
       };
-      return call(req, res, protocol, target, json, (o) => [
-        "application/json",
-        binaryToJson(o, output, registry),
-      ]);
+      const encode = (o: Uint8Array): string => binaryToJson(o, output, registry);
+      const sse: StreamWire | undefined =
+        protocol === "json" ? { kind: "json", decode: json, encode, methodPath: true } : undefined;
+      return call(req, res, protocol, target, json, (o) => ["application/json", encode(o)], sse);
     }
     fail(
       res,
       protocol,
       unsupportedType(
         contentType,
-        "application/json, application/proto, application/grpc-web[-text][+proto]",
+        "application/json, application/proto, application/grpc-web[-text][+proto], application/connect+json|proto (streams), application/x-ndjson (client streams)",
       ),
     );
   };
@@ -157,7 +167,10 @@ export function createHttpHandler(
       return msg.error !== undefined ? msg : validateBinary(msg.value, target);
     };
     const type = text ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
-    call(req, res, protocol, target, decode, (o) => [type, grpcWebReply(o, text)]);
+    call(req, res, protocol, target, decode, (o) => [type, grpcWebReply(o, text)], {
+      kind: "grpc-web",
+      text,
+    });
   };
 
   const onRoute = (
@@ -179,10 +192,45 @@ export function createHttpHandler(
     }
     const registry = view.catalog.registry;
     const decode = (b: Buffer): Parsed<Uint8Array> => transcodeRequest(match, query, b, registry);
-    call(req, res, "json", target, decode, (o) => [
-      "application/json",
-      binaryToJson(o, route.method.output, registry, route.responseBody),
-    ]);
+    const encode = (o: Uint8Array): string =>
+      binaryToJson(o, route.method.output, registry, route.responseBody);
+    call(req, res, "json", target, decode, (o) => ["application/json", encode(o)], {
+      kind: "json",
+      decode,
+      encode,
+      methodPath: false,
+    });
+  };
+
+  /** Connect streaming requests (`application/connect+proto|json`) on a method's path. */
+  const onConnectStream = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    contentType: string,
+  ): void => {
+    const type = contentType.split(";")[0]?.trim() ?? "";
+    if (type !== "application/connect+proto" && type !== "application/connect+json")
+      return fail(
+        res,
+        "connect",
+        unsupportedType(contentType, "application/connect+proto or application/connect+json"),
+      );
+    const view = views();
+    if (view === undefined) return fail(res, "connect", undiscoveredError());
+    const target = req.method === "POST" ? view.methods.get(path) : undefined;
+    if (target === undefined) return fail(res, "connect", notFound(view, req.method, path));
+    if (target.method.methodKind === "unary")
+      return fail(
+        res,
+        "connect",
+        unsupportedType(
+          contentType,
+          `application/proto or application/json (${target.name} is unary)`,
+        ),
+      );
+    const wire: StreamWire = { kind: "connect", binary: type === "application/connect+proto" };
+    serveHttpStream(options, req, res, target, view.catalog.registry, wire);
   };
 
   return (req, res) => {
@@ -194,6 +242,8 @@ export function createHttpHandler(
     const contentType = req.headers["content-type"] ?? "";
     if (contentType.startsWith("application/grpc-web"))
       return onGrpcWeb(req, res, path, contentType);
+    if (contentType.startsWith("application/connect+"))
+      return onConnectStream(req, res, path, contentType);
     const protocol: HttpProtocol =
       req.headers["connect-protocol-version"] !== undefined ? "connect" : "json";
     const view = views();

@@ -63,7 +63,9 @@ export function compileRoutes(catalog: Catalog, logger: IngressLogger): RouteTab
   if (ext !== undefined) {
     for (const service of catalog.services.values()) {
       for (const method of service.desc.methods) {
-        if (method.methodKind !== "unary" || !hasOption(method, ext)) continue;
+        // Streaming methods get their routes too: server-streaming is served
+        // as server-sent events, the others are refused with a pointer.
+        if (!hasOption(method, ext)) continue;
         const rule = getOption(method, ext) as HttpRuleShape;
         for (const r of flatten(rule)) addRoute(byMethod, r, service, method, logger);
       }
