@@ -43,11 +43,17 @@ export function actionService(
   };
 }
 
-/** The commands of a client stream; a broken stream ends the handler's requests with an error. */
+/**
+ * The commands of a client stream; a broken stream ends the handler's
+ * requests with an error. The plain async iterator of a Node stream destroys
+ * it when the loop ends, which on a bidi call would also kill the response
+ * side before the handler has answered: hence `destroyOnReturn: false`.
+ */
 async function* incoming(
   call: grpc.ServerReadableStream<ActionCommand, ActionResponse>,
 ): AsyncGenerator<ActionCommand> {
-  for await (const command of call as AsyncIterable<ActionCommand>) yield command;
+  const commands = call.iterator({ destroyOnReturn: false }) as AsyncIterable<ActionCommand>;
+  for await (const command of commands) yield command;
 }
 
 /**
