@@ -60,35 +60,11 @@ export function createHttpHandler(
     encode: Encode,
     stream?: StreamWire,
   ): void => {
-    if (target.method.methodKind !== "unary") {
-      const view = views();
-      if (view === undefined) return fail(res, protocol, undiscoveredError());
-      if (stream !== undefined)
-        return serveHttpStream(options, req, res, target, view.catalog.registry, stream);
-      return fail(
-        res,
-        protocol,
-        new CairnError(
-          Code.Unimplemented,
-          `${target.name} is ${target.method.methodKind.replace("_", " ")}: Connect streams use application/connect+json or application/connect+proto`,
-        ),
-      );
-    }
+    const encoding = encodingError(req);
+    if (encoding !== undefined) return fail(res, protocol, encoding);
+    if (target.method.methodKind !== "unary") return callStream(req, res, protocol, target, stream);
     const timeout = timeoutOf(req, options.defaultTimeoutMs);
     if (timeout.error !== undefined) return fail(res, protocol, timeout.error);
-    const encoding = req.headers["content-encoding"];
-    if (encoding !== undefined && encoding !== "identity") {
-      // Decoding compressed bodies is not implemented; refusing beats
-      // reporting the compressed bytes as a malformed message.
-      return fail(
-        res,
-        protocol,
-        new CairnError(
-          Code.Unimplemented,
-          `content-encoding '${encoding}' is not supported; send the body uncompressed`,
-        ),
-      );
-    }
     readBody(req, options.maxRequestBytes)
       .then((body) => {
         if (body.error !== undefined) return fail(res, protocol, body.error);
@@ -103,6 +79,29 @@ export function createHttpHandler(
         });
       })
       .catch((err: unknown) => fail(res, protocol, err));
+  };
+
+  /** A streaming method: served over `stream` when the request's protocol can carry it. */
+  const callStream = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    protocol: HttpProtocol,
+    target: MethodTarget,
+    stream: StreamWire | undefined,
+  ): void => {
+    const view = views();
+    if (view === undefined) return fail(res, protocol, undiscoveredError());
+    if (stream !== undefined)
+      return serveHttpStream(options, req, res, target, view.catalog.registry, stream);
+    const kind = target.method.methodKind.replace("_", " ");
+    fail(
+      res,
+      protocol,
+      new CairnError(
+        Code.Unimplemented,
+        `${target.name} is ${kind}: Connect streams use application/connect+json or application/connect+proto`,
+      ),
+    );
   };
 
   const onMethodPath = (
@@ -229,6 +228,8 @@ export function createHttpHandler(
           `application/proto or application/json (${target.name} is unary)`,
         ),
       );
+    const encoding = encodingError(req);
+    if (encoding !== undefined) return fail(res, "connect", encoding);
     const wire: StreamWire = { kind: "connect", binary: type === "application/connect+proto" };
     serveHttpStream(options, req, res, target, view.catalog.registry, wire);
   };
@@ -255,6 +256,19 @@ export function createHttpHandler(
       return onRoute(req, res, view, match, q < 0 ? "" : url.slice(q + 1), contentType);
     writeError(res, protocol, notFound(view, req.method, path), 404);
   };
+}
+
+/**
+ * Compressed bodies are not decoded; refusing beats reporting the
+ * compressed bytes as a malformed message.
+ */
+function encodingError(req: IncomingMessage): CairnError | undefined {
+  const encoding = req.headers["content-encoding"];
+  if (encoding === undefined || encoding === "identity") return undefined;
+  return new CairnError(
+    Code.Unimplemented,
+    `content-encoding '${encoding}' is not supported; send the body uncompressed`,
+  );
 }
 
 function unsupportedType(contentType: string, expected: string): CairnError {
