@@ -47,7 +47,13 @@ export interface TimerEntry extends StoredCall {
 
 /** A timer change carried by a command's reply. */
 export type TimerChange =
-  | { readonly kind: "schedule"; readonly owner: string; readonly name: string; readonly dueAt: number; readonly call: StoredCall }
+  | {
+      readonly kind: "schedule";
+      readonly owner: string;
+      readonly name: string;
+      readonly dueAt: number;
+      readonly call: StoredCall;
+    }
   | { readonly kind: "cancel"; readonly owner: string; readonly name: string };
 
 /** Durable work to store with a state change (fields of AppendRequest/SaveValueRequest) or alone. */

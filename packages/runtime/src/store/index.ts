@@ -11,6 +11,7 @@
  * (packages/runtime/test/store/conformance.ts).
  */
 import { createMemoryStore } from "./memory.js";
+import { SCHEMA_VERSION } from "./migrations.js";
 import { createPostgresStore, parsePostgresUrl } from "./postgres.js";
 import { createSqliteStore } from "./sqlite.js";
 import type { Store, StoreOptions } from "./types.js";
@@ -61,10 +62,15 @@ export function parseStoreLocation(location: string): { value: StoreLocation } |
 export async function createStore(location: string, options: StoreOptions = {}): Promise<Store> {
   const parsed = parseStoreLocation(location);
   if ("error" in parsed) throw new Error(parsed.error);
-  const where = parsed.value;
+  const store = await open(parsed.value, options);
+  options.logger?.info({ store: store.description, schemaVersion: SCHEMA_VERSION }, "store opened");
+  return store;
+}
+
+function open(where: StoreLocation, options: StoreOptions): Promise<Store> {
   switch (where.kind) {
     case "memory":
-      return createMemoryStore(options);
+      return Promise.resolve(createMemoryStore(options));
     case "sqlite":
       return createSqliteStore(where.path, options);
     case "postgres":

@@ -5,6 +5,7 @@
  * the statement has six parameters whatever the batch size); see
  * postgres-append.ts for how a conflict fails only its own append.
  */
+import { CairnError, Code } from "@cairn/protocol";
 import pg from "pg";
 import { GroupCommitter } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
@@ -54,7 +55,11 @@ export async function createPostgresStore(
     await migrate(pool, schema, description);
   } catch (err) {
     await pool.end();
-    throw err;
+    throw new CairnError(
+      Code.Unavailable,
+      `cannot open postgres store ${description}: ${(err as Error).message}; check the URL, that the server is up and that the user may create the schema`,
+      { cause: err },
+    );
   }
   return new PostgresStore(pool, schema, description, options);
 }

@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { CairnError, Code } from "@cairn/protocol";
 import type Database from "better-sqlite3";
 import { GroupCommitter } from "./group-commit.js";
 import type { CommitBatch, Outcome, Write } from "./group-commit.js";
@@ -52,8 +53,16 @@ export async function createSqliteStore(
   options: SqliteStoreOptions = {},
 ): Promise<Store> {
   const file = resolve(path);
-  const writer =
-    options.writer === "main" ? new SqliteWriter(file) : await WorkerWriter.start(file);
+  let writer: SqliteWriter | WorkerWriter;
+  try {
+    writer = options.writer === "main" ? new SqliteWriter(file) : await WorkerWriter.start(file);
+  } catch (err) {
+    throw new CairnError(
+      Code.Unavailable,
+      `cannot open sqlite store ${file}: ${(err as Error).message}; check that the path is a writable file (or where one can be created)`,
+      { cause: err },
+    );
+  }
   const commit: CommitBatch = (writes) => writer.commit(writes);
   const committer = new GroupCommitter(commit, { store: "sqlite", ...options });
   return new SqliteStore(file, openSqlite(file, true), committer, () => writer.close());
@@ -194,13 +203,13 @@ class WorkerWriter {
   static async start(path: string): Promise<WorkerWriter> {
     const data: SqliteWorkerData = { path };
     const worker = startWorker(data);
-    await new Promise<void>((resolveReady, reject) => {
-      worker.once("error", reject);
-      worker.once("message", (msg: { ready?: true; failed?: string }) => {
-        if (msg.ready) resolveReady();
-        else reject(new Error(`cannot open sqlite store ${path}: ${msg.failed ?? "unknown"}`));
-      });
-    });
+    try {
+      await ready(worker);
+    } catch (err) {
+      // A worker that failed to open would otherwise idle forever and keep the process alive.
+      await worker.terminate();
+      throw err;
+    }
     return new WorkerWriter(worker);
   }
 
@@ -224,6 +233,25 @@ class WorkerWriter {
     this.worker.postMessage(request);
     await exited;
   }
+}
+
+/** Resolves when the worker reports the file open and migrated; rejects on failure or exit. */
+function ready(worker: Worker): Promise<void> {
+  return new Promise<void>((resolveReady, reject) => {
+    const onError = (err: Error) => settle(err);
+    const onExit = (code: number) =>
+      settle(new Error(`the writer worker exited with code ${code}`));
+    const onMessage = (msg: { ready?: true; failed?: string }) =>
+      settle(msg.ready ? undefined : new Error(msg.failed ?? "the writer worker failed to start"));
+    // Only our own listeners are removed: Worker keeps internal ones that
+    // start its message port when a "message" listener is added.
+    const settle = (err: Error | undefined) => {
+      worker.off("error", onError).off("exit", onExit).off("message", onMessage);
+      if (err === undefined) resolveReady();
+      else reject(err);
+    };
+    worker.on("error", onError).on("exit", onExit).on("message", onMessage);
+  });
 }
 
 /**

@@ -36,6 +36,12 @@ describe("postgres store", () => {
     );
   });
 
+  it("names the server and the fix when it cannot connect", async () => {
+    await expect(createStore("postgres://postgres:pw@127.0.0.1:1/test")).rejects.toThrow(
+      /cannot open postgres store postgres:\/\/postgres@127\.0\.0\.1:1\/test: .*check the URL/,
+    );
+  });
+
   it("describes itself without the password", async () => {
     const store = await createStore(
       `postgres://postgres:secret@127.0.0.1:5432/test?schema=${schema}`,

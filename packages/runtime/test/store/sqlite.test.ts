@@ -39,6 +39,15 @@ describe("sqlite store", () => {
     await again.close();
   });
 
+  for (const writer of ["worker", "main"] as const) {
+    it(`names the file and the fix when it cannot open it (${writer} writer)`, async () => {
+      // A directory where the database file should be.
+      await expect(createSqliteStore(dir, { writer })).rejects.toThrow(
+        new RegExp(`cannot open sqlite store ${dir}: .*writable file`),
+      );
+    });
+  }
+
   it("uses WAL and synchronous=FULL", async () => {
     const path = join(dir, "pragmas.db");
     const store = await createSqliteStore(path);
