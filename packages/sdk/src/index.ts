@@ -81,6 +81,7 @@ export type {
   EffectOptions,
   Forwarded,
   HandlerResult,
+  RequestOptions,
   TimerOptions,
   Timers,
   TimerWhen,

@@ -14,7 +14,7 @@ import {
 } from "../../../examples/user-session/src/gen/usersession/v1/user_session_pb.js";
 import { calc, fanout, session, UserSession } from "./fixtures/session.js";
 import { discover, json, proto, unjson } from "./fixtures/wire.js";
-import { startProxy, ValueStream } from "./fixtures/wire-kinds.js";
+import { NO_ANSWER, startProxy, ValueStream } from "./fixtures/wire-kinds.js";
 
 const SERVICE = "usersession.v1.UserSession";
 let server: Server | undefined;
@@ -244,5 +244,25 @@ describe("serve(): value entities", () => {
     const [, called] = (await s.waitFor(2)).map(replyOf);
     expect(sessionOf(called)).toMatchObject({ sessionId: "other", userId: "from-proxy" });
     expect(seen).toEqual([{ traceparent: "00-trace-span-01", requestId: "req-7" }]);
+  });
+
+  it("ctx.call() fails with DEADLINE_EXCEEDED when the callee does not answer in time", async () => {
+    const proxy = await startProxy(UserSession, { get: () => NO_ANSWER });
+    cleanups.push(proxy.close);
+    const port = await start();
+    await discover(
+      port,
+      create(RuntimeInfoSchema, {
+        protocolMajorVersion: PROTOCOL_MAJOR_VERSION,
+        proxyAddress: proxy.address,
+      }),
+    );
+    const s = open(port);
+    s.send(init(1n, "s"), cmd(1n, 1n, "Expire", proto(ExpireRequestSchema, { sessionId: "s" })));
+    const [r] = (await s.waitFor(1)).map(replyOf);
+    expect(r?.clientAction?.action).toMatchObject({
+      case: "failure",
+      value: { code: Code.DeadlineExceeded },
+    });
   });
 });

@@ -12,6 +12,7 @@ import type {
   ComponentContext,
   EffectOptions,
   Forwarded,
+  RequestOptions,
   TimerOptions,
   Timers,
 } from "./types.js";
@@ -91,14 +92,18 @@ export class ContextBase implements ComponentContext {
   async call<M extends DescMethod>(
     method: M,
     request: MessageInitShape<M["input"]>,
-    options?: CallOptions,
+    options?: RequestOptions,
   ): Promise<MessageShape<M["output"]>> {
     this.checkOpen("call");
+    const timeoutMs = options?.timeoutMs;
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0))
+      throw new Error(`call(): 'timeoutMs' must be a positive number, got ${timeoutMs}`);
     const message = create(method.input, request);
     const reply = await this.caller.call(
       method,
       message,
       callMetadata(this.metadata, options?.metadata),
+      timeoutMs,
     );
     return reply as MessageShape<M["output"]>;
   }

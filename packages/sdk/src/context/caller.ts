@@ -13,6 +13,7 @@ export interface Caller {
     method: DescMethod,
     request: Message,
     metadata: ReadonlyMap<string, MetadataValue>,
+    timeoutMs?: number,
   ): Promise<Message>;
 }
 

@@ -7,6 +7,16 @@ export interface CallOptions {
   metadata?: Readonly<Record<string, MetadataValue>>;
 }
 
+/** Options of {@link ComponentContext.call}. */
+export interface RequestOptions extends CallOptions {
+  /**
+   * Fails the call with DEADLINE_EXCEEDED when no answer came within this
+   * many milliseconds. Default: no deadline of its own (the runtime's command
+   * deadline still bounds the command making the call).
+   */
+  timeoutMs?: number;
+}
+
 /** Options of {@link ComponentContext.effect}. */
 export interface EffectOptions extends CallOptions {
   /**
@@ -117,7 +127,7 @@ export interface ComponentContext {
   call<M extends DescMethod>(
     method: M,
     request: MessageInitShape<M["input"]>,
-    options?: CallOptions,
+    options?: RequestOptions,
   ): Promise<MessageShape<M["output"]>>;
   /** Adds metadata to the reply (gRPC trailers/headers at the ingress). */
   setReplyMetadata(key: string, value: MetadataValue): void;

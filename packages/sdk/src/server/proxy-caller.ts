@@ -28,6 +28,7 @@ export class ProxyCaller implements Caller {
     method: DescMethod,
     request: Message,
     metadata: ReadonlyMap<string, MetadataValue>,
+    timeoutMs?: number,
   ): Promise<Message> {
     const path = `/${method.parent.typeName}/${method.name}`;
     if (this.address === undefined) {
@@ -47,6 +48,7 @@ export class ProxyCaller implements Caller {
         (bytes: Buffer) => fromBinary(method.output, bytes),
         request,
         grpcMetadata(metadata),
+        timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs },
         (err, reply) => {
           if (err !== null) reject(callError(path, err));
           else if (reply === undefined)
