@@ -102,11 +102,23 @@ export class GroupCommitter {
 
   private flush(): void {
     if (this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
+    const batch = this.queue.splice(0, this.batchLength());
     this.inFlight = this.run(batch).finally(() => {
       this.inFlight = undefined;
       if (this.queue.length > 0) this.schedule();
     });
+  }
+
+  /** How many queued writes the next batch takes: up to maxBatch writes and about MAX_BATCH_BYTES. */
+  private batchLength(): number {
+    let bytes = 0;
+    const limit = Math.min(this.queue.length, this.maxBatch);
+    for (let i = 0; i < limit; i++) {
+      bytes += payloadBytes(this.queue[i]!.write);
+      // Always at least one write, however big, so a huge write still commits.
+      if (bytes > MAX_BATCH_BYTES && i > 0) return i;
+    }
+    return limit;
   }
 
   private async run(batch: Pending[]): Promise<void> {
@@ -130,6 +142,20 @@ export class GroupCommitter {
     );
     batch.forEach((p, i) => settle(p, outcomes[i]));
   }
+}
+
+/**
+ * Payload bytes per transaction before the rest waits for the next one: a
+ * batch of big payloads must not become one query of gigabytes (PostgreSQL
+ * caps a message at 1 GiB, and the hex encoding of bytea doubles it).
+ */
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
+function payloadBytes(write: Write): number {
+  if (write.kind === "value") return write.request.state?.value.byteLength ?? 0;
+  let bytes = write.request.snapshot?.value.byteLength ?? 0;
+  for (const e of write.request.events) bytes += e.value.byteLength;
+  return bytes;
 }
 
 function settle(p: Pending, outcome: Outcome | undefined): void {

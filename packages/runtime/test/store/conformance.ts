@@ -234,6 +234,26 @@ export function describeStoreConformance(
       ).rejects.toThrow(/closed/);
     });
 
+    it("splits a batch of big payloads over several commits, all landing", async () => {
+      const batches: number[] = [];
+      await withStore(
+        async (store) => {
+          const big = {
+            typeUrl: "type.googleapis.com/test.Big",
+            value: new Uint8Array(1024 * 1024),
+          };
+          const refs = Array.from({ length: 40 }, (_, i) => freshRef(`big${i}`));
+          await Promise.all(
+            refs.map((r) => store.append({ ...r, expectedSequence: 0, events: [big] })),
+          );
+          for (const r of refs.slice(0, 5)) expect(await store.lastSequence(r)).toBe(1);
+        },
+        { metrics: { storeCommit: (_s, size) => batches.push(size) } },
+      );
+      expect(batches.length).toBeGreaterThan(1);
+      expect(Math.max(...batches)).toBeLessThanOrEqual(17);
+    });
+
     it("stores and loads 1 MiB payloads", () =>
       withStore(async (store) => {
         const ref = freshRef();
