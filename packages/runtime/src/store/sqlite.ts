@@ -65,7 +65,14 @@ export async function createSqliteStore(
   }
   const commit: CommitBatch = (writes) => writer.commit(writes);
   const committer = new GroupCommitter(commit, { store: "sqlite", ...options });
-  return new SqliteStore(file, openSqlite(file, true), committer, () => writer.close());
+  let reader: Database.Database;
+  try {
+    reader = openSqlite(file, true);
+  } catch (err) {
+    await writer.close();
+    throw err;
+  }
+  return new SqliteStore(file, reader, committer, () => writer.close());
 }
 
 interface Row {
