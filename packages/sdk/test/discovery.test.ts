@@ -2,8 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { PROTOCOL_MAJOR_VERSION, RuntimeInfoSchema } from "@cairn/protocol";
 import { descriptorFiles } from "../src/index.js";
-import { versionMismatch } from "../src/server/discovery.js";
+import { unsupportedComponents, versionMismatch } from "../src/server/discovery.js";
 import { cart } from "./fixtures/cart.js";
+import { fanout, session } from "./fixtures/session.js";
 
 describe("discovery", () => {
   it("lists every import before the file that imports it, each file once", () => {
@@ -39,5 +40,17 @@ describe("discovery", () => {
     expect(
       versionMismatch(create(RuntimeInfoSchema, { protocolMajorVersion: PROTOCOL_MAJOR_VERSION })),
     ).toBeUndefined();
+  });
+
+  it("names the components of kinds the runtime says it does not serve", () => {
+    const info = (kinds: string[]) =>
+      create(RuntimeInfoSchema, { protocolMajorVersion: 1, supportedComponentKinds: kinds });
+    const all = [cart, session, fanout];
+    expect(unsupportedComponents(all, info(["event_sourced_entity"]))).toEqual([session, fanout]);
+    expect(
+      unsupportedComponents(all, info(["event_sourced_entity", "value_entity", "action"])),
+    ).toEqual([]);
+    // An empty list says nothing about the runtime: no warning.
+    expect(unsupportedComponents(all, info([]))).toEqual([]);
   });
 });

@@ -100,6 +100,43 @@ function entityOptions(def: {
   };
 }
 
+/** A component kind as RuntimeInfo.supported_component_kinds names it. */
+const KIND_NAMES: Record<Component["kind"], string> = {
+  "event-sourced-entity": "event_sourced_entity",
+  "value-entity": "value_entity",
+  action: "action",
+};
+
+/**
+ * The components a runtime said it cannot serve (it lists the kinds it
+ * serves; an empty list says nothing), so that the function can say so
+ * instead of its users meeting UNIMPLEMENTED at the ingress.
+ */
+export function unsupportedComponents(
+  components: readonly Component[],
+  info: RuntimeInfo,
+): Component[] {
+  const supported = info.supportedComponentKinds;
+  if (supported.length === 0) return [];
+  return components.filter((c) => !supported.includes(KIND_NAMES[c.kind]));
+}
+
+/** Logs a warning for each component the runtime said it cannot serve. */
+export function warnUnsupported(
+  components: readonly Component[],
+  info: RuntimeInfo,
+  logger: Logger,
+): void {
+  for (const c of unsupportedComponents(components, info)) {
+    logger({
+      level: "warn",
+      msg: `the runtime does not serve ${c.kind} components; ${c.service.typeName} will not be reachable (upgrade the runtime)`,
+      runtime: `${info.runtimeName} ${info.runtimeVersion}`.trim(),
+      supported: info.supportedComponentKinds,
+    });
+  }
+}
+
 /**
  * Why the runtime cannot be served, or undefined when it can: peers with
  * another major protocol version refuse each other.

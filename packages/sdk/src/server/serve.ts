@@ -9,7 +9,7 @@ import {
 import type { Component } from "../component.js";
 import { stderrLogger } from "../log.js";
 import type { Logger } from "../log.js";
-import { buildSpec, discoveryService } from "./discovery.js";
+import { buildSpec, discoveryService, warnUnsupported } from "./discovery.js";
 import { actionService } from "./action-service.js";
 import { eventSourcedService, valueEntityService } from "./entity-services.js";
 import type { OpenStream, ServiceEnv } from "./entity-services.js";
@@ -86,7 +86,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
   const env: ServiceEnv = { logger, streams, caller };
   server.addService(
     serviceDefinition(Discovery),
-    discoveryService(spec, logger, (info) => caller.setAddress(info.proxyAddress)),
+    discoveryService(spec, logger, (info) => {
+      caller.setAddress(info.proxyAddress);
+      warnUnsupported(options.components, info, logger);
+    }),
   );
   server.addService(
     serviceDefinition(EventSourcedEntities),
@@ -95,14 +98,6 @@ export async function serve(options: ServeOptions): Promise<Server> {
   server.addService(serviceDefinition(ValueEntities), valueEntityService(options.components, env));
   server.addService(serviceDefinition(Actions), actionService(options.components, env));
   const bound = await bind(server, host, port);
-  logger({
-    level: "info",
-    msg: "cairn user function listening",
-    address: `${host}:${bound}`,
-    host,
-    port: bound,
-    components: options.components.map((c) => c.service.typeName),
-  });
   let closing: Promise<void> | undefined;
   let removeSignals: () => void = () => undefined;
   const close = (): Promise<void> =>
@@ -113,7 +108,18 @@ export async function serve(options: ServeOptions): Promise<Server> {
       logger,
       removeSignals,
     ).finally(() => caller.close()));
+  // Before announcing the port: until a listener exists, SIGTERM keeps its
+  // default action and kills the process at once, so a supervisor that stops
+  // us right after "listening" would skip the graceful close.
   if (options.handleSignals === true) removeSignals = installSignals(close, logger);
+  logger({
+    level: "info",
+    msg: "cairn user function listening",
+    address: `${host}:${bound}`,
+    host,
+    port: bound,
+    components: options.components.map((c) => c.service.typeName),
+  });
   return { port: bound, close };
 }
 
