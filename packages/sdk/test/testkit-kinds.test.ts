@@ -5,7 +5,13 @@ import {
   createEventSourcedTestKit,
   createValueEntityTestKit,
 } from "../src/testkit/index.js";
+import { create } from "@bufbuild/protobuf";
+import { CommandSchema } from "@cairn/protocol";
+import { EventSourcedInstance } from "../src/eventsourced/instance.js";
+import { silentLogger } from "../src/log.js";
 import { ShoppingCart } from "./fixtures/cart.js";
+import { proto } from "./fixtures/wire.js";
+import { RemoveLineItemSchema } from "../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
 import { calc, fanout, session, UserSession } from "./fixtures/session.js";
 
 describe("value entity testkit", () => {
@@ -146,6 +152,23 @@ describe("event-sourced testkit: timers and calls", () => {
     expect(failed.timers).toEqual([]);
     expect((await kit.call("removeItem", { cartId: "c" })).timers).toEqual([
       { kind: "cancel", name: "remind" },
+    ]);
+  });
+
+  it("puts the timers in the event-sourced reply on the wire", async () => {
+    const instance = new EventSourcedInstance(timed.definition, "c", silentLogger);
+    const outcome = await instance.handle(
+      create(CommandSchema, {
+        id: 1n,
+        name: "RemoveItem",
+        payload: proto(RemoveLineItemSchema, { cartId: "c", productId: "p" }),
+      }),
+    );
+    expect(outcome.reply.timers.map((t) => t.action)).toEqual([
+      expect.objectContaining({
+        case: "cancel",
+        value: expect.objectContaining({ name: "remind" }),
+      }),
     ]);
   });
 });

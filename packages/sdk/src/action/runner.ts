@@ -20,7 +20,7 @@ export interface ActionOutcome {
   readonly response: ActionResponse;
   /** The failure sent to the client, with the original error as `cause` when it was internal. */
   readonly error?: CairnError;
-  /** The reply as the handler returned or yielded it (before encoding). */
+  /** The effects this response carries (on a stream: those recorded since the previous one). */
   readonly effects: readonly RecordedCall<SideEffect>[];
   readonly forwarded?: RecordedCall<Forward> | undefined;
   readonly timers: readonly RecordedTimer[];
