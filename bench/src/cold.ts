@@ -34,6 +34,8 @@ export interface ColdSummary {
   writeErrors: Record<string, number>;
   /** Every first-GetCart time, milliseconds. */
   samples: number[];
+  /** Each cart's activation times, one per restart: replay cost shows per cart. */
+  perCart: number[][];
   p50: number;
   max: number;
   min: number;
@@ -131,6 +133,7 @@ export async function coldActivation(
   );
 
   const samples: number[] = [];
+  const perCart: number[][] = ids.map(() => []);
   const readErrors: Record<string, number> = {};
   let mismatches = 0;
   for (let r = 0; r < opts.restarts; r++) {
@@ -153,6 +156,7 @@ export async function coldActivation(
           continue;
         }
         samples.push(ms);
+        perCart[c]!.push(ms);
         if (totalQuantity(res.body) !== written[c]) mismatches++;
       }
     } finally {
@@ -179,6 +183,7 @@ export async function coldActivation(
     min: sorted.length > 0 ? sorted[0]! : NaN,
     mismatches,
     readErrors,
+    perCart,
   };
 }
 
