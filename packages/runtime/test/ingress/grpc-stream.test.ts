@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
-import { bookJson, bookRequest, startStreamIngress, until } from "./stream-harness.js";
+import { bookJson, bookRequest, settled, startStreamIngress, until } from "./stream-harness.js";
 import type { StreamRunning } from "./stream-harness.js";
 
 let running: StreamRunning | undefined;
@@ -129,6 +129,20 @@ describe("gRPC streaming ingress", () => {
       s.end();
     });
     expect(bookJson(r.dispatcher, value ?? Buffer.alloc(0)).title).toBe("500");
+  });
+
+  it("stops pulling outputs while the client does not read", async () => {
+    const { r, c } = await start();
+    const s = watch(c, r, { name: "endless" });
+    s.on("error", () => {});
+    await new Promise((resolve) => s.once("data", resolve));
+    s.pause();
+    // HTTP/2 flow control and the socket buffers hold some megabytes; the
+    // rest must wait for drain, so production stops at a bound.
+    const produced = await settled(() => r.dispatcher.produced);
+    expect(produced).toBeLessThan(5000);
+    s.cancel();
+    await until(() => r.dispatcher.returned === 1);
   });
 
   it("answers a dispatchStream rejection with its status", async () => {

@@ -2,7 +2,7 @@ import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { startIngress } from "./harness.js";
 import { libraryCatalog } from "./library.js";
-import { startStreamIngress, until } from "./stream-harness.js";
+import { settled, startStreamIngress, until } from "./stream-harness.js";
 import type { StreamRunning } from "./stream-harness.js";
 
 let running: StreamRunning | undefined;
@@ -143,6 +143,19 @@ describe("HTTP/JSON server-streaming as server-sent events", () => {
     await r.dispatcher.hanging;
     req.destroy();
     await until(() => r.dispatcher.streams[0]?.signal?.aborted === true);
+    await until(() => r.dispatcher.returned === 1);
+  });
+
+  it("stops pulling outputs while the client does not read", async () => {
+    const r = await start();
+    const req = request(`${r.url}/test.v1.Library/Watch`, { method: "POST", headers: json });
+    req.on("error", () => {});
+    req.on("response", (res) => res.once("data", () => res.pause()));
+    req.end(JSON.stringify({ name: "endless" }));
+    const produced = await settled(() => r.dispatcher.produced);
+    expect(produced).toBeGreaterThan(0);
+    expect(produced).toBeLessThan(5000);
+    req.destroy();
     await until(() => r.dispatcher.returned === 1);
   });
 

@@ -23,12 +23,14 @@ import { libraryCatalog } from "./library.js";
  * The request `name` picks a misbehaviour: `fail-before` (dispatchStream
  * rejects NOT_FOUND), `fail-after` (FAILED_PRECONDITION after the tags),
  * `boom` (a TypeError after the tags), `hang` (the tags, then nothing until
- * the call is aborted).
+ * the call is aborted), `endless` (10 KB books for as long as they are read).
  */
 export class StreamTestDispatcher extends TestDispatcher implements StreamingDispatcher {
   readonly streams: StreamInvocation[] = [];
   /** How many outputs iterators had `return()` called (stopped early by the ingress). */
   returned = 0;
+  /** Messages the `endless` stream produced, to watch backpressure. */
+  produced = 0;
   /** Resolved when a stream starts hanging. */
   hanging: Promise<void>;
   private hung!: () => void;
@@ -56,12 +58,20 @@ export class StreamTestDispatcher extends TestDispatcher implements StreamingDis
       this.hung();
       await new Promise<void>((r) => signal?.addEventListener("abort", () => r()));
     };
+    const produced = (): void => void this.produced++;
     const kind = inv.method.methodKind;
     let outputs: AsyncGenerator<Uint8Array>;
     if (kind === "server_streaming") {
       outputs = (async function* () {
         for await (const bytes of inv.inputs) {
           const req = decode(bytes);
+          if (req.name === "endless") {
+            const big = encode({ name: "endless", title: "x".repeat(10_000) });
+            for (;;) {
+              produced();
+              yield big;
+            }
+          }
           if (req.name === "fail-before")
             throw new CairnError(Code.NotFound, "no shelf 'fail-before'");
           for (const tag of req.tags ?? []) yield encode({ name: req.name ?? "", title: tag });
@@ -160,6 +170,21 @@ export function bookRequest(d: StreamTestDispatcher, json: JsonObject): Uint8Arr
 export function bookJson(d: StreamTestDispatcher, bytes: Uint8Array): JsonObject {
   const m = d.message("test.v1.Book");
   return toJson(m, fromBinary(m, bytes)) as JsonObject;
+}
+
+/** Waits until `read()` stops changing (same value over `checks` polls 20 ms apart). */
+export async function settled(read: () => number, checks = 5, ms = 10_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  let last = read();
+  let same = 0;
+  while (same < checks) {
+    if (Date.now() > deadline) throw new Error(`still changing after ${ms} ms: ${read()}`);
+    await new Promise((r) => setTimeout(r, 20));
+    const now = read();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
 }
 
 /** Polls `cond` until it holds or `ms` pass. */
