@@ -41,7 +41,8 @@ export interface CpuUsage {
   otherPct: number;
 }
 
-function procSeconds(pid: number): number | undefined {
+/** CPU seconds (user + system) a live process has used, or undefined if it is gone. */
+export function procSeconds(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces; fields after its ')' are fixed.
@@ -104,5 +105,13 @@ export class CpuProbe {
     const ours = Object.values(byProcess).reduce((x, y) => x + y, 0);
     const otherPct = Math.max(0, (machineBusyPct / 100) * os.cpus().length * 100 - ours);
     this.usage = { seconds, byProcess, machineBusyPct, otherPct };
+  }
+
+  external(name: string, cpuSeconds: number): void {
+    const u = this.usage;
+    if (u === undefined) return;
+    const pct = (cpuSeconds / u.seconds) * 100;
+    u.byProcess[name] = pct;
+    u.otherPct = Math.max(0, u.otherPct - pct);
   }
 }

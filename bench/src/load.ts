@@ -34,6 +34,8 @@ export interface LoadOptions {
 export interface WindowProbe {
   start(): void;
   end(): void;
+  /** CPU seconds of a process that ran only inside the window (wrk), told after `end`. */
+  external?(name: string, cpuSeconds: number): void;
 }
 
 /** Runs the load and summarises the measured window only. */

@@ -31,6 +31,12 @@ export function liveProcesses(): Array<{ name: string; pid: number | undefined }
   return [...live].map(([child, name]) => ({ name, pid: child.pid }));
 }
 
+/** Registers a child started elsewhere (wrk) so it is killed if the bench ends early. */
+export function track(child: ChildProcess, name: string): void {
+  live.set(child, name);
+  child.on("exit", () => live.delete(child));
+}
+
 function killAllNow(): void {
   for (const child of live.keys()) {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

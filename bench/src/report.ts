@@ -208,7 +208,7 @@ function cpuLine(cpu: CpuUsage, summary: Summary | undefined): string {
     return `${name} ${Math.round(pct)}${perReq}`;
   });
   return (
-    `cpu (% of one core): ${parts.join(", ")}, everything else (wrk if used, other work) ${Math.round(cpu.otherPct)}; ` +
+    `cpu (% of one core): ${parts.join(", ")}, everything else ${Math.round(cpu.otherPct)}; ` +
     `machine ${Math.round(cpu.machineBusyPct)}% busy`
   );
 }

@@ -15,7 +15,9 @@
 import { spawn } from "node:child_process";
 import { accessSync, constants, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { procSeconds } from "./cpu.js";
 import type { WindowProbe } from "./load.js";
+import { track } from "./procs.js";
 import type { Summary } from "./stats.js";
 
 /** Absolute path of `wrk` on PATH, or undefined. */
@@ -100,7 +102,8 @@ export interface WrkOptions {
   probe?: WindowProbe | undefined;
 }
 
-function once(o: WrkOptions, ms: number): Promise<WrkJson> {
+/** One wrk run: its result, and the CPU seconds it used (sampled while it ran). */
+function once(o: WrkOptions, ms: number): Promise<{ result: WrkJson; cpuSeconds: number }> {
   const script = join(o.dir, "bench.lua");
   writeFileSync(script, SCRIPT);
   const seconds = Math.max(1, Math.round(ms / 1000));
@@ -119,6 +122,14 @@ function once(o: WrkOptions, ms: number): Promise<WrkJson> {
   args.push(`http://127.0.0.1:${o.port}`, "--", String(o.carts), o.prefix);
   return new Promise((resolve, reject) => {
     const child = spawn(o.wrk, args, { stdio: ["ignore", "pipe", "pipe"] });
+    track(child, "wrk");
+    // /proc/<pid> vanishes at exit, so sample while it runs; the last sample
+    // misses at most 100 ms of wrk's CPU.
+    let cpuSeconds = 0;
+    const sampler = setInterval(() => {
+      const s = child.pid === undefined ? undefined : procSeconds(child.pid);
+      if (s !== undefined) cpuSeconds = s;
+    }, 100);
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
     child.stderr.on("data", (c: Buffer) => (out += c.toString("utf8")));
@@ -127,10 +138,11 @@ function once(o: WrkOptions, ms: number): Promise<WrkJson> {
     child.on("error", reject);
     child.on("exit", (code) => {
       clearTimeout(killer);
+      clearInterval(sampler);
       const line = out.split("\n").find((l) => l.startsWith("WRKJSON "));
       if (line === undefined)
         reject(new Error(`wrk exited (${code}) without a result: ${out.slice(-400)}`));
-      else resolve(JSON.parse(line.slice("WRKJSON ".length)) as WrkJson);
+      else resolve({ result: JSON.parse(line.slice("WRKJSON ".length)) as WrkJson, cpuSeconds });
     });
   });
 }
@@ -139,8 +151,9 @@ function once(o: WrkOptions, ms: number): Promise<WrkJson> {
 export async function runWrk(o: WrkOptions): Promise<Summary> {
   if (o.warmupMs > 0) await once(o, o.warmupMs);
   o.probe?.start();
-  const r = await once(o, o.durationMs);
+  const { result: r, cpuSeconds } = await once(o, o.durationMs);
   o.probe?.end();
+  o.probe?.external?.("wrk (client)", cpuSeconds);
   const seconds = r.us / 1e6;
   const ok = r.requests - r.statusErrors;
   const errors = Object.values(r.errorsByKind).reduce((a, b) => a + b, 0);
