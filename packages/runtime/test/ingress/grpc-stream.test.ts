@@ -75,6 +75,29 @@ describe("gRPC streaming ingress", () => {
     expect(Math.abs((r.dispatcher.streams[0]?.deadline ?? 0) - deadline)).toBeLessThan(1000);
   });
 
+  it("ends a stream at the client's deadline with DEADLINE_EXCEEDED and aborts the signal", async () => {
+    const { r, c } = await start();
+    const req = Buffer.from(bookRequest(r.dispatcher, { name: "hang", tags: ["a"] }));
+    const s = c.makeServerStreamRequest(WATCH, identity, identity, req, new grpc.Metadata(), {
+      deadline: Date.now() + 200,
+    });
+    const out = await collect(s);
+    expect(out.messages).toHaveLength(1);
+    expect(out.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    await until(() => r.dispatcher.streams[0]?.signal?.aborted === true);
+  });
+
+  it("ends open streams when the ingress closes", async () => {
+    const { r, c } = await start();
+    const s = watch(c, r, { name: "hang", tags: ["a"] });
+    const out = collect(s);
+    await r.dispatcher.hanging;
+    await r.ingress.close();
+    running = undefined;
+    expect((await out).error).not.toBeNull();
+    expect(r.dispatcher.streams[0]?.signal?.aborted).toBe(true);
+  });
+
   it("serves client-streaming: all inputs in, one reply out", async () => {
     const { r, c } = await start();
     const reply = await new Promise<{ err: grpc.ServiceError | null; value?: Buffer }>(

@@ -159,6 +159,20 @@ describe("HTTP/JSON server-streaming as server-sent events", () => {
     await until(() => r.dispatcher.returned === 1);
   });
 
+  it("ends open event streams when the ingress closes", async () => {
+    const r = await start();
+    const res = await fetch(`${r.url}/test.v1.Library/Watch`, {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ name: "hang", tags: ["a"] }),
+    });
+    await r.dispatcher.hanging;
+    await r.ingress.close();
+    running = undefined;
+    await expect(res.text()).rejects.toThrow();
+    expect(r.dispatcher.streams[0]?.signal?.aborted).toBe(true);
+  });
+
   it("ends the stream at the client's timeout header with DEADLINE_EXCEEDED", async () => {
     const r = await start();
     const res = await fetch(`${r.url}/test.v1.Library/Watch`, {
