@@ -41,6 +41,8 @@ const ROWS: Row[] = [
   ["mailboxCapacity", "mailbox-capacity", 1000, "n", "commands queued per entity before callers get RESOURCE_EXHAUSTED"],
   ["commandTimeoutMs", "command-timeout-ms", 10000, "ms", "default time a command may take (a client deadline may shorten it)"],
   ["passivationTimeoutMs", "passivation-timeout-ms", 30000, "ms", "idle time before an entity is passivated"],
+  ["maxTimersPerOwner", "max-timers-per-owner", 1000, "n", "timers one component instance may have at once"],
+  ["maxTimerPayloadBytes", "max-timer-payload-bytes", 65536, "bytes", "largest payload of one timer's call"],
   ["logLevel", "log-level", "info", "level", "trace, debug, info, warn, error, fatal or silent"],
 ];
 

@@ -29,6 +29,14 @@ export const RuntimeOptionsSchema = z.object({
   commandTimeoutMs: z.number().int().positive().default(10_000),
   /** Default idle time before an entity is passivated, milliseconds. */
   passivationTimeoutMs: z.number().int().positive().default(30_000),
+  /** Timers one component instance may have at once (scheduling more fails with RESOURCE_EXHAUSTED). */
+  maxTimersPerOwner: z.number().int().positive().default(1000),
+  /** Largest payload of one timer's call, bytes (larger fails with RESOURCE_EXHAUSTED). */
+  maxTimerPayloadBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
   /** pino log level. */
   logLevel: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });

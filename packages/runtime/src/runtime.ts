@@ -145,7 +145,12 @@ class RuntimeImpl implements Runtime {
     const work =
       durable === undefined
         ? undefined
-        : { store: durable, stored: () => this.wakeWork(), timeoutMs: o.commandTimeoutMs };
+        : {
+            store: durable,
+            stored: () => this.wakeWork(),
+            timeoutMs: o.commandTimeoutMs,
+            maxTimerPayloadBytes: o.maxTimerPayloadBytes,
+          };
     const router = new Router(() => this.current, host, actions, this.logger, work);
     late.router = router;
     if (durable !== undefined) {

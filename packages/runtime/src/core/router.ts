@@ -59,6 +59,7 @@ export class Router implements StreamingDispatcher {
       readonly store: DurableWorkStore;
       readonly stored: () => void;
       readonly timeoutMs: number;
+      readonly maxTimerPayloadBytes: number;
     },
   ) {}
 
@@ -90,7 +91,11 @@ export class Router implements StreamingDispatcher {
   ): Promise<void> {
     if (this.work === undefined || !durableExtras.hasDurableWork(reply)) return;
     const ref = { entityType: invocation.service.desc.typeName, entityId: "" };
-    await this.work.store.writeWork(durableExtras.forBatch(ref, [reply]));
+    try {
+      await this.work.store.writeWork(durableExtras.forBatch(ref, [reply]));
+    } catch (err) {
+      throw storeWorkError(err);
+    }
   }
 
   dispatch(invocation: Invocation): Promise<InvocationResult> {
@@ -153,6 +158,14 @@ export class Router implements StreamingDispatcher {
       const t = timer.action.value;
       const target = this.resolve(t.serviceName, t.method, `timer '${t.name}'`);
       if ("error" in target) return target.error;
+      const size = t.payload?.value.length ?? 0;
+      const max = this.work?.maxTimerPayloadBytes ?? Infinity;
+      if (size > max) {
+        return new CairnError(
+          Code.ResourceExhausted,
+          `timer '${t.name}' carries a ${size}-byte payload, over the limit of ${max} bytes (runtime option --max-timer-payload-bytes)`,
+        );
+      }
     }
     return undefined;
   }
@@ -307,6 +320,18 @@ export class Router implements StreamingDispatcher {
     }
     return { value: { service, method } };
   }
+}
+
+/** A store failure of durable work as the client sees it: a limit is RESOURCE_EXHAUSTED. */
+export function storeWorkError(err: unknown): CairnError {
+  if (err instanceof Error && err.name === "TimerLimitError") {
+    return new CairnError(Code.ResourceExhausted, err.message, { cause: err });
+  }
+  return new CairnError(
+    Code.Unavailable,
+    `could not store effects and timers: ${(err as Error).message}`,
+    { cause: err },
+  );
 }
 
 function describe(invocation: { service: ServiceEntry; method: { name: string } }): string {

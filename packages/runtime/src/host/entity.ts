@@ -327,17 +327,20 @@ export class Entity<
       return true;
     } catch (err) {
       const conflict = err instanceof SequenceConflictError;
-      const error = conflict
-        ? new CairnError(
-            Code.Aborted,
-            `another writer changed ${this.label} concurrently; the command was not applied, retry it`,
-            { cause: err },
-          )
-        : new CairnError(
-            Code.Unavailable,
-            `could not persist the state of ${this.label}: ${(err as Error).message}`,
-            { cause: err },
-          );
+      const limit = err instanceof Error && err.name === "TimerLimitError";
+      const error = limit
+        ? new CairnError(Code.ResourceExhausted, (err as Error).message, { cause: err })
+        : conflict
+          ? new CairnError(
+              Code.Aborted,
+              `another writer changed ${this.label} concurrently; the command was not applied, retry it`,
+              { cause: err },
+            )
+          : new CairnError(
+              Code.Unavailable,
+              `could not persist the state of ${this.label}: ${(err as Error).message}`,
+              { cause: err },
+            );
       this.env.logger.error({ entity: this.label, err }, "persist failed; restarting the entity");
       // Everything computed on top of the lost change is invalid too.
       for (const r of [...batch, ...this.committing.splice(0)]) r.command.reject(error);
