@@ -113,6 +113,27 @@ describe.each(kinds)("%s server-streaming", (kind) => {
   });
 });
 
+describe("Connect client-streaming with connect-node", () => {
+  it.each([false, true])("sends every message and gets one reply (binary: %s)", async (binary) => {
+    running = await startStreamIngress();
+    const transport = createConnectTransport({
+      baseUrl: running.url,
+      httpVersion: "1.1",
+      useBinaryFormat: binary,
+    });
+    const desc = running.catalog.current?.services.get("test.v1.Library")?.desc as DescService;
+    const client = createClient(desc, transport) as unknown as {
+      collect: (reqs: AsyncIterable<{ name: string }>) => Promise<Book & { tags: string[] }>;
+    };
+    async function* requests() {
+      for (const name of ["a", "b", "c"]) yield await Promise.resolve({ name });
+    }
+    const reply = await client.collect(requests());
+    expect(reply.title).toBe("3");
+    expect(reply.tags).toEqual(["a", "b", "c"]);
+  });
+});
+
 describe("Connect streaming wire details", () => {
   const envelope = (flags: number, payload: Uint8Array): Buffer => {
     const head = Buffer.alloc(5);
