@@ -37,12 +37,18 @@ export function track(child: ChildProcess, name: string): void {
   child.on("exit", () => live.delete(child));
 }
 
+/** Temporary directories still to remove; removed at exit if the run was interrupted. */
+const scratch = new Set<string>();
+
 function killAllNow(): void {
   for (const child of live.keys()) {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 }
-process.on("exit", killAllNow);
+process.on("exit", () => {
+  killAllNow();
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     killAllNow();
@@ -233,5 +239,12 @@ export async function waitUntil(
 /** A fresh temporary directory and its removal. */
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "cairn-bench-"));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  scratch.add(dir);
+  return {
+    dir,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      scratch.delete(dir);
+    },
+  };
 }
