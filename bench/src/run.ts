@@ -7,136 +7,23 @@
  * cold-activation last because it restarts the runtime. Every process is
  * stopped at the end, whatever happens (see procs.ts).
  */
-import { execFileSync, spawnSync } from "node:child_process";
 import * as os from "node:os";
 import { join } from "node:path";
 import { coldActivation } from "./cold.js";
 import { HELP, parseOptions } from "./options.js";
 import type { BenchOptions, ScenarioName } from "./options.js";
 import { CpuProbe } from "./cpu.js";
-import { liveProcesses, ROOT, startFunction, startRuntime, tempDir } from "./procs.js";
+import { liveProcesses, startFunction, startRuntime, tempDir } from "./procs.js";
 import type { Proc, RuntimeProc } from "./procs.js";
 import { notes, table } from "./report.js";
 import type { ScenarioResult } from "./report.js";
 import { grpcCarts, grpcEcho, httpCarts, httpEcho } from "./scenarios.js";
 import type { HttpGenerator, LoadShape } from "./scenarios.js";
-import { findWrk } from "./wrk.js";
+import { describeSetup, httpGenerator, printSetup } from "./setup.js";
 
 const BASELINES: readonly ScenarioName[] = ["grpc-echo", "http-echo"];
 
-/** The machine and the run's parameters, printed above the numbers. */
-interface Setup {
-  date: string;
-  cpu: string;
-  cores: number;
-  memoryGiB: number;
-  node: string;
-  commit: string;
-  store: string;
-  durability: string;
-  durationS: number;
-  warmupS: number;
-  concurrency: number;
-  carts: number;
-  grpcChannels: number;
-  loadavgAtStart: number[];
-  httpClient: string;
-  loadGenerator: string;
-}
-
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
-
-function gitCommit(): string {
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
-      cwd: ROOT,
-      encoding: "utf8",
-    }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
-      cwd: ROOT,
-      encoding: "utf8",
-    }).trim();
-    return dirty === "" ? head : `${head} (+ uncommitted changes)`;
-  } catch {
-    return "unknown";
-  }
-}
-
-function durabilityOf(store: BenchOptions["store"]): string {
-  switch (store) {
-    case "sqlite":
-      return "SQLite WAL, synchronous=FULL: each reply waits for an fsync'd commit (group-committed)";
-    case "postgres":
-      return "PostgreSQL commit (synchronous_commit as the server is configured)";
-    case "memory":
-      return "none: memory store, nothing survives a restart";
-  }
-}
-
-/** Picks the HTTP load generator; `wrk` when asked for or found, the bench's own client otherwise. */
-function httpGenerator(
-  o: BenchOptions,
-  dir: string,
-): { value: HttpGenerator; text: string } | { error: string } {
-  const wrk = o.httpClient === "node" ? undefined : findWrk();
-  if (wrk === undefined) {
-    if (o.httpClient === "wrk")
-      return {
-        error:
-          "--http-client wrk: wrk is not on PATH (apt-get install wrk), or use --http-client node",
-      };
-    const why = o.httpClient === "node" ? "as asked" : "wrk not found on PATH";
-    return {
-      value: { kind: "node" },
-      text: `node:http keep-alive agent in the bench process (${why})`,
-    };
-  }
-  const version =
-    spawnSync(wrk, ["-v"], { encoding: "utf8" }).stdout.split("\n")[0]?.split(" [")[0] ?? "wrk";
-  return {
-    value: { kind: "wrk", wrk, dir },
-    text: `${version} (${wrk}), 1 thread, its own process`,
-  };
-}
-
-function describeSetup(o: BenchOptions, httpClient: string): Setup {
-  const cpus = os.cpus();
-  return {
-    date: new Date().toISOString(),
-    cpu: cpus[0]?.model ?? "unknown",
-    cores: cpus.length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    commit: gitCommit(),
-    store: o.store,
-    durability: durabilityOf(o.store),
-    durationS: o.durationS,
-    warmupS: o.warmupS,
-    concurrency: o.concurrency,
-    carts: o.carts,
-    grpcChannels: o.grpcChannels,
-    loadavgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
-    httpClient,
-    loadGenerator:
-      "closed loop (N connections or calls, one request in flight on each); gRPC: grpc-js in the bench process; " +
-      `client, runtime, user function (and baseline servers) all share these ${cpus.length} cores`,
-  };
-}
-
-function printSetup(s: Setup, print: (line: string) => void): void {
-  print("Cairn bench: shopping cart through the runtime, beside bare transport baselines");
-  print(`  date         ${s.date}`);
-  print(
-    `  machine      ${s.cpu}, ${s.cores} cores, ${s.memoryGiB} GiB; load avg ${s.loadavgAtStart.join(" ")}`,
-  );
-  print(`  node         ${s.node}; commit ${s.commit}`);
-  print(`  store        ${s.store}; durability: ${s.durability}`);
-  print(
-    `  load         ${s.concurrency} in flight (serial: 1), ${s.carts} carts, ${s.warmupS} s warm-up + ${s.durationS} s measured per scenario`,
-  );
-  print(`  HTTP client  ${s.httpClient}`);
-  print(`  generator    ${s.loadGenerator}`);
-}
 
 async function stopAll(procs: Array<Proc | undefined>): Promise<void> {
   for (const p of procs) await p?.stop().catch(() => undefined);
