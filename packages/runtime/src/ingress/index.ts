@@ -2,7 +2,10 @@
  * The runtime's client-facing ingress: gRPC (with server reflection),
  * gRPC-Web, Connect and HTTP/JSON (`google.api.http` transcoding and
  * `POST /<package.Service>/<Method>`) on one port, all turned into
- * {@link Invocation}s for the {@link Dispatcher}.
+ * {@link Invocation}s for the {@link Dispatcher}. Streaming methods are
+ * served when the dispatcher also has `dispatchStream`: every kind over
+ * gRPC, server-streaming over Connect, gRPC-Web and server-sent events,
+ * client-streaming over Connect and HTTP/JSON (a JSON array or NDJSON).
  *
  * @module
  */
