@@ -25,6 +25,16 @@ const BASELINES: readonly ScenarioName[] = ["grpc-echo", "http-echo"];
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
+/**
+ * The PostgreSQL location of a run: a fresh schema `cairn_bench_<run>` unless
+ * the URL names one, so a run starts from empty tables as it does on SQLite.
+ * The schema is left behind for inspection (drop it with `DROP SCHEMA ... CASCADE`).
+ */
+function postgresLocation(url: string, runId: string): string {
+  if (/[?&]schema=/.test(url)) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}schema=cairn_bench_${runId}`;
+}
+
 async function stopAll(procs: Array<Proc | undefined>): Promise<void> {
   for (const p of procs) await p?.stop().catch(() => undefined);
 }
@@ -71,13 +81,13 @@ async function runCartScenarios(
       ? join(tmp.dir, "cairn.db")
       : o.store === "memory"
         ? "memory"
-        : o.postgresUrl!;
+        : postgresLocation(o.postgresUrl!, runId);
   let fn: Proc | undefined;
   let functionPort = 0;
   let rt: RuntimeProc | undefined;
   try {
     log(
-      `starting the sample's user function and a runtime (store ${o.store === "sqlite" ? store : o.store})`,
+      `starting the sample's user function and a runtime (store ${o.store === "postgres" ? store.replace(/\/\/[^@/]*@/, "//***@") : store})`,
     );
     try {
       const f = await startFunction();
