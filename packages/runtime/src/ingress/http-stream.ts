@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { StringDecoder } from "node:string_decoder";
-import type { JsonValue, Registry } from "@bufbuild/protobuf";
+import type { Registry } from "@bufbuild/protobuf";
 import { CairnError, Code } from "@cairn/protocol";
 import type { MethodTarget } from "./catalog-view.js";
 import { parseEnvelopes, parseGrpcWebRequest } from "./grpc-web.js";
 import { readBody } from "./http-body.js";
 import { streamTimeoutOf } from "./http-call.js";
 import { connectSink, grpcWebSink, jsonReplySink, sseSink } from "./http-stream-sinks.js";
-import { createInputQueue, singleInput } from "./input-queue.js";
+import { arrayInputs, envelopeInputs, ndjsonInputs } from "./http-stream-inputs.js";
+import { singleInput } from "./input-queue.js";
 import { metadataFromHeaders } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
 import type { Parsed } from "./status.js";
@@ -18,7 +18,7 @@ import { binaryToJson, jsonToBinary, parseJsonBody, validateBinary } from "./tra
 /** How a streaming call over HTTP/1.1 looks on the wire. */
 export type StreamWire =
   | {
-      /** HTTP/JSON: server-sent events out; a JSON array or NDJSON in (client-streaming). */
+      /** HTTP/JSON: server-sent events out (a JSON body for client-streaming); a JSON array or NDJSON in. */
       readonly kind: "json";
       /** The request of a server-streaming call (route transcoding or plain JSON). */
       readonly decode: (body: Buffer) => Parsed<Uint8Array>;
@@ -33,9 +33,10 @@ type Inputs = Parsed<AsyncIterable<Uint8Array>>;
 
 /**
  * Serves a streaming method over HTTP/1.1: server-streaming over every
- * protocol, client-streaming over HTTP/JSON and Connect (the request body
- * holds every message), bidi nowhere (HTTP/1.1 cannot interleave both
- * directions for browsers; gRPC serves it).
+ * protocol; client-streaming and bidi over HTTP/JSON and Connect, with the
+ * request messages read from the body as they arrive. A client that streams
+ * its request body (node, curl, connect-node) gets bidi full-duplex; one that
+ * sends the body whole (browsers) gets it half-duplex.
  */
 export function serveHttpStream(
   options: ResolvedOptions,
@@ -92,16 +93,14 @@ function refusal(
     return unimplemented(
       `streaming methods are not served: the dispatcher has no dispatchStream (${what})`,
     );
-  if (kind === "bidi_streaming")
-    return unimplemented(`bidirectional streaming needs gRPC (HTTP/2); ${what}`);
-  if (kind !== "client_streaming") return undefined;
+  if (kind === "server_streaming") return undefined;
   if (wire.kind === "grpc-web")
     return unimplemented(
-      `client-streaming over gRPC-Web is not served (browsers cannot send it either); ${what}: call it with gRPC, Connect or POST /${target.name} with JSON`,
+      `${what}: gRPC-Web serves server-streaming only (browsers cannot stream requests); call it with gRPC, Connect or POST /${target.name} with JSON`,
     );
   if (wire.kind === "json" && !wire.methodPath)
     return unimplemented(
-      `client-streaming methods are served at POST /${target.name} (a JSON array or application/x-ndjson body), not on google.api.http routes`,
+      `${what}: request streams are served at POST /${target.name} (a JSON array or application/x-ndjson body), not on google.api.http routes`,
     );
   return undefined;
 }
@@ -137,25 +136,38 @@ async function inputsOf(
   options: ResolvedOptions,
   call: StreamCall,
 ): Promise<Inputs> {
-  const client = target.method.methodKind === "client_streaming";
-  const ndjson = (req.headers["content-type"] ?? "").startsWith("application/x-ndjson");
-  if (client && wire.kind === "json" && ndjson) {
-    return { value: ndjsonInputs(req, target, registry, options, call) };
+  if (target.method.methodKind === "server_streaming") {
+    const body = await readBody(req, options.maxRequestBytes);
+    if (body.error !== undefined) return body;
+    const one = decodeSingle(body.value, target, registry, wire);
+    return one.error !== undefined ? one : { value: singleInput(one.value) };
   }
+  if (wire.kind === "connect") {
+    const decode = connectDecoder(target, registry, wire.binary);
+    return { value: envelopeInputs(req, target, decode, options, call) };
+  }
+  if ((req.headers["content-type"] ?? "").startsWith("application/x-ndjson"))
+    return { value: ndjsonInputs(req, target, registry, options, call) };
   const body = await readBody(req, options.maxRequestBytes);
   if (body.error !== undefined) return body;
-  const messages = decodeAll(body.value, target, registry, wire, client);
-  if (messages.error !== undefined) return messages;
-  if (!client) {
-    const [one, ...more] = messages.value;
-    if (one === undefined || more.length > 0)
-      return invalid(
-        target,
-        `a server-streaming request holds one message, got ${messages.value.length}`,
-      );
-    return { value: singleInput(one) };
+  const parsed = parseJsonBody(body.value, target);
+  if (parsed.error !== undefined) return parsed;
+  if (!Array.isArray(parsed.value))
+    return invalid(
+      target,
+      `a ${kindName(target)} method takes a JSON array of ${target.method.input.typeName} (or application/x-ndjson, one per line)`,
+    );
+  const messages: Uint8Array[] = [];
+  for (const json of parsed.value) {
+    const one = jsonToBinary(json, target, registry);
+    if (one.error !== undefined) return one;
+    messages.push(one.value);
   }
-  return { value: arrayInputs(messages.value) };
+  return { value: arrayInputs(messages) };
+}
+
+function kindName(target: MethodTarget): string {
+  return target.method.methodKind.replace("_", " ");
 }
 
 function invalid(target: MethodTarget, why: string): Parsed<never> {
@@ -164,129 +176,38 @@ function invalid(target: MethodTarget, why: string): Parsed<never> {
   };
 }
 
-/** Every request message of a fully read body. */
-function decodeAll(
+/** The one request message of a server-streaming call. */
+function decodeSingle(
   body: Buffer,
   target: MethodTarget,
   registry: Registry,
   wire: StreamWire,
-  client: boolean,
-): Parsed<Uint8Array[]> {
+): Parsed<Uint8Array> {
+  if (wire.kind === "json") return wire.decode(body);
   if (wire.kind === "grpc-web") {
     const msg = parseGrpcWebRequest(body, wire.text);
-    const valid = msg.error !== undefined ? msg : validateBinary(msg.value, target);
-    return valid.error !== undefined ? valid : { value: [valid.value] };
-  }
-  if (wire.kind === "json") {
-    if (!client) {
-      const one = wire.decode(body);
-      return one.error !== undefined ? one : { value: [one.value] };
-    }
-    const parsed = parseJsonBody(body, target);
-    if (parsed.error !== undefined) return parsed;
-    if (!Array.isArray(parsed.value))
-      return invalid(
-        target,
-        `a client-streaming method takes a JSON array of ${target.method.input.typeName} (or application/x-ndjson)`,
-      );
-    return collect(parsed.value, (json) => jsonToBinary(json, target, registry));
+    return msg.error !== undefined ? msg : validateBinary(msg.value, target);
   }
   const envelopes = parseEnvelopes(body, "Connect");
   if (envelopes.error !== undefined) return envelopes;
-  const decode = wire.binary
-    ? (b: Buffer) => validateBinary(b, target)
-    : (b: Buffer) => {
-        const json = parseJsonBody(b, target);
-        return json.error !== undefined ? json : jsonToBinary(json.value, target, registry);
-      };
-  return collect(envelopes.value, decode);
+  const [one, ...more] = envelopes.value;
+  if (one === undefined || more.length > 0)
+    return invalid(
+      target,
+      `a server-streaming request holds one message, got ${envelopes.value.length}`,
+    );
+  return connectDecoder(target, registry, wire.binary)(one);
 }
 
-function collect<T>(items: T[], decode: (item: T) => Parsed<Uint8Array>): Parsed<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for (const item of items) {
-    const one = decode(item);
-    if (one.error !== undefined) return one;
-    out.push(one.value);
-  }
-  return { value: out };
-}
-
-function arrayInputs(messages: Uint8Array[]): AsyncIterable<Uint8Array> {
-  const queue = createInputQueue<Uint8Array>({
-    limit: Number.MAX_SAFE_INTEGER,
-    pause: () => {},
-    resume: () => {},
-  });
-  for (const m of messages) queue.push(m);
-  queue.end();
-  return queue.iterable;
-}
-
-/**
- * Client-streaming NDJSON, one request message per line, read as it
- * arrives: a full queue pauses the request, so a long upload is never held
- * in memory whole. A bad line ends the call with INVALID_ARGUMENT naming it.
- */
-function ndjsonInputs(
-  req: IncomingMessage,
+/** Decodes one Connect envelope's payload: binary protobuf, or protobuf JSON. */
+function connectDecoder(
   target: MethodTarget,
   registry: Registry,
-  options: ResolvedOptions,
-  call: StreamCall,
-): AsyncIterable<Uint8Array> {
-  const queue = createInputQueue<Uint8Array>({
-    limit: options.streamInputBuffer,
-    pause: () => req.pause(),
-    resume: () => req.resume(),
-  });
-  const text = new StringDecoder("utf8");
-  let rest = "";
-  let line = 0;
-  let stopped = false;
-  const bad = (why: string): void => {
-    stopped = true;
-    req.off("data", onData);
-    // Read and drop the rest, so the connection stays usable.
-    req.resume();
-    const error = new CairnError(
-      Code.InvalidArgument,
-      `invalid request body for ${target.name}: line ${line}: ${why}`,
-    );
-    queue.fail(error);
-    call.fail(error);
+  binary: boolean,
+): (payload: Buffer) => Parsed<Uint8Array> {
+  if (binary) return (b) => validateBinary(b, target);
+  return (b) => {
+    const json = parseJsonBody(b, target);
+    return json.error !== undefined ? json : jsonToBinary(json.value, target, registry);
   };
-  const take = (raw: string): boolean => {
-    line++;
-    if (raw.trim() === "") return true;
-    let json: JsonValue;
-    try {
-      json = JSON.parse(raw) as JsonValue;
-    } catch (err) {
-      bad(`malformed JSON: ${err instanceof Error ? err.message : String(err)}`);
-      return false;
-    }
-    const msg = jsonToBinary(json, target, registry);
-    if (msg.error !== undefined) return (bad(msg.error.message), false);
-    queue.push(msg.value);
-    return true;
-  };
-  const onData = (chunk: Buffer): void => {
-    rest += text.write(chunk);
-    for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n")) {
-      const raw = rest.slice(0, nl);
-      rest = rest.slice(nl + 1);
-      if (!take(raw)) return;
-    }
-    if (rest.length > options.maxRequestBytes)
-      bad(`longer than ${options.maxRequestBytes} bytes (maxRequestBytes)`);
-  };
-  req.on("data", onData);
-  req.once("end", () => {
-    if (!stopped && take(rest + text.end())) queue.end();
-  });
-  call.signal.addEventListener("abort", () =>
-    queue.fail(new CairnError(Code.Canceled, `call ${target.name} ended`)),
-  );
-  return queue.iterable;
 }

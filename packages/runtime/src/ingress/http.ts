@@ -121,7 +121,8 @@ export function createHttpHandler(
     }
     const ndjson =
       contentType.startsWith("application/x-ndjson") &&
-      target.method.methodKind === "client_streaming";
+      (target.method.methodKind === "client_streaming" ||
+        target.method.methodKind === "bidi_streaming");
     if (contentType === "" || contentType.startsWith("application/json") || ndjson) {
       const json = (b: Buffer): Parsed<Uint8Array> => {
         const parsed = parseJsonBody(b, target);
@@ -137,7 +138,7 @@ export function createHttpHandler(
       protocol,
       unsupportedType(
         contentType,
-        "application/json, application/proto, application/grpc-web[-text][+proto], application/connect+json|proto (streams), application/x-ndjson (client streams)",
+        "application/json, application/proto, application/grpc-web[-text][+proto], application/connect+json|proto (streams), application/x-ndjson (request streams)",
       ),
     );
   };

@@ -4,8 +4,9 @@
  * `POST /<package.Service>/<Method>`) on one port, all turned into
  * {@link Invocation}s for the {@link Dispatcher}. Streaming methods are
  * served when the dispatcher also has `dispatchStream`: every kind over
- * gRPC, server-streaming over Connect, gRPC-Web and server-sent events,
- * client-streaming over Connect and HTTP/JSON (a JSON array or NDJSON).
+ * gRPC; server-streaming also over Connect, gRPC-Web and server-sent
+ * events; client-streaming and bidi also over Connect and HTTP/JSON (a JSON
+ * array or NDJSON in), full-duplex when the client streams its request.
  *
  * @module
  */

@@ -234,17 +234,59 @@ describe("HTTP/JSON client-streaming and bidi", () => {
     expect(((await res.json()) as { message: string }).message).toContain("JSON array");
   });
 
-  it("answers bidi over HTTP/1.1 with 501 pointing at gRPC", async () => {
+  it("serves bidi half-duplex: a JSON array in, an event per reply out", async () => {
     const r = await start();
     const res = await fetch(`${r.url}/test.v1.Library/Chat`, {
       method: "POST",
       headers: json,
-      body: "[]",
+      body: JSON.stringify([{ name: "a" }, { name: "b" }]),
     });
-    expect(res.status).toBe(501);
-    expect(((await res.json()) as { message: string }).message).toContain(
-      "bidirectional streaming needs gRPC (HTTP/2)",
-    );
+    expect(res.status).toBe(200);
+    expect(events(await res.text())).toEqual([
+      { data: { name: "a", title: "", tags: [] } },
+      { data: { name: "b", title: "", tags: [] } },
+    ]);
+  });
+
+  it("serves bidi full-duplex over NDJSON: each reply before the next request", async () => {
+    const r = await start();
+    const req = request(`${r.url}/test.v1.Library/Chat`, {
+      method: "POST",
+      headers: { "content-type": "application/x-ndjson" },
+    });
+    const seen: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      req.on("error", reject);
+      req.on("response", (res) => {
+        let buffered = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          buffered += chunk;
+          for (const e of events(buffered.slice(0, buffered.lastIndexOf("\n\n") + 2))) {
+            const name = (e.data as { name: string }).name;
+            if (!seen.includes(name)) seen.push(name);
+          }
+          // The second request is only written once the first reply came back.
+          if (seen.length === 1 && seen[0] === "one") req.end(`{"name":"two"}\n`);
+        });
+        res.on("end", resolve);
+      });
+    });
+    req.write(`{"name":"one"}\n`);
+    await done;
+    expect(seen).toEqual(["one", "two"]);
+  });
+
+  it("answers bidi over gRPC-Web with UNIMPLEMENTED: server-streaming only", async () => {
+    const r = await start();
+    const res = await fetch(`${r.url}/test.v1.Library/Chat`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: new Uint8Array([0, 0, 0, 0, 0]),
+    });
+    const text = Buffer.from(await res.arrayBuffer()).toString("latin1");
+    expect(text).toContain("grpc-status:12");
+    expect(decodeURIComponent(text)).toContain("server-streaming only");
   });
 
   it("answers 501 for streaming methods when the dispatcher cannot stream", async () => {
