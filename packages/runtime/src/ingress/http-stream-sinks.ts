@@ -108,16 +108,17 @@ export function jsonReplySink(
 ): StreamSink {
   let md: Metadata = {};
   let body: string | undefined;
+  let count = 0;
   const fail = (e: CairnError): void => writeError(res, "json", e);
   return {
     begin: (metadata) => void (md = metadata),
     write: (message) => {
-      // A second reply cannot be expressed; the first is kept, the call fails at the end.
-      body = body === undefined ? encode(message) : "";
+      // A second reply cannot be expressed: the call fails at the end.
+      if (count++ === 0) body = encode(message);
       return undefined;
     },
     end: () => {
-      if (body === undefined || body === "") return fail(internal(name, body));
+      if (body === undefined || count > 1) return fail(replyCountError(name, count));
       setReplyHeaders(res, md, (key) =>
         logger.debug({ key }, "reply metadata key not valid as a header, skipped"),
       );
@@ -127,11 +128,10 @@ export function jsonReplySink(
   };
 }
 
-function internal(name: string, body: string | undefined): CairnError {
-  const count = body === undefined ? "no" : "more than one";
+function replyCountError(name: string, count: number): CairnError {
   return new CairnError(
     Code.Internal,
-    `${name} is client-streaming but the component answered ${count} response`,
+    `${name} is client-streaming but the component answered ${count === 0 ? "no" : count} responses`,
   );
 }
 
