@@ -36,6 +36,12 @@ export interface ColdSummary {
   samples: number[];
   /** Each cart's activation times, one per restart: replay cost shows per cart. */
   perCart: number[][];
+  /**
+   * Sequence of each cart's stored snapshot (admin API, read after the last
+   * measurement so it cannot warm anything measured); events - snapshot is
+   * what an activation replays. Undefined when the admin API did not say.
+   */
+  snapshotAt: Array<number | undefined>;
   p50: number;
   max: number;
   min: number;
@@ -44,8 +50,8 @@ export interface ColdSummary {
   readErrors: Record<string, number>;
 }
 
-/** Restarts the runtime on the same store and returns the new ingress port. */
-export type Restart = () => Promise<number>;
+/** Restarts the runtime on the same store and returns its new ports. */
+export type Restart = () => Promise<{ port: number; adminPort: number }>;
 
 /**
  * Bound of the write phase: 3 × 10,000 events at 150/s, the worst seen on a
@@ -55,6 +61,7 @@ export type Restart = () => Promise<number>;
 const WRITE_LIMIT_MS = 200_000;
 const MAX_WRITE_FAILURES = 1_000;
 const STALL_MS = 30_000;
+const SERVICE = "shoppingcart.v1.ShoppingCart";
 
 function bump(m: Record<string, number>, k: string): void {
   m[k] = (m[k] ?? 0) + 1;
@@ -134,11 +141,13 @@ export async function coldActivation(
 
   const samples: number[] = [];
   const perCart: number[][] = ids.map(() => []);
+  let adminPort: number | undefined;
   const readErrors: Record<string, number> = {};
   let mismatches = 0;
   for (let r = 0; r < opts.restarts; r++) {
-    const p = await restart();
-    const reader = createHttpClient("127.0.0.1", p, 1);
+    const ports = await restart();
+    adminPort = ports.adminPort;
+    const reader = createHttpClient("127.0.0.1", ports.port, 1);
     try {
       await reader.request("GET", `/carts/warm-${opts.runId}-${r}`);
       for (let c = 0; c < ids.length; c++) {
@@ -170,6 +179,8 @@ export async function coldActivation(
     );
   }
 
+  const snapshotAt =
+    adminPort === undefined ? ids.map(() => undefined) : await snapshots(adminPort, ids);
   const sorted = Float64Array.from(samples).sort();
   return {
     carts: ids.length,
@@ -184,6 +195,7 @@ export async function coldActivation(
     mismatches,
     readErrors,
     perCart,
+    snapshotAt,
   };
 }
 
@@ -194,5 +206,28 @@ function totalQuantity(body: string): number {
     return (cart.items ?? []).reduce((sum, item) => sum + Number(item.quantity ?? 0), 0);
   } catch {
     return -1;
+  }
+}
+
+/** Each cart's snapshot sequence from the admin API (`/v1/entities/<service>/<id>`). */
+async function snapshots(adminPort: number, ids: string[]): Promise<Array<number | undefined>> {
+  const admin = createHttpClient("127.0.0.1", adminPort, 1);
+  try {
+    const out: Array<number | undefined> = [];
+    for (const id of ids) {
+      try {
+        const res = await admin.request(
+          "GET",
+          `/v1/entities/${SERVICE}/${encodeURIComponent(id)}?limit=1`,
+        );
+        const body = JSON.parse(res.body) as { snapshot?: { sequence?: number } };
+        out.push(res.status === 200 ? (body.snapshot?.sequence ?? 0) : undefined);
+      } catch {
+        out.push(undefined);
+      }
+    }
+    return out;
+  } finally {
+    admin.close();
   }
 }

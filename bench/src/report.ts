@@ -183,9 +183,17 @@ export function notes(results: ScenarioResult[], concurrency: number): string {
         `  ${c.carts} carts of ${events === Math.max(...c.eventsPerCart) ? events : `${events}-${Math.max(...c.eventsPerCart)}`} events, written at ${fmtRps(c.writeRps)} AddItem/s` +
           ` (errors: ${errors(c.writeErrors)}); activations ms: min ${fmtMs(c.min)}, p50 ${fmtMs(c.p50)}, max ${fmtMs(c.max)}`,
       );
-      const perCart = c.perCart.map(
-        (ms, i) => `${c.eventsPerCart[i]} events: ${ms.map(fmtMs).join(", ")}`,
-      );
+      const perCart = c.perCart.map((ms, i) => {
+        const snap = c.snapshotAt[i];
+        const events = c.eventsPerCart[i]!;
+        const replay =
+          snap === undefined
+            ? ""
+            : snap === 0
+              ? ` (no snapshot: ${events} to replay)`
+              : ` (snapshot at ${snap}: ${events - snap} to replay)`;
+        return `${events} events${replay}: ${ms.map(fmtMs).join(", ")}`;
+      });
       out.push(`  per cart, one activation per restart: ${perCart.join("; ")}`);
     }
     if (r.failed !== undefined)

@@ -153,7 +153,7 @@ async function runCartScenarios(
                 async () => {
                   await rt!.proc.stop();
                   rt = await startRuntime(functionPort, store);
-                  return rt.port;
+                  return { port: rt.port, adminPort: rt.adminPort };
                 },
                 {
                   carts: o.coldCarts,
