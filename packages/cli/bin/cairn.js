@@ -6,7 +6,9 @@ import { existsSync } from "node:fs";
 
 const entry = new URL("../dist/bin.js", import.meta.url);
 if (!existsSync(entry)) {
-  process.stderr.write("cairn: the CLI is not built yet; run 'npm run build' in the repository first\n");
+  process.stderr.write(
+    "cairn: the CLI is not built yet; run 'npm run build' in the repository first\n",
+  );
   process.exit(1);
 }
 await import(entry.href);

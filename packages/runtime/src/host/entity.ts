@@ -329,7 +329,7 @@ export class Entity<
       const conflict = err instanceof SequenceConflictError;
       const limit = err instanceof Error && err.name === "TimerLimitError";
       const error = limit
-        ? new CairnError(Code.ResourceExhausted, (err as Error).message, { cause: err })
+        ? new CairnError(Code.ResourceExhausted, err.message, { cause: err })
         : conflict
           ? new CairnError(
               Code.Aborted,

@@ -4,14 +4,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { EventSourcedInFrameSchema, EventSourcedInSchema } from "@cairn/protocol";
 import type { EventSourcedIn, EventSourcedOut, EventSourcedReply } from "@cairn/protocol";
 import type { Invocation } from "../../core/types.js";
-import type {
-  AppendRequest,
-  EntityRef,
-  JournalEvent,
-  Snapshot,
-  Store,
-  StoredPayload,
-} from "../../store/types.js";
+import type { EntityRef, JournalEvent, Snapshot, Store, StoredPayload } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
 import type { EntityKind } from "../entity.js";
 import { fromAny, messageAny, toAny, toWireMetadata } from "../payloads.js";
@@ -107,7 +100,7 @@ export function eventSourcedKind(
         events,
         ...(snapshot === undefined ? {} : { snapshot }),
         ...extras.forBatch(ref, batch),
-      } as AppendRequest);
+      });
       return result.sequence;
     },
   };

@@ -5,7 +5,7 @@ import { ValueEntityInFrameSchema, ValueEntityInSchema } from "@cairn/protocol";
 import type { ValueEntityIn, ValueEntityOut, ValueEntityReply } from "@cairn/protocol";
 import type { Invocation } from "../../core/types.js";
 import type { DurableWork } from "../../store/durable-work.js";
-import type { EntityRef, SaveValueRequest, Store, ValueState } from "../../store/types.js";
+import type { EntityRef, Store, ValueState } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
 import type { EntityKind } from "../entity.js";
 import { fromAny, messageAny, toAny, toWireMetadata } from "../payloads.js";
