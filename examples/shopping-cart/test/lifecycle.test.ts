@@ -95,6 +95,24 @@ describe("entity lifecycle", () => {
     expect((await http("GET", `${rt2.url}/carts/l2`)).body).toEqual(before);
   });
 
+  it("keeps snapshots when many commands of one entity are committed together", async () => {
+    const s = await system();
+    // 250 concurrent adds on one cart: replies group into shared appends, and
+    // the ones crossing 100 and 200 carry snapshots that must not be lost.
+    const results = await Promise.all(
+      Array.from({ length: 250 }, (_, i) => add(s.url, "l5", `p${i}`)),
+    );
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    const inspected = (await (
+      await fetch(`${s.admin}/v1/entities/shoppingcart.v1.ShoppingCart/l5`)
+    ).json()) as {
+      sequence: number;
+      snapshot?: { sequence: number };
+    };
+    expect(inspected.sequence).toBe(250);
+    expect(inspected.snapshot?.sequence).toBe(200);
+  });
+
   it("counts commands per method and code in /metrics", async () => {
     const s = await system();
     await add(s.url, "l3", "apple");

@@ -48,6 +48,12 @@ export interface EntityKind<
   decode(message: Out): { reply: R } | { failure: ChannelFailure } | undefined;
   /** True when the reply changes state (a failure must not). */
   changesState(reply: R): boolean;
+  /**
+   * True when a reply must be the last of its write group (an event-sourced
+   * snapshot is stored at the sequence of the group's last event, so a reply
+   * carrying one closes the group).
+   */
+  endsGroup?(reply: R): boolean;
   /** Persists the state changes of consecutive replies as one write; resolves to the new position. */
   persist(ref: EntityRef, position: number, batch: readonly R[]): Promise<number>;
 }
@@ -305,7 +311,8 @@ export class Entity<
     this.commitRunning = true;
     try {
       while (this.committing.length > 0) {
-        const batch = this.committing.splice(0);
+        const cut = this.committing.findIndex((r) => this.kind.endsGroup?.(r.reply) === true);
+        const batch = this.committing.splice(0, cut === -1 ? this.committing.length : cut + 1);
         const changes = batch.some((r) => this.kind.changesState(r.reply));
         if (changes && !(await this.persist(batch))) return;
         for (const r of batch) this.release(r);

@@ -86,6 +86,7 @@ export function eventSourcedKind(
       if (out.body.case === "failure") return { failure: out.body.value };
       return undefined;
     },
+    endsGroup: (reply) => reply.snapshot !== undefined,
     changesState: (reply) => reply.events.length > 0 || extras.hasDurableWork(reply),
     async persist(ref, position, batch) {
       const events: StoredPayload[] = [];
