@@ -6,21 +6,37 @@
  * for a timer.
  */
 import { CairnError, Code } from "@cairn/protocol";
-import { SequenceConflictError } from "./types.js";
+import type { DurableWork } from "./durable-work.js";
+import { SequenceConflictError, TimerLimitError } from "./types.js";
 import type { AppendRequest, SaveValueRequest, StoreMetrics } from "./types.js";
+import { validateOp, validateWork } from "./work-plan.js";
+import type { WorkOp } from "./work-plan.js";
 
-/** One write of a batch. Plain data, so it can cross to a worker thread. */
+/**
+ * One write of a batch: a state change (with its durable work), durable work
+ * alone, or an operation on stored work. Plain data, so it can cross to a
+ * worker thread.
+ */
 export type Write =
   | { readonly kind: "append"; readonly request: AppendRequest }
-  | { readonly kind: "value"; readonly request: SaveValueRequest };
+  | { readonly kind: "value"; readonly request: SaveValueRequest }
+  | { readonly kind: "work"; readonly work: DurableWork }
+  | { readonly kind: "op"; readonly op: WorkOp };
 
 /**
  * What became of one write: `ok` carries the append's last sequence or the
- * value's new version. Plain data for the same reason as {@link Write}.
+ * value's new version (0 for work and operations). Plain data for the same
+ * reason as {@link Write}.
  */
 export type Outcome =
   | { readonly kind: "ok"; readonly value: number }
   | { readonly kind: "conflict" }
+  | {
+      readonly kind: "timerLimit";
+      readonly owner: string;
+      readonly count: number;
+      readonly limit: number;
+    }
   | { readonly kind: "error"; readonly message: string };
 
 /** Commits a batch in one transaction and reports each write's outcome, in order. */
@@ -152,32 +168,48 @@ export class GroupCommitter {
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 function payloadBytes(write: Write): number {
-  if (write.kind === "value") return write.request.state?.value.byteLength ?? 0;
-  let bytes = write.request.snapshot?.value.byteLength ?? 0;
+  if (write.kind === "op") return 0;
+  const work = write.kind === "work" ? write.work : write.request;
+  let bytes = 0;
+  for (const c of work.outbox ?? []) bytes += c.payload.value.byteLength;
+  for (const t of work.timers ?? [])
+    if (t.kind === "schedule") bytes += t.call.payload.value.byteLength;
+  if (write.kind === "work") return bytes;
+  if (write.kind === "value") return bytes + (write.request.state?.value.byteLength ?? 0);
+  bytes += write.request.snapshot?.value.byteLength ?? 0;
   for (const e of write.request.events) bytes += e.value.byteLength;
   return bytes;
 }
 
 function settle(p: Pending, outcome: Outcome | undefined): void {
   if (outcome?.kind === "ok") return p.resolve(outcome.value);
-  const request = p.write.request;
-  if (outcome?.kind === "conflict") {
-    const expected =
-      p.write.kind === "append"
-        ? p.write.request.expectedSequence
-        : p.write.request.expectedVersion;
-    return p.reject(new SequenceConflictError(request, expected));
+  if (outcome?.kind === "timerLimit") {
+    return p.reject(new TimerLimitError(outcome.owner, outcome.count, outcome.limit));
+  }
+  const w = p.write;
+  if (outcome?.kind === "conflict" && (w.kind === "append" || w.kind === "value")) {
+    const expected = w.kind === "append" ? w.request.expectedSequence : w.request.expectedVersion;
+    return p.reject(new SequenceConflictError(w.request, expected));
   }
   p.reject(
     new CairnError(
       Code.Internal,
-      `store write to ${request.entityType}/${request.entityId} failed: ${outcome?.message ?? "no outcome reported"}`,
+      `store ${describeWrite(w)} failed: ${outcome?.kind === "error" ? outcome.message : "no outcome reported"}`,
     ),
   );
 }
 
+/** Names a write in errors: "write to cart/c1", "write of durable work", "completeTimer". */
+function describeWrite(w: Write): string {
+  if (w.kind === "work") return "write of durable work";
+  if (w.kind === "op") return w.op.kind;
+  return `write to ${w.request.entityType}/${w.request.entityId}`;
+}
+
 /** The error of a malformed write, caught before it can poison a batch. */
 function validate(write: Write): CairnError | undefined {
+  if (write.kind === "work") return validateWork(write.work, "a write of durable work");
+  if (write.kind === "op") return validateOp(write.op);
   const r = write.request;
   if (typeof r.entityType !== "string" || r.entityType === "") {
     return new CairnError(
@@ -196,5 +228,5 @@ function validate(write: Write): CairnError | undefined {
       `store write to ${r.entityType}/${r.entityId} has expected sequence/version ${String(expected)}; use a non-negative integer (0 for a new entity)`,
     );
   }
-  return undefined;
+  return validateWork(r, `the write to ${r.entityType}/${r.entityId}`);
 }

@@ -8,7 +8,9 @@
  * - `postgres://...` or `postgresql://...`, optionally `?schema=NAME`.
  *
  * Every adapter group-commits writes and passes one conformance suite
- * (packages/runtime/test/store/conformance.ts).
+ * (packages/runtime/test/store/conformance.ts). Besides journals and values,
+ * a store keeps durable work: an outbox of asynchronous effects and timers,
+ * written in the same transaction as the state change that produced them.
  */
 import { createMemoryStore } from "./memory.js";
 import { SCHEMA_VERSION } from "./migrations.js";
@@ -85,7 +87,16 @@ export { createPostgresStore, parsePostgresUrl } from "./postgres.js";
 export type { PostgresLocation, PostgresStoreOptions } from "./postgres.js";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 export type { Migration } from "./migrations.js";
-export { SequenceConflictError } from "./types.js";
+export { SequenceConflictError, TimerLimitError } from "./types.js";
+export { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
+export type {
+  DurableWork,
+  DurableWorkStore,
+  OutboxEntry,
+  StoredCall,
+  TimerChange,
+  TimerEntry,
+} from "./durable-work.js";
 export type {
   AppendRequest,
   AppendResult,

@@ -3,8 +3,10 @@
  * the same group-commit path as the durable adapters so that tests exercise
  * batching and per-write conflicts exactly as production does.
  */
+import type { OutboxEntry, TimerEntry } from "./durable-work.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
+import { MemoryWork } from "./memory-work.js";
 import type {
   AppendRequest,
   AppendResult,
@@ -17,6 +19,8 @@ import type {
   StoreOptions,
   ValueState,
 } from "./types.js";
+import { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
+import { DurableWorkWrites } from "./work-writes.js";
 
 /**
  * Creates an empty in-memory store; everything is lost on close.
@@ -41,15 +45,18 @@ function keyOf(ref: EntityRef): string {
   return `${ref.entityType}\u0000${ref.entityId}`;
 }
 
-class MemoryStore implements Store {
+class MemoryStore extends DurableWorkWrites implements Store {
   readonly kind = "memory";
   readonly description = "memory";
   private readonly entities = new Map<string, EntityData>();
   private readonly values = new Map<string, ValueState>();
   private readonly journal: JournalEntry[] = [];
-  private readonly committer: GroupCommitter;
+  private readonly work: MemoryWork;
+  protected readonly committer: GroupCommitter;
 
   constructor(options: StoreOptions) {
+    super();
+    this.work = new MemoryWork(options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER);
     this.committer = new GroupCommitter((writes) => writes.map((w) => this.apply(w)), {
       store: "memory",
       ...options,
@@ -95,14 +102,37 @@ class MemoryStore implements Store {
     return Promise.resolve(this.journal.slice(Math.max(0, afterOffset), afterOffset + limit));
   }
 
+  loadOutbox(now: number, limit: number): Promise<OutboxEntry[]> {
+    return Promise.resolve(this.work.loadOutbox(now, limit));
+  }
+
+  loadDueTimers(now: number, limit: number): Promise<TimerEntry[]> {
+    return Promise.resolve(this.work.loadDueTimers(now, limit));
+  }
+
+  nextTimerDue(): Promise<number | undefined> {
+    return Promise.resolve(this.work.nextTimerDue());
+  }
+
+  listTimers(owner: string): Promise<TimerEntry[]> {
+    return Promise.resolve(this.work.listTimers(owner));
+  }
+
   close(): Promise<void> {
     return this.committer.close();
   }
 
   private apply(write: Write): Outcome {
-    return write.kind === "append"
-      ? this.applyAppend(write.request)
-      : this.applyValue(write.request);
+    switch (write.kind) {
+      case "append":
+        return this.applyAppend(write.request);
+      case "value":
+        return this.applyValue(write.request);
+      case "work":
+        return this.work.write(write.work);
+      case "op":
+        return this.work.op(write.op);
+    }
   }
 
   private applyAppend(r: AppendRequest): Outcome {
@@ -110,11 +140,15 @@ class MemoryStore implements Store {
     const data = this.entities.get(key) ?? { events: [] };
     const last = r.expectedSequence + r.events.length;
     // The unique (entity, sequence) guard: any taken sequence in the range fails all.
+    // Without events, any later event means the writer is stale.
+    const upper = r.events.length === 0 ? Infinity : last;
     for (let i = data.events.length - 1; i >= 0; i--) {
       const seq = data.events[i]!.sequence;
       if (seq <= r.expectedSequence) break;
-      if (seq <= last) return { kind: "conflict" };
+      if (seq <= upper) return { kind: "conflict" };
     }
+    const limited = this.work.check(r);
+    if (limited) return limited;
     const timestamp = Date.now();
     // Only an append below a gap lands before existing events and needs a re-sort.
     const sorted = (data.events.at(-1)?.sequence ?? 0) < r.expectedSequence + 1;
@@ -138,20 +172,28 @@ class MemoryStore implements Store {
       }
     }
     this.entities.set(key, data);
-    return { kind: "ok", value: last };
+    this.work.apply(r);
+    return ok(last);
   }
 
   private applyValue(r: SaveValueRequest): Outcome {
     const key = keyOf(r);
     const current = this.values.get(key)?.version ?? 0;
     if (current !== r.expectedVersion) return { kind: "conflict" };
+    const limited = this.work.check(r);
+    if (limited) return limited;
+    this.work.apply(r);
     if (r.state === undefined) {
       this.values.delete(key);
-      return { kind: "ok", value: 0 };
+      return ok(0);
     }
     this.values.set(key, { version: current + 1, state: copy(r.state) });
-    return { kind: "ok", value: current + 1 };
+    return ok(current + 1);
   }
+}
+
+function ok(value: number): Outcome {
+  return { kind: "ok", value };
 }
 
 /** Copies a payload so a caller reusing its buffer cannot change stored data. */

@@ -77,6 +77,69 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    description: "outbox and timers",
+    sqlite: [
+      // AUTOINCREMENT on both: an outbox id or timer generation is never
+      // reused, so a stale delivery or firing can never act on a newer row.
+      `CREATE TABLE cairn_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        service TEXT NOT NULL,
+        method TEXT NOT NULL,
+        type_url TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        metadata TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        not_before INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      )`,
+      // Rescheduling replaces the row (INSERT OR REPLACE), which assigns a new generation.
+      `CREATE TABLE cairn_timers (
+        generation INTEGER PRIMARY KEY AUTOINCREMENT,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        parked TEXT,
+        service TEXT NOT NULL,
+        method TEXT NOT NULL,
+        type_url TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        metadata TEXT NOT NULL,
+        UNIQUE (owner, name)
+      )`,
+      `CREATE INDEX cairn_timers_due ON cairn_timers (due_at) WHERE parked IS NULL`,
+    ],
+    postgres: [
+      `CREATE TABLE {schema}.cairn_outbox (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        service TEXT NOT NULL,
+        method TEXT NOT NULL,
+        type_url TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        metadata TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        not_before BIGINT NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE {schema}.cairn_timers (
+        generation BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        due_at BIGINT NOT NULL,
+        attempts INTEGER NOT NULL,
+        parked TEXT,
+        service TEXT NOT NULL,
+        method TEXT NOT NULL,
+        type_url TEXT NOT NULL,
+        payload BYTEA NOT NULL,
+        metadata TEXT NOT NULL,
+        CONSTRAINT cairn_timers_owner_name UNIQUE (owner, name)
+      )`,
+      `CREATE INDEX cairn_timers_due ON {schema}.cairn_timers (due_at) WHERE parked IS NULL`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

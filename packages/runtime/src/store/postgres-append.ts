@@ -43,10 +43,21 @@ export async function commitPostgresAppends(
   const outcomes = new Array<Outcome | undefined>(writes.length);
   const cols: Columns = { types: [], ids: [], sequences: [], typeUrls: [], payloads: [] };
   const claimed = new Set<string>();
+  /** Highest sequence claimed so far in the batch, per entity. */
+  const highest = new Map<string, number>();
+  const empty: [number, AppendRequest][] = [];
   const appends: [number, AppendRequest][] = [];
   for (const [i, w] of writes.entries()) {
     if (w.kind !== "append") continue;
     const r = w.request;
+    const entity = keyOf(r.entityType, r.entityId, 0);
+    if (r.events.length === 0) {
+      // Work only: stale if an earlier append of the batch claimed a later
+      // sequence (conservatively, even if that one fails); the journal is checked below.
+      if ((highest.get(entity) ?? 0) > r.expectedSequence) outcomes[i] = { kind: "conflict" };
+      else empty.push([i, r]);
+      continue;
+    }
     const keys = r.events.map((_, k) =>
       keyOf(r.entityType, r.entityId, r.expectedSequence + k + 1),
     );
@@ -57,6 +68,7 @@ export async function commitPostgresAppends(
       continue;
     }
     keys.forEach((k) => claimed.add(k));
+    highest.set(entity, Math.max(highest.get(entity) ?? 0, r.expectedSequence + r.events.length));
     appends.push([i, r]);
     r.events.forEach((e, k) => {
       cols.types.push(r.entityType);
@@ -65,6 +77,11 @@ export async function commitPostgresAppends(
       cols.typeUrls.push(e.typeUrl);
       cols.payloads.push(toBuffer(e.value));
     });
+  }
+  // Checked before the INSERT, so a later append of this batch does not count against an earlier empty one.
+  const stale = await staleEmptyAppends(client, schema, empty);
+  for (const [i, r] of empty) {
+    outcomes[i] = stale.has(i) ? { kind: "conflict" } : { kind: "ok", value: r.expectedSequence };
   }
   const inserted =
     cols.types.length === 0
@@ -120,6 +137,31 @@ async function insertEvents(
     params,
   );
   return new Set(rows.map((r) => keyOf(r.entity_type, r.entity_id, Number(r.sequence))));
+}
+
+/**
+ * The appends without events (work only) whose entity already has an event
+ * after their expected sequence. A plain read: another node committing to the
+ * same entity at this moment is not seen, which shard ownership rules out.
+ */
+async function staleEmptyAppends(
+  client: pg.PoolClient,
+  schema: string,
+  empty: readonly [number, AppendRequest][],
+): Promise<Set<number>> {
+  if (empty.length === 0) return new Set();
+  const { rows } = await client.query<{ n: string }>(
+    `SELECT t.n FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS t(entity_type, entity_id, expected, n)
+     WHERE EXISTS (SELECT 1 FROM ${schema}.cairn_journal j WHERE j.entity_type = t.entity_type
+       AND j.entity_id = t.entity_id AND j.sequence > t.expected)`,
+    [
+      empty.map(([, r]) => r.entityType),
+      empty.map(([, r]) => r.entityId),
+      empty.map(([, r]) => r.expectedSequence),
+    ],
+  );
+  // Ordinality is 1-based.
+  return new Set(rows.map((r) => empty[Number(r.n) - 1]![0]));
 }
 
 /** True for PostgreSQL's unique_violation, which the fast path turns into a tolerant retry. */

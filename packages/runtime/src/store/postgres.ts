@@ -7,10 +7,13 @@
  */
 import { CairnError, Code } from "@cairn/protocol";
 import pg from "pg";
+import type { OutboxEntry, TimerEntry } from "./durable-work.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
 import { commitPostgresAppends, isUniqueViolation, toBuffer } from "./postgres-append.js";
 import { pendingMigrations } from "./migrations.js";
+import { applyPostgresOp, commitPostgresWork } from "./postgres-work.js";
+import { PostgresWorkReader } from "./postgres-work-read.js";
 import type {
   AppendRequest,
   AppendResult,
@@ -23,6 +26,8 @@ import type {
   StoreOptions,
   ValueState,
 } from "./types.js";
+import { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
+import { DurableWorkWrites } from "./work-writes.js";
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions extends StoreOptions {
@@ -135,10 +140,12 @@ interface EventRow {
   created_at: string;
 }
 
-class PostgresStore implements Store {
+class PostgresStore extends DurableWorkWrites implements Store {
   readonly kind = "postgres";
   private readonly s: string;
-  private readonly committer: GroupCommitter;
+  protected readonly committer: GroupCommitter;
+  private readonly work: PostgresWorkReader;
+  private readonly limit: number;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -146,7 +153,10 @@ class PostgresStore implements Store {
     readonly description: string,
     options: StoreOptions,
   ) {
+    super();
     this.s = `"${schema}"`;
+    this.work = new PostgresWorkReader(pool, this.s);
+    this.limit = options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER;
     this.committer = new GroupCommitter((w) => this.commit(w), { store: "postgres", ...options });
   }
 
@@ -212,34 +222,44 @@ class PostgresStore implements Store {
     return rows.map((r) => ({ entityType: r.entity_type, entityId: r.entity_id, ...toEvent(r) }));
   }
 
+  loadOutbox(now: number, limit: number): Promise<OutboxEntry[]> {
+    return this.work.loadOutbox(now, limit);
+  }
+
+  loadDueTimers(now: number, limit: number): Promise<TimerEntry[]> {
+    return this.work.loadDueTimers(now, limit);
+  }
+
+  nextTimerDue(): Promise<number | undefined> {
+    return this.work.nextTimerDue();
+  }
+
+  listTimers(owner: string): Promise<TimerEntry[]> {
+    return this.work.listTimers(owner);
+  }
+
   async close(): Promise<void> {
     await this.committer.close();
     await this.pool.end();
   }
 
-  /** One batch, one transaction: all appends in one INSERT, then value writes in order. */
+  /**
+   * One batch, one transaction: all appends in one INSERT, value writes in
+   * order, then the batch's durable work and operations. A write over the
+   * timer limit rolls the batch back and runs it again without that write,
+   * so that it alone fails (rare, like conflicts: it needs an owner at its limit).
+   */
   private async commit(writes: readonly Write[]): Promise<Outcome[]> {
     const client = await this.pool.connect();
     let failure: Error | undefined;
     try {
       const now = Date.now();
-      await client.query("BEGIN");
-      let outcomes: (Outcome | undefined)[];
-      try {
-        outcomes = await commitPostgresAppends(client, this.s, writes, now, false);
-      } catch (err) {
-        // A stale append hit the unique guard: redo the batch so that it
-        // alone fails (conflicts are rare: they need two writers of one entity).
-        if (!isUniqueViolation(err)) throw err;
-        await client.query("ROLLBACK");
-        await client.query("BEGIN");
-        outcomes = await commitPostgresAppends(client, this.s, writes, now, true);
+      const excluded = new Map<number, Outcome>();
+      for (;;) {
+        const result = await this.attempt(client, writes, excluded, now);
+        if (Array.isArray(result)) return result;
+        for (const [i, o] of result) excluded.set(i, o);
       }
-      for (const [i, w] of writes.entries()) {
-        if (w.kind === "value") outcomes[i] = await this.saveValue1(client, w.request);
-      }
-      await client.query("COMMIT");
-      return outcomes as Outcome[];
     } catch (err) {
       failure = err as Error;
       await client.query("ROLLBACK").catch(() => undefined);
@@ -248,6 +268,55 @@ class PostgresStore implements Store {
       // A failed connection is discarded rather than handed to the next batch.
       client.release(failure);
     }
+  }
+
+  /** Commits the writes not `excluded`, or rolls back and returns the ones over the timer limit. */
+  private async attempt(
+    client: pg.PoolClient,
+    writes: readonly Write[],
+    excluded: ReadonlyMap<number, Outcome>,
+    now: number,
+  ): Promise<Outcome[] | Map<number, Outcome>> {
+    const indexes = writes.flatMap((_, i) => (excluded.has(i) ? [] : [i]));
+    const active = indexes.map((i) => writes[i]!);
+    await client.query("BEGIN");
+    const outcomes = await this.stateChanges(client, active, now);
+    const over = await commitPostgresWork(client, this.s, active, outcomes, this.limit, now);
+    if (over.size > 0) {
+      await client.query("ROLLBACK");
+      return new Map([...over].map(([k, o]) => [indexes[k]!, o]));
+    }
+    for (const [k, w] of active.entries()) {
+      if (w.kind === "op") outcomes[k] = await applyPostgresOp(client, this.s, w.op);
+    }
+    await client.query("COMMIT");
+    const all = writes.map((_, i) => excluded.get(i));
+    indexes.forEach((i, k) => (all[i] = outcomes[k]));
+    return all as Outcome[];
+  }
+
+  /** The appends and value writes of a batch, inside its open transaction; work alone is always ok. */
+  private async stateChanges(
+    client: pg.PoolClient,
+    writes: readonly Write[],
+    now: number,
+  ): Promise<(Outcome | undefined)[]> {
+    let outcomes: (Outcome | undefined)[];
+    try {
+      outcomes = await commitPostgresAppends(client, this.s, writes, now, false);
+    } catch (err) {
+      // A stale append hit the unique guard: redo the batch so that it
+      // alone fails (conflicts are rare: they need two writers of one entity).
+      if (!isUniqueViolation(err)) throw err;
+      await client.query("ROLLBACK");
+      await client.query("BEGIN");
+      outcomes = await commitPostgresAppends(client, this.s, writes, now, true);
+    }
+    for (const [i, w] of writes.entries()) {
+      if (w.kind === "value") outcomes[i] = await this.saveValue1(client, w.request);
+      else if (w.kind === "work") outcomes[i] = { kind: "ok", value: 0 };
+    }
+    return outcomes;
   }
 
   /** One value write; uses only statements that cannot abort the transaction on conflict. */

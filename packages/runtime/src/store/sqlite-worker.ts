@@ -11,6 +11,7 @@ import { SqliteWriter } from "./sqlite-writer.js";
 /** Data the adapter passes to the worker. */
 export interface SqliteWorkerData {
   readonly path: string;
+  readonly maxTimersPerOwner: number;
 }
 
 /** A request to the worker. */
@@ -22,7 +23,8 @@ if (port === null) throw new Error("sqlite-worker.js must run as a worker thread
 
 let writer: SqliteWriter | undefined;
 try {
-  writer = new SqliteWriter((workerData as SqliteWorkerData).path);
+  const data = workerData as SqliteWorkerData;
+  writer = new SqliteWriter(data.path, data.maxTimersPerOwner);
   port.postMessage({ ready: true });
 } catch (err) {
   port.postMessage({ failed: (err as Error).message });

@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Outcome, Write } from "./group-commit.js";
 import { pendingMigrations } from "./migrations.js";
+import { SqliteWorkWriter } from "./sqlite-work.js";
 import type { AppendRequest, SaveValueRequest, StoredPayload } from "./types.js";
 
 /** How long a connection waits for another process's lock before failing. */
@@ -58,11 +59,14 @@ export function blob(p: StoredPayload): Buffer {
 export class SqliteWriter {
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly work: SqliteWorkWriter;
 
-  constructor(path: string) {
+  /** Opens and migrates `path`; `maxTimersPerOwner` is the store's timer limit. */
+  constructor(path: string, maxTimersPerOwner: number) {
     this.db = openSqlite(path);
     migrateSqlite(this.db, path);
     const db = this.db;
+    this.work = new SqliteWorkWriter(db, maxTimersPerOwner);
     this.stmts = {
       taken: db.prepare(
         `SELECT 1 FROM cairn_journal WHERE entity_type = ? AND entity_id = ? AND sequence > ? AND sequence <= ? LIMIT 1`,
@@ -92,9 +96,7 @@ export class SqliteWriter {
     const now = Date.now();
     this.db.exec("BEGIN IMMEDIATE");
     try {
-      const outcomes = writes.map((w) =>
-        w.kind === "append" ? this.append(w.request, now) : this.saveValue(w.request),
-      );
+      const outcomes = writes.map((w) => this.apply(w, now));
       this.db.exec("COMMIT");
       return outcomes;
     } catch (err) {
@@ -108,13 +110,30 @@ export class SqliteWriter {
     this.db.close();
   }
 
+  private apply(w: Write, now: number): Outcome {
+    switch (w.kind) {
+      case "append":
+        return this.append(w.request, now);
+      case "value":
+        return this.saveValue(w.request, now);
+      case "work":
+        return this.work.write(w.work, now);
+      case "op":
+        return this.work.op(w.op);
+    }
+  }
+
   private append(r: AppendRequest, now: number): Outcome {
     const last = r.expectedSequence + r.events.length;
+    // Without events (work only), any later event means the writer is stale.
+    const upper = r.events.length === 0 ? Number.MAX_SAFE_INTEGER : last;
     // The writer connection holds the write lock for the whole batch, so this
     // check cannot race; the UNIQUE constraint stays as the last line of defence.
-    if (this.stmts.taken.get(r.entityType, r.entityId, r.expectedSequence, last) !== undefined) {
+    if (this.stmts.taken.get(r.entityType, r.entityId, r.expectedSequence, upper) !== undefined) {
       return { kind: "conflict" };
     }
+    const limited = this.work.check(r);
+    if (limited) return limited;
     r.events.forEach((e, i) => {
       this.stmts.insert.run(
         r.entityType,
@@ -128,12 +147,16 @@ export class SqliteWriter {
     if (r.snapshot !== undefined) {
       this.stmts.snapshot.run(r.entityType, r.entityId, last, r.snapshot.typeUrl, blob(r.snapshot));
     }
+    this.work.apply(r, now);
     return { kind: "ok", value: last };
   }
 
-  private saveValue(r: SaveValueRequest): Outcome {
+  private saveValue(r: SaveValueRequest, now: number): Outcome {
     const current = (this.stmts.version.get(r.entityType, r.entityId) as number | undefined) ?? 0;
     if (current !== r.expectedVersion) return { kind: "conflict" };
+    const limited = this.work.check(r);
+    if (limited) return limited;
+    this.work.apply(r, now);
     if (r.state === undefined) {
       this.stmts.deleteValue.run(r.entityType, r.entityId);
       return { kind: "ok", value: 0 };

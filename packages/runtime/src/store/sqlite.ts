@@ -12,8 +12,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CairnError, Code } from "@cairn/protocol";
 import type Database from "better-sqlite3";
+import type { OutboxEntry, TimerEntry } from "./durable-work.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { CommitBatch, Outcome, Write } from "./group-commit.js";
+import { SqliteWorkReader } from "./sqlite-work.js";
 import { openSqlite, SqliteWriter } from "./sqlite-writer.js";
 import type { SqliteWorkerData, SqliteWorkerRequest } from "./sqlite-worker.js";
 import type {
@@ -28,6 +30,8 @@ import type {
   StoreOptions,
   ValueState,
 } from "./types.js";
+import { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
+import { DurableWorkWrites } from "./work-writes.js";
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions extends StoreOptions {
@@ -53,9 +57,13 @@ export async function createSqliteStore(
   options: SqliteStoreOptions = {},
 ): Promise<Store> {
   const file = resolve(path);
+  const limit = options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER;
   let writer: SqliteWriter | WorkerWriter;
   try {
-    writer = options.writer === "main" ? new SqliteWriter(file) : await WorkerWriter.start(file);
+    writer =
+      options.writer === "main"
+        ? new SqliteWriter(file, limit)
+        : await WorkerWriter.start(file, limit);
   } catch (err) {
     throw new CairnError(
       Code.Unavailable,
@@ -83,18 +91,21 @@ interface Row {
   created_at: number;
 }
 
-class SqliteStore implements Store {
+class SqliteStore extends DurableWorkWrites implements Store {
   readonly kind = "sqlite";
   readonly description: string;
   private readonly stmts;
+  private readonly work: SqliteWorkReader;
 
   constructor(
     path: string,
     private readonly reader: Database.Database,
-    private readonly committer: GroupCommitter,
+    protected readonly committer: GroupCommitter,
     private readonly closeWriter: () => void | Promise<void>,
   ) {
+    super();
     this.description = `sqlite:${path}`;
+    this.work = new SqliteWorkReader(reader);
     this.stmts = {
       snapshot: reader.prepare(
         `SELECT sequence, type_url, state FROM cairn_snapshots WHERE entity_type = ? AND entity_id = ?`,
@@ -161,6 +172,22 @@ class SqliteStore implements Store {
     );
   }
 
+  loadOutbox(now: number, limit: number): Promise<OutboxEntry[]> {
+    return Promise.resolve(this.work.loadOutbox(now, limit));
+  }
+
+  loadDueTimers(now: number, limit: number): Promise<TimerEntry[]> {
+    return Promise.resolve(this.work.loadDueTimers(now, limit));
+  }
+
+  nextTimerDue(): Promise<number | undefined> {
+    return Promise.resolve(this.work.nextTimerDue());
+  }
+
+  listTimers(owner: string): Promise<TimerEntry[]> {
+    return Promise.resolve(this.work.listTimers(owner));
+  }
+
   async close(): Promise<void> {
     await this.committer.close();
     this.reader.close();
@@ -207,8 +234,8 @@ class WorkerWriter {
   }
 
   /** Starts the worker and waits until it has opened and migrated the file. */
-  static async start(path: string): Promise<WorkerWriter> {
-    const data: SqliteWorkerData = { path };
+  static async start(path: string, maxTimersPerOwner: number): Promise<WorkerWriter> {
+    const data: SqliteWorkerData = { path, maxTimersPerOwner };
     const worker = startWorker(data);
     try {
       await ready(worker);

@@ -8,6 +8,7 @@
  * write succeeds or fails on its own (a conflicting append never fails the
  * other appends of its batch).
  */
+import type { DurableWork, DurableWorkStore } from "./durable-work.js";
 
 /** A payload as stored: a type URL and its bytes (a protobuf Any). */
 export interface StoredPayload {
@@ -38,11 +39,17 @@ export interface Snapshot {
   readonly state: StoredPayload;
 }
 
-export interface AppendRequest extends EntityRef {
+/**
+ * The events of one command, with the durable work (outbox entries, timer
+ * changes) stored in the same transaction: a failed append stores none of it.
+ */
+export interface AppendRequest extends EntityRef, DurableWork {
   /**
    * Sequence of the last event the writer has seen (0 for a new entity). The
    * events get expectedSequence+1, +2, ... If any of those sequences already
    * exists the append fails with a SequenceConflictError and writes nothing.
+   * An append with no events (work only) checks instead that no event
+   * follows expectedSequence, so a stale writer's work is refused too.
    */
   readonly expectedSequence: number;
   readonly events: readonly StoredPayload[];
@@ -61,7 +68,8 @@ export interface ValueState {
   readonly state: StoredPayload;
 }
 
-export interface SaveValueRequest extends EntityRef {
+/** A value write, with durable work stored in the same transaction (none of it if the write fails). */
+export interface SaveValueRequest extends EntityRef, DurableWork {
   /** The version the writer has seen: 0 when it saw no state. Mismatch: SequenceConflictError. */
   readonly expectedVersion: number;
   /** The new state, or undefined to delete it. */
@@ -71,7 +79,8 @@ export interface SaveValueRequest extends EntityRef {
 /** Store adapter names. */
 export type StoreKind = "memory" | "sqlite" | "postgres";
 
-export interface Store {
+/** The durable state of a node; also the outbox and timers ({@link DurableWorkStore}). */
+export interface Store extends DurableWorkStore {
   readonly kind: StoreKind;
   /** Human-readable location for logs, without credentials. */
   readonly description: string;
@@ -122,6 +131,11 @@ export interface StoreOptions {
   readonly logger?: StoreLogger;
   /** Most writes per group commit (default 1000); the rest wait for the next commit. */
   readonly maxBatch?: number;
+  /**
+   * Most timers one owner may hold, parked included (default 1000); a write
+   * that would exceed it fails with a {@link TimerLimitError}.
+   */
+  readonly maxTimersPerOwner?: number;
 }
 
 /** An append or value write lost against another writer of the same entity. */
@@ -133,6 +147,24 @@ export class SequenceConflictError extends Error {
   ) {
     super(
       `concurrent write to ${ref.entityType}/${ref.entityId}: expected sequence/version ${expected} is no longer the latest`,
+    );
+  }
+}
+
+/**
+ * A write whose timer schedules would take an owner past
+ * StoreOptions.maxTimersPerOwner. Like a conflict, it fails that write alone
+ * (none of its events, state or work is stored); its batch neighbours commit.
+ */
+export class TimerLimitError extends Error {
+  override readonly name = "TimerLimitError";
+  constructor(
+    readonly owner: string,
+    readonly count: number,
+    readonly limit: number,
+  ) {
+    super(
+      `too many timers for ${owner}: this write would make ${count}, the limit is ${limit}; cancel timers that are no longer needed or raise the store option maxTimersPerOwner`,
     );
   }
 }

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SequenceConflictError } from "../../src/store/types.js";
 import type { EntityRef, Store, StoredPayload, StoreOptions } from "../../src/store/types.js";
+import { describeDurableWorkConformance } from "./conformance-work.js";
 
 /** Opens a store over the test file's location. */
 export type MakeStore = (options?: StoreOptions) => Promise<Store>;
@@ -301,6 +302,7 @@ export function describeStoreConformance(
         fc.assert(twoWriterProperty(store), { numRuns: options.propertyRuns ?? 30 }),
       ));
   });
+  describeDurableWorkConformance(name, makeStore, options);
 }
 
 /** Two writers append to one entity, each from its own view, re-reading on conflict. */
