@@ -1,6 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { createPostgresStore, createStore, SCHEMA_VERSION } from "../../src/store/index.js";
+import {
+  createPostgresStore,
+  createStore,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+} from "../../src/store/index.js";
 import { describeStoreConformance, freshRef, payload } from "./conformance.js";
 import { PG_SERVER as SERVER, pgExec } from "./drivers.js";
 
@@ -30,6 +35,42 @@ describe("postgres store", () => {
     await Promise.all(stores.map((s) => s.close()));
     const rows = await pgExec<{ version: number }>(
       `SELECT version FROM "${fresh}".cairn_schema_migrations ORDER BY version`,
+    );
+    expect(rows.map((r) => r.version)).toEqual(
+      Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+    );
+  });
+
+  it("migrates a schema of version 1 forward on open, keeping its data", async () => {
+    const old = `cairn_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+    extraSchemas.push(old);
+    const s = `"${old}"`;
+    await pgExec(`CREATE SCHEMA ${s}`);
+    await pgExec(`CREATE TABLE ${s}.cairn_schema_migrations (
+      version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at BIGINT NOT NULL)`);
+    for (const sql of MIGRATIONS.find((m) => m.version === 1)?.postgres ?? []) {
+      await pgExec(sql.replaceAll("{schema}", s));
+    }
+    await pgExec(`INSERT INTO ${s}.cairn_schema_migrations VALUES (1, 'v1', 0)`);
+    await pgExec(`INSERT INTO ${s}.cairn_journal (entity_type, entity_id, sequence, type_url, payload, created_at)
+      VALUES ('old', 'a', 1, 'x', '\\x01', 0)`);
+    const store = await createPostgresStore(`${SERVER}?schema=${old}`);
+    expect(await store.lastSequence({ entityType: "old", entityId: "a" })).toBe(1);
+    const call = {
+      service: "s",
+      method: "m",
+      payload: { typeUrl: "x", value: new Uint8Array([1]) },
+      metadata: {},
+    };
+    await store.writeWork({
+      outbox: [call],
+      timers: [{ kind: "schedule", owner: "o", name: "t", dueAt: 1, call }],
+    });
+    expect(await store.listTimers("o")).toHaveLength(1);
+    expect(await store.loadOutbox(Date.now(), 10)).toHaveLength(1);
+    await store.close();
+    const rows = await pgExec<{ version: number }>(
+      `SELECT version FROM ${s}.cairn_schema_migrations ORDER BY version`,
     );
     expect(rows.map((r) => r.version)).toEqual(
       Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),

@@ -4,7 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { createSqliteStore, createStore, SCHEMA_VERSION } from "../../src/store/index.js";
+import {
+  createSqliteStore,
+  createStore,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+} from "../../src/store/index.js";
 import { describeStoreConformance } from "./conformance.js";
 import { Database } from "./drivers.js";
 
@@ -74,8 +79,42 @@ describe("sqlite store", () => {
     expect(versions).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
   });
 
+  it("migrates a store of schema version 1 forward on open, keeping its data", async () => {
+    const path = join(dir, "v1.db");
+    const db = new Database(path);
+    db.exec(`CREATE TABLE cairn_schema_migrations (
+      version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    for (const sql of MIGRATIONS.find((m) => m.version === 1)?.sqlite ?? []) db.exec(sql);
+    db.exec(`INSERT INTO cairn_schema_migrations VALUES (1, 'v1', 0);
+      INSERT INTO cairn_journal (entity_type, entity_id, sequence, type_url, payload, created_at)
+      VALUES ('old', 'a', 1, 'x', x'01', 0)`);
+    db.close();
+    const store = await createSqliteStore(path);
+    expect(await store.lastSequence({ entityType: "old", entityId: "a" })).toBe(1);
+    const call = {
+      service: "s",
+      method: "m",
+      payload: { typeUrl: "x", value: new Uint8Array([1]) },
+      metadata: {},
+    };
+    await store.writeWork({
+      outbox: [call],
+      timers: [{ kind: "schedule", owner: "o", name: "t", dueAt: 1, call }],
+    });
+    expect(await store.listTimers("o")).toHaveLength(1);
+    expect(await store.loadOutbox(Date.now(), 10)).toHaveLength(1);
+    await store.close();
+    const after = new Database(path, { readonly: true });
+    const versions = after
+      .prepare("SELECT version FROM cairn_schema_migrations ORDER BY version")
+      .pluck()
+      .all();
+    after.close();
+    expect(versions).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
+  });
+
   for (const writer of ["worker", "main"] as const) {
-    it(`keeps every acknowledged append when the process is killed with SIGKILL (${writer} writer)`, async () => {
+    it(`keeps every acknowledged append and its outbox entry when the process is killed with SIGKILL (${writer} writer)`, async () => {
       const path = join(dir, `crash-${writer}.db`);
       const acked = await appendUntilKilled(path, writer, 2000);
       expect(acked.size).toBeGreaterThan(0);
@@ -85,7 +124,18 @@ describe("sqlite store", () => {
           "SELECT entity_id AS id, sequence FROM cairn_journal WHERE entity_type = 'crash' ORDER BY entity_id, sequence",
         )
         .all() as { id: string; sequence: number }[];
+      const outbox = db
+        .prepare("SELECT payload FROM cairn_outbox WHERE service = 'crash.Outbox'")
+        .pluck()
+        .all() as Buffer[];
       db.close();
+      // Each append's outbox entry commits with its event: the same set, never one without the other.
+      const delivered = new Set(outbox.map((b) => b.toString("utf8")));
+      expect(delivered.size).toBe(outbox.length);
+      expect([...delivered].sort()).toEqual(rows.map((r) => `${r.id} ${r.sequence}`).sort());
+      acked.forEach((last, id) => {
+        for (let seq = 1; seq <= last; seq++) expect(delivered.has(`${id} ${seq}`)).toBe(true);
+      });
       const byEntity = new Map<string, number[]>();
       for (const r of rows) byEntity.set(r.id, [...(byEntity.get(r.id) ?? []), r.sequence]);
       // No gaps, no duplicates, and every acknowledged sequence is there.
