@@ -1,9 +1,9 @@
 /**
  * The outbox and timers of the PostgreSQL store. A batch's work goes in a
  * few set-based statements after its events and values: the timer limit is
- * checked in JavaScript against counts read once per batch, then one INSERT
- * adds the outbox rows, one DELETE and one INSERT apply the timers' net
- * changes (each (re)schedule gets a new identity `generation`). A write over
+ * checked in JavaScript against counts read in one query per batch, then one
+ * INSERT adds the outbox rows, one DELETE applies the cancels and one upsert
+ * the schedules (each (re)schedule draws a new identity `generation`). A write over
  * the limit writes nothing here; the caller rolls the batch back and redoes
  * it without that write, as it does for conflicts.
  */
@@ -85,24 +85,31 @@ class PrefetchedTimers implements TimerIndex {
   }
 }
 
+/**
+ * One query for the whole batch. Per owner, correlated lookups on the
+ * (owner, name) unique index: a join against the unnest of the batch's keys
+ * was planned as a sequential scan of the table, whose cost grows with every
+ * timer stored.
+ */
 async function readTimerIndex(
   client: pg.PoolClient,
   schema: string,
   timers: readonly TimerChange[],
 ): Promise<PrefetchedTimers> {
   const index = new PrefetchedTimers();
-  const owners = [...new Set(timers.map((t) => t.owner))];
-  const counts = await client.query<{ owner: string; n: number }>(
-    `SELECT owner, COUNT(*)::int AS n FROM ${schema}.cairn_timers WHERE owner = ANY($1::text[]) GROUP BY owner`,
-    [owners],
-  );
-  for (const r of counts.rows) index.counts.set(r.owner, r.n);
-  const found = await client.query<{ owner: string; name: string }>(
-    `SELECT owner, name FROM ${schema}.cairn_timers
-     WHERE (owner, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+  const { rows } = await client.query<{ owner: string; n: number; found: string[] }>(
+    `SELECT k.owner,
+       (SELECT COUNT(*)::int FROM ${schema}.cairn_timers t WHERE t.owner = k.owner) AS n,
+       ARRAY(SELECT t.name FROM ${schema}.cairn_timers t
+             WHERE t.owner = k.owner AND t.name = ANY(k.names)) AS found
+     FROM (SELECT u.owner, array_agg(u.name) AS names
+           FROM unnest($1::text[], $2::text[]) AS u(owner, name) GROUP BY u.owner) k`,
     [timers.map((t) => t.owner), timers.map((t) => t.name)],
   );
-  for (const r of found.rows) index.present.add(timerKey(r.owner, r.name));
+  for (const r of rows) {
+    index.counts.set(r.owner, r.n);
+    for (const name of r.found) index.present.add(timerKey(r.owner, name));
+  }
   return index;
 }
 
@@ -131,7 +138,11 @@ async function insertOutbox(
   );
 }
 
-/** Deletes every timer the batch touches, then inserts the ones its last change schedules. */
+/**
+ * Applies the net change per (owner, name): cancels delete, schedules
+ * upsert. `generation = DEFAULT` draws a new identity value on replace, so a
+ * firing of the previous schedule no longer matches.
+ */
 async function applyTimers(
   client: pg.PoolClient,
   schema: string,
@@ -139,10 +150,14 @@ async function applyTimers(
 ): Promise<void> {
   if (timers.length === 0) return;
   const net = [...netTimerChanges(timers).values()];
-  await client.query(
-    `DELETE FROM ${schema}.cairn_timers WHERE (owner, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-    [net.map((t) => t.owner), net.map((t) => t.name)],
-  );
+  const cancels = net.filter((t) => t.kind === "cancel");
+  if (cancels.length > 0) {
+    await client.query(
+      `DELETE FROM ${schema}.cairn_timers t USING unnest($1::text[], $2::text[]) AS k(owner, name)
+       WHERE t.owner = k.owner AND t.name = k.name`,
+      [cancels.map((t) => t.owner), cancels.map((t) => t.name)],
+    );
+  }
   const s = net.flatMap((t) => (t.kind === "schedule" ? [t] : []));
   if (s.length === 0) return;
   await client.query(
@@ -150,7 +165,11 @@ async function applyTimers(
      SELECT t.owner, t.name, t.due_at, 0, t.service, t.method, t.type_url, t.payload, t.metadata
      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[])
        WITH ORDINALITY AS t(owner, name, due_at, service, method, type_url, payload, metadata, n)
-     ORDER BY t.n`,
+     ORDER BY t.n
+     ON CONFLICT ON CONSTRAINT cairn_timers_owner_name DO UPDATE SET generation = DEFAULT,
+       due_at = excluded.due_at, attempts = 0, parked = NULL, service = excluded.service,
+       method = excluded.method, type_url = excluded.type_url, payload = excluded.payload,
+       metadata = excluded.metadata`,
     [
       s.map((t) => t.owner),
       s.map((t) => t.name),

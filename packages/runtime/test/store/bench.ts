@@ -1,13 +1,16 @@
 /**
  * Durable append throughput of a store; a script, never part of `npm test`.
  *
- *   npx tsx packages/runtime/test/store/bench.ts <sqlite|sqlite-worker|postgres> <appenders> [seconds] [workUs]
+ *   npx tsx packages/runtime/test/store/bench.ts <sqlite|sqlite-worker|postgres> <appenders> [seconds] [workUs] [background] [durableWork]
  *
  * `workUs` burns that many microseconds of main-thread CPU before each append,
  * standing in for the runtime's own work per command (ingress, protocol).
  * `background` 1 also runs 0.5 ms CPU chunks back to back on the main thread,
  * standing in for work that does not wait for commits (other requests,
  * health checks), and reports how many ran per second.
+ * `durableWork` 1 makes every append also carry one outbox entry and
+ * (re)schedule one timer of its entity, as a command with an effect and a
+ * timer would.
  * Appender k owns entities k, k+N, k+2N... of 1,000 entities, awaits each
  * append and issues the next one, so no append ever conflicts. Prints
  * appends/s, mean batch size and the worst event-loop stall seen.
@@ -20,14 +23,32 @@ import { createSqliteStore } from "../../src/store/sqlite.js";
 import type { Store } from "../../src/store/types.js";
 import { pgExec } from "./drivers.js";
 
-const [mode = "sqlite", appendersArg = "64", secondsArg = "5", workArg = "0", bgArg = "0"] =
-  process.argv.slice(2);
+const [
+  mode = "sqlite",
+  appendersArg = "64",
+  secondsArg = "5",
+  workArg = "0",
+  bgArg = "0",
+  durableArg = "0",
+] = process.argv.slice(2);
+const durableWork = durableArg === "1";
 const workUs = Number(workArg);
 const background = bgArg === "1";
 const appenders = Number(appendersArg);
 const seconds = Number(secondsArg);
 const ENTITIES = 1000;
 const payload = { typeUrl: "json.cairn.dev/Bench", value: new Uint8Array(100).fill(7) };
+const call = { service: "bench.Effects", method: "Do", payload, metadata: {} };
+
+/** The outbox entry and timer an append carries with `durableWork`. */
+function workOf(entityId: string) {
+  if (!durableWork) return {};
+  const owner = `bench/${entityId}`;
+  return {
+    outbox: [call],
+    timers: [{ kind: "schedule" as const, owner, name: "t", dueAt: Date.now() + 60_000, call }],
+  };
+}
 
 let commits = 0;
 let batched = 0;
@@ -91,6 +112,7 @@ async function main(): Promise<void> {
         entityId,
         expectedSequence: sequences.get(e) ?? 0,
         events: [payload],
+        ...workOf(entityId),
       });
       sequences.set(e, r.sequence);
       done++;
@@ -107,6 +129,7 @@ async function main(): Promise<void> {
       mode,
       appenders,
       workUs,
+      durableWork,
       ...(background && { backgroundChunksPerSecond: Math.round(chunks / elapsed) }),
       entities: ENTITIES,
       appendsPerSecond: Math.round(done / elapsed),
