@@ -10,8 +10,9 @@ import pg from "pg";
 import type { OutboxEntry, TimerEntry } from "./durable-work.js";
 import { GroupCommitter } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
-import { commitPostgresAppends, isUniqueViolation, toBuffer } from "./postgres-append.js";
+import { commitPostgresAppends, isUniqueViolation } from "./postgres-append.js";
 import { pendingMigrations } from "./migrations.js";
+import { savePostgresValue } from "./postgres-value.js";
 import { applyPostgresOp, commitPostgresWork } from "./postgres-work.js";
 import { PostgresWorkReader } from "./postgres-work-read.js";
 import type {
@@ -313,47 +314,10 @@ class PostgresStore extends DurableWorkWrites implements Store {
       outcomes = await commitPostgresAppends(client, this.s, writes, now, true);
     }
     for (const [i, w] of writes.entries()) {
-      if (w.kind === "value") outcomes[i] = await this.saveValue1(client, w.request);
+      if (w.kind === "value") outcomes[i] = await savePostgresValue(client, this.s, w.request);
       else if (w.kind === "work") outcomes[i] = { kind: "ok", value: 0 };
     }
     return outcomes;
-  }
-
-  /** One value write; uses only statements that cannot abort the transaction on conflict. */
-  private async saveValue1(client: pg.PoolClient, r: SaveValueRequest): Promise<Outcome> {
-    const key = [r.entityType, r.entityId];
-    const t = `${this.s}.cairn_values`;
-    let changed: number | null;
-    if (r.state === undefined && r.expectedVersion === 0) {
-      const found = await client.query(
-        `SELECT 1 FROM ${t} WHERE entity_type = $1 AND entity_id = $2`,
-        key,
-      );
-      changed = found.rowCount === 0 ? 1 : 0;
-    } else if (r.state === undefined) {
-      changed = (
-        await client.query(
-          `DELETE FROM ${t} WHERE entity_type = $1 AND entity_id = $2 AND version = $3`,
-          [...key, r.expectedVersion],
-        )
-      ).rowCount;
-    } else if (r.expectedVersion === 0) {
-      changed = (
-        await client.query(
-          `INSERT INTO ${t} (entity_type, entity_id, version, type_url, state) VALUES ($1, $2, 1, $3, $4) ON CONFLICT DO NOTHING`,
-          [...key, r.state.typeUrl, toBuffer(r.state.value)],
-        )
-      ).rowCount;
-    } else {
-      changed = (
-        await client.query(
-          `UPDATE ${t} SET version = version + 1, type_url = $4, state = $5 WHERE entity_type = $1 AND entity_id = $2 AND version = $3`,
-          [...key, r.expectedVersion, r.state.typeUrl, toBuffer(r.state.value)],
-        )
-      ).rowCount;
-    }
-    if (changed !== 1) return { kind: "conflict" };
-    return { kind: "ok", value: r.state === undefined ? 0 : r.expectedVersion + 1 };
   }
 }
 
