@@ -101,7 +101,7 @@ export function grpcErrorKind(err: unknown): string {
   return err instanceof Error ? err.message.slice(0, 40) : String(err);
 }
 
-// --- protobuf wire encoding of the sample's two request messages ---
+// --- protobuf wire encoding of the request messages (sample and bench function) ---
 
 function varint(n: number, out: number[]): void {
   let v = n >>> 0;
@@ -142,5 +142,16 @@ export function encodeAddLineItem(
 export function encodeGetShoppingCart(cartId: string): Buffer {
   const out: number[] = [];
   stringField(1, cartId, out);
+  return Buffer.from(out);
+}
+
+/** `cairnbench.v1.EchoMessage` {text=1, n=2}: the bench function's echo action. */
+export function encodeEchoMessage(text: string, n: number): Buffer {
+  const out: number[] = [];
+  stringField(1, text, out);
+  if (n !== 0) {
+    varint((2 << 3) | 0, out);
+    varint(n, out);
+  }
   return Buffer.from(out);
 }

@@ -8,6 +8,9 @@ import { parseArgs } from "node:util";
 export const SCENARIOS = [
   "grpc-echo",
   "http-echo",
+  "action-echo-grpc",
+  "action-echo-http",
+  "value-update",
   "http-1000",
   "grpc-1000",
   "http-hot",
@@ -15,6 +18,11 @@ export const SCENARIOS = [
   "cold-activation",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** Names that select several scenarios. */
+const ALIASES: Readonly<Record<string, readonly ScenarioName[]>> = {
+  "action-echo": ["action-echo-grpc", "action-echo-http"],
+};
 
 /** Validated bench options. */
 export interface BenchOptions {
@@ -34,7 +42,8 @@ export interface BenchOptions {
   help: boolean;
 }
 
-export const HELP = `Cairn benchmarks: the shopping-cart sample through a real runtime, beside bare gRPC/HTTP echo baselines.
+export const HELP = `Cairn benchmarks: the shopping-cart sample and the bench's own value entity and action
+through a real runtime, beside bare gRPC/HTTP echo baselines.
 
 usage: npm run bench -- [options]        (builds first)
        node bench/dist/run.js [options]
@@ -43,10 +52,12 @@ options:
   --duration <s>         measured seconds per scenario (default 10)
   --warmup <s>           unmeasured warm-up seconds before each scenario (default 2)
   --scenarios <a,b,...>  which to run (default all): ${SCENARIOS.join(", ")}
+                         (action-echo = both action-echo rows)
   --store <kind>         sqlite | postgres | memory (default sqlite, a fresh file in a temp dir)
   --postgres-url <url>   PostgreSQL URL for --store postgres (or env CAIRN_BENCH_POSTGRES_URL)
   --concurrency <n>      requests in flight for the loaded scenarios (default 64)
-  --carts <n>            distinct carts of http-1000 / grpc-1000 / http-serial (default 1000)
+  --carts <n>            distinct carts of http-1000 / grpc-1000 / http-serial,
+                         and counters of value-update (default 1000)
   --grpc-channels <n>    HTTP/2 connections of the gRPC client (default 1)
   --http-client <c>      auto | node | wrk: HTTP load generator (default auto: wrk if on PATH, else node:http)
   --cold-carts <n>       carts written for cold-activation (default 3)
@@ -123,7 +134,11 @@ export function parseOptions(
     .map((x) => x.trim())
     .filter((x) => x !== "")) {
     if ((SCENARIOS as readonly string[]).includes(s)) scenarios.push(s as ScenarioName);
-    else problems.push(`unknown scenario '${s}': choose among ${SCENARIOS.join(", ")}`);
+    else if (ALIASES[s] !== undefined) scenarios.push(...ALIASES[s]);
+    else
+      problems.push(
+        `unknown scenario '${s}': choose among ${[...SCENARIOS, ...Object.keys(ALIASES)].join(", ")}`,
+      );
   }
   const store = v.store ?? "sqlite";
   if (store !== "sqlite" && store !== "postgres" && store !== "memory") {

@@ -1,6 +1,7 @@
 /**
- * The processes a bench run starts: baseline echo servers, the sample's user
- * function and a runtime node (the real CLI binary). Same approach as the
+ * The processes a bench run starts: baseline echo servers, a user function
+ * (the shopping-cart sample or the bench's own) and a runtime node (the real
+ * CLI binary). Same approach as the
  * sample's test harness (`examples/shopping-cart/test/harness.ts`): ports are
  * chosen by the OS and read back from each process's JSON start-up line.
  *
@@ -159,9 +160,22 @@ export async function startEcho(kind: "grpc" | "http"): Promise<{ proc: Proc; po
   return { proc, port: jsonLine(line)!.port as number };
 }
 
-/** Starts the sample's user function (TypeScript through tsx, as its README runs it). */
-export async function startFunction(): Promise<{ proc: Proc; port: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", SAMPLE], {
+/**
+ * Starts a user function: the shopping-cart sample (TypeScript through tsx, as
+ * its README runs it), or the bench's own (bench-function.ts: through tsx from
+ * sources, compiled from dist).
+ */
+export async function startFunction(
+  which: "shopping-cart" | "bench" = "shopping-cart",
+): Promise<{ proc: Proc; port: number }> {
+  const own = join(HERE, FROM_SOURCE ? "bench-function.ts" : "bench-function.js");
+  const args =
+    which === "shopping-cart"
+      ? ["--import", "tsx", SAMPLE]
+      : FROM_SOURCE
+        ? ["--import", "tsx", own]
+        : [own];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CAIRN_FUNCTION_HOST: "127.0.0.1", CAIRN_FUNCTION_PORT: "0" },
     stdio: ["ignore", "pipe", "pipe"],

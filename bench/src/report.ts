@@ -1,6 +1,7 @@
 /**
- * The results table: baselines first, then the cart scenarios with the
- * issue's targets and the best-known peer's numbers beside them. Printed as a
+ * The results table: baselines first, then the bench function's action and
+ * value entity (issue 3), then the cart scenarios with issue 2's targets and
+ * the best-known peer's numbers beside them. Printed as a
  * Markdown table so a run can be pasted into bench/RESULTS.md as is.
  */
 import type { ColdSummary } from "./cold.js";
@@ -73,6 +74,12 @@ export const DESCRIPTIONS: Record<ScenarioName, string> = {
   "grpc-echo": "baseline: grpc-js unary echo server (own process), grpc-js client, N in flight",
   "http-echo":
     "baseline: node:http JSON echo server (own process), HTTP/1.1 keep-alive, N in flight",
+  "action-echo-grpc":
+    "Echo.Echo action (returns its input) over gRPC through the runtime and the bench function, N in flight, no store",
+  "action-echo-http":
+    "Echo.Echo action over HTTP/JSON, POST /echo, through the runtime and the bench function, N in flight, no store",
+  "value-update":
+    "Counter.Increment value entity over HTTP/JSON, POST /counters/{id}/increment, random among the counters, N in flight; each reply waits for the new state's commit",
   "http-1000":
     "AddItem over HTTP/JSON, POST /carts/{id}/items, random among the carts, N in flight",
   "grpc-1000": "AddItem over gRPC (grpc-js), random among the carts, N in flight",
@@ -157,7 +164,7 @@ export function table(results: ScenarioResult[]): string {
     "p99.9 ms",
     "max ms",
     "errors",
-    "target (issue 2)",
+    "target",
     "met",
     "peer (quoted)",
   ];
@@ -168,6 +175,28 @@ export function table(results: ScenarioResult[]): string {
   return [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
+/** The bare transport each action row is compared with. */
+const BASELINE_OF: Partial<Record<ScenarioName, ScenarioName>> = {
+  "action-echo-grpc": "grpc-echo",
+  "action-echo-http": "http-echo",
+};
+
+/**
+ * "vs grpc-echo: 38% of its throughput, p50 +1.20 ms": what the runtime and
+ * function hop add to the bare transport, when both rows measured something.
+ */
+function hopLine(r: ScenarioResult, results: ScenarioResult[]): string | undefined {
+  const baseName = BASELINE_OF[r.name];
+  const base = results.find((b) => b.name === baseName)?.summary;
+  const s = r.summary;
+  if (baseName === undefined || !healthy(base) || !healthy(s)) return undefined;
+  const delta = (a: number, b: number): string => `${a - b >= 0 ? "+" : ""}${fmtMs(a - b)} ms`;
+  return (
+    `vs ${baseName}: ${Math.round((100 * s.rps) / base.rps)}% of its throughput, ` +
+    `p50 ${delta(s.p50, base.p50)}, p99 ${delta(s.p99, base.p99)} (the runtime + function hop)`
+  );
+}
+
 /** Lines under the table: what each row is, and details that do not fit in it. */
 export function notes(results: ScenarioResult[], concurrency: number): string {
   const out: string[] = [];
@@ -176,6 +205,8 @@ export function notes(results: ScenarioResult[], concurrency: number): string {
       `- ${r.name}: ${DESCRIPTIONS[r.name].replace("N in flight", `${concurrency} in flight`)} (load avg ${r.loadavg.toFixed(2)} at start)`,
     );
     if (r.cpu) out.push(`  ${cpuLine(r.cpu, r.summary)}`);
+    const hop = hopLine(r, results);
+    if (hop !== undefined) out.push(`  ${hop}`);
     if (r.cold) {
       const c = r.cold;
       const events = Math.min(...c.eventsPerCart);

@@ -1,11 +1,14 @@
 /**
- * `npm run bench`: the shopping-cart sample through a real runtime, side by
- * side with bare gRPC and HTTP echo servers on the same machine, in one run.
+ * `npm run bench`: the shopping-cart sample and the bench's own value entity
+ * and action through a real runtime, side by side with bare gRPC and HTTP echo
+ * servers on the same machine, in one run.
  *
- * Order: setup, baselines (each in its own server process), then one user
- * function and one runtime on a fresh store for every cart scenario, with
- * cold-activation last because it restarts the runtime. Every process is
- * stopped at the end, whatever happens (see procs.ts).
+ * Order: setup, baselines (each in its own server process), then the bench
+ * function and a runtime on a fresh store for the action and value entity
+ * scenarios, then the sample's function and another runtime on another fresh
+ * store for every cart scenario, with cold-activation last because it
+ * restarts the runtime. Every process is stopped at the end, whatever happens
+ * (see procs.ts).
  */
 import * as os from "node:os";
 import { join } from "node:path";
@@ -17,11 +20,26 @@ import { liveProcesses, startFunction, startRuntime, tempDir } from "./procs.js"
 import type { Proc, RuntimeProc } from "./procs.js";
 import { notes, table } from "./report.js";
 import type { ScenarioResult } from "./report.js";
-import { grpcCarts, grpcEcho, httpCarts, httpEcho } from "./scenarios.js";
+import {
+  COUNTER_ROUTE,
+  ECHO_ROUTE,
+  grpcCarts,
+  grpcEcho,
+  grpcEchoAction,
+  httpCarts,
+  httpEcho,
+  httpLoad,
+} from "./scenarios.js";
 import type { HttpGenerator, LoadShape } from "./scenarios.js";
 import { describeSetup, httpGenerator, printSetup } from "./setup.js";
 
 const BASELINES: readonly ScenarioName[] = ["grpc-echo", "http-echo"];
+/** Served by the bench's own function (bench-function.ts), not the shopping-cart sample. */
+const BENCH_FUNCTION: readonly ScenarioName[] = [
+  "action-echo-grpc",
+  "action-echo-http",
+  "value-update",
+];
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
@@ -66,6 +84,91 @@ async function measure(
   }
 }
 
+/** A fresh store for one group of scenarios: a new SQLite file, memory, or a new PostgreSQL schema. */
+function freshStore(o: BenchOptions, dir: string, runId: string): string {
+  return o.store === "sqlite"
+    ? join(dir, "cairn.db")
+    : o.store === "memory"
+      ? "memory"
+      : postgresLocation(o.postgresUrl!, runId);
+}
+
+/** What the progress line shows of a store: a PostgreSQL URL without its credentials. */
+function storeText(o: BenchOptions, store: string): string {
+  return o.store === "postgres" ? store.replace(/\/\/[^@/]*@/, "//***@") : store;
+}
+
+/**
+ * The issue 3 scenarios: the bench function's echo action (gRPC, HTTP) and
+ * its Counter value entity, behind their own runtime on a fresh store.
+ */
+async function runBenchFunctionScenarios(
+  o: BenchOptions,
+  shape: LoadShape,
+  wanted: ScenarioName[],
+  gen: HttpGenerator,
+): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const runId = Date.now().toString(36);
+  const tmp = tempDir();
+  const store = freshStore(o, tmp.dir, runId);
+  let fn: Proc | undefined;
+  let rt: RuntimeProc | undefined;
+  try {
+    log(`starting the bench's user function and a runtime (store ${storeText(o, store)})`);
+    try {
+      const f = await startFunction("bench");
+      fn = f.proc;
+      rt = await startRuntime(f.port, store);
+    } catch (err) {
+      const message = `system did not start: ${err instanceof Error ? err.message : String(err)}`;
+      log(message);
+      return wanted.map((name) => ({ name, loadavg: os.loadavg()[0] ?? 0, failed: message }));
+    }
+    const port = rt.port;
+    for (const name of wanted) {
+      switch (name) {
+        case "action-echo-grpc":
+          results.push(
+            await measure(name, async (probe) => ({
+              summary: await grpcEchoAction(port, { ...shape, probe }, o.grpcChannels),
+            })),
+          );
+          break;
+        case "action-echo-http":
+          results.push(
+            await measure(name, async (probe) => ({
+              summary: await httpLoad(port, { ...shape, probe }, ECHO_ROUTE, 0, "echo", gen),
+            })),
+          );
+          break;
+        case "value-update":
+          // The warm-up activates most counters (each activation reads the
+          // store once), so the measured window is mostly updates of active ones.
+          results.push(
+            await measure(name, async (probe) => ({
+              summary: await httpLoad(
+                port,
+                { ...shape, probe },
+                COUNTER_ROUTE,
+                o.carts,
+                `k-${runId}`,
+                gen,
+              ),
+            })),
+          );
+          break;
+        default:
+          break;
+      }
+    }
+    return results;
+  } finally {
+    await stopAll([rt?.proc, fn]);
+    tmp.cleanup();
+  }
+}
+
 async function runCartScenarios(
   o: BenchOptions,
   shape: LoadShape,
@@ -76,19 +179,12 @@ async function runCartScenarios(
   // A run id in every cart id keeps runs apart on a store that outlives them (PostgreSQL).
   const runId = Date.now().toString(36);
   const tmp = tempDir();
-  const store =
-    o.store === "sqlite"
-      ? join(tmp.dir, "cairn.db")
-      : o.store === "memory"
-        ? "memory"
-        : postgresLocation(o.postgresUrl!, runId);
+  const store = freshStore(o, tmp.dir, runId);
   let fn: Proc | undefined;
   let functionPort = 0;
   let rt: RuntimeProc | undefined;
   try {
-    log(
-      `starting the sample's user function and a runtime (store ${o.store === "postgres" ? store.replace(/\/\/[^@/]*@/, "//***@") : store})`,
-    );
+    log(`starting the sample's user function and a runtime (store ${storeText(o, store)})`);
     try {
       const f = await startFunction();
       fn = f.proc;
@@ -228,7 +324,11 @@ async function runAll(
       })),
     );
   }
-  const cartScenarios = o.scenarios.filter((s) => !BASELINES.includes(s));
+  const own = o.scenarios.filter((s) => BENCH_FUNCTION.includes(s));
+  if (own.length > 0) results.push(...(await runBenchFunctionScenarios(o, shape, own, gen.value)));
+  const cartScenarios = o.scenarios.filter(
+    (s) => !BASELINES.includes(s) && !BENCH_FUNCTION.includes(s),
+  );
   if (cartScenarios.length > 0)
     results.push(...(await runCartScenarios(o, shape, cartScenarios, gen.value)));
 
@@ -237,7 +337,7 @@ async function runAll(
   print("");
   print(notes(results, o.concurrency));
   print(
-    "Targets are issue 2's; the peer's numbers were measured earlier on this machine and are quoted, not re-run.",
+    "Targets are issue 2's (issue 3 set none); the peer's numbers were measured earlier on this machine and are quoted, not re-run.",
   );
   if (o.json) process.stdout.write(`${JSON.stringify({ setup, results }, null, 2)}\n`);
   // A scenario with no successful request measured nothing: fail the run so

@@ -1,9 +1,16 @@
 /**
- * The loaded scenarios: two baselines (bare gRPC and HTTP echo servers) and
- * the shopping cart's AddItem through a runtime, over HTTP/JSON and gRPC, on
- * many carts, on one hot cart, and one request at a time.
+ * The loaded scenarios: two baselines (bare gRPC and HTTP echo servers); the
+ * shopping cart's AddItem through a runtime, over HTTP/JSON and gRPC, on many
+ * carts, on one hot cart, and one request at a time; and the bench function's
+ * value entity update and echo action (issue 3).
  */
-import { createGrpcClient, createHttpClient, encodeAddLineItem, grpcErrorKind } from "./clients.js";
+import {
+  createGrpcClient,
+  createHttpClient,
+  encodeAddLineItem,
+  encodeEchoMessage,
+  grpcErrorKind,
+} from "./clients.js";
 import type { HttpClient } from "./clients.js";
 import { runLoad } from "./load.js";
 import type { WindowProbe } from "./load.js";
@@ -39,24 +46,57 @@ export function prng(seed: number): () => number {
   };
 }
 
+/**
+ * What an HTTP scenario sends: a POST to `template` with `{id}` replaced by the
+ * entity id, the n-th request carrying `bodies[n % bodies.length]`. Both HTTP
+ * clients (node and wrk) take it, so they send the same requests.
+ */
+export interface HttpRoute {
+  template: string;
+  bodies: readonly string[];
+}
+
 /** The JSON body of AddItem for the n-th request; the product rotates so carts hold a few lines. */
 function addItemBody(n: number): string {
   const p = n % PRODUCTS;
   return JSON.stringify({ productId: `p${p}`, name: `Product ${p}`, quantity: 1 });
 }
 
-const BODIES = Array.from({ length: PRODUCTS }, (_, n) => addItemBody(n));
+/** The shopping cart's AddItem. */
+export const CART_ROUTE: HttpRoute = {
+  template: "/carts/{id}/items",
+  bodies: Array.from({ length: PRODUCTS }, (_, n) => addItemBody(n)),
+};
 
-/** One AddItem over HTTP/JSON; `undefined` on 200, else the error kind. */
-export async function httpAddItem(
+/** The bench function's Counter.Increment: a value entity state update. */
+export const COUNTER_ROUTE: HttpRoute = {
+  template: "/counters/{id}/increment",
+  bodies: [JSON.stringify({ by: 1 })],
+};
+
+/**
+ * The bench function's Echo.Echo action. The body is about the size of an
+ * AddItem body, so the row compares with the http-echo baseline.
+ */
+export const ECHO_ROUTE: HttpRoute = {
+  template: "/echo",
+  bodies: [JSON.stringify({ text: "Product 1 in cart-1, p1", n: 1 })],
+};
+
+/** The gRPC path of the bench function's echo action. */
+const ECHO_ACTION_PATH = "/cairnbench.v1.Echo/Echo";
+
+/** One POST of `route` over HTTP/JSON; `undefined` on 200, else the error kind. */
+export async function httpPost(
   client: HttpClient,
-  cartId: string,
+  route: HttpRoute,
+  id: string,
   n: number,
 ): Promise<string | undefined> {
   const res = await client.request(
     "POST",
-    `/carts/${encodeURIComponent(cartId)}/items`,
-    BODIES[n % PRODUCTS],
+    route.template.replace("{id}", encodeURIComponent(id)),
+    route.bodies[n % route.bodies.length],
   );
   return res.status === 200 ? undefined : `http ${res.status}`;
 }
@@ -97,23 +137,62 @@ export async function httpEcho(shape: LoadShape, gen: HttpGenerator): Promise<Su
  * AddItem over HTTP/JSON on `carts` carts picked at random (seeded),
  * `cartPrefix-<i>`; with `carts` 0, every request goes to the cart `cartPrefix`.
  */
-export async function httpCarts(
+export function httpCarts(
   port: number,
   shape: LoadShape,
   carts: number,
   cartPrefix: string,
   gen: HttpGenerator,
 ): Promise<Summary> {
+  return httpLoad(port, shape, CART_ROUTE, carts, cartPrefix, gen);
+}
+
+/**
+ * POSTs of `route` over HTTP/JSON on `entities` ids picked at random (seeded),
+ * `prefix-<i>`; with `entities` 0, every request goes to the id `prefix`.
+ */
+export async function httpLoad(
+  port: number,
+  shape: LoadShape,
+  route: HttpRoute,
+  entities: number,
+  prefix: string,
+  gen: HttpGenerator,
+): Promise<Summary> {
   if (gen.kind === "wrk")
-    return runWrk({ ...shape, wrk: gen.wrk, dir: gen.dir, port, carts, prefix: cartPrefix });
+    return runWrk({ ...shape, wrk: gen.wrk, dir: gen.dir, port, carts: entities, prefix, route });
   const client = createHttpClient("127.0.0.1", port, shape.concurrency);
-  const next = prng(carts * 7919 + shape.concurrency);
-  const cart = carts > 0 ? () => `${cartPrefix}-${Math.floor(next() * carts)}` : () => cartPrefix;
+  const next = prng(entities * 7919 + shape.concurrency);
+  const id = entities > 0 ? () => `${prefix}-${Math.floor(next() * entities)}` : () => prefix;
   try {
     return await runLoad({
       ...shape,
       maxRequests: MAX_REQUESTS,
-      request: (seq) => httpAddItem(client, cart(), seq),
+      request: (seq) => httpPost(client, route, id(), seq),
+    });
+  } finally {
+    client.close();
+  }
+}
+
+/** The bench function's echo action over gRPC through the runtime (no store involved). */
+export async function grpcEchoAction(
+  port: number,
+  shape: LoadShape,
+  channels: number,
+): Promise<Summary> {
+  const client = createGrpcClient(`127.0.0.1:${port}`, channels);
+  // About the size of the grpc-echo baseline's payload (an encoded AddLineItem).
+  const payload = encodeEchoMessage("Product 1 in cart-1, p1", 1);
+  try {
+    return await runLoad({
+      ...shape,
+      maxRequests: MAX_REQUESTS,
+      request: (seq) =>
+        client.unary(ECHO_ACTION_PATH, payload, 10_000, seq).then(
+          () => undefined,
+          (err: unknown) => grpcErrorKind(err),
+        ),
     });
   } finally {
     client.close();

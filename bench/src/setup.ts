@@ -108,7 +108,9 @@ export function describeSetup(o: BenchOptions, httpClient: string): Setup {
 }
 
 export function printSetup(s: Setup, print: (line: string) => void): void {
-  print("Cairn bench: shopping cart through the runtime, beside bare transport baselines");
+  print(
+    "Cairn bench: shopping cart, value entity and action through the runtime, beside bare transport baselines",
+  );
   print(`  date         ${s.date}`);
   print(
     `  machine      ${s.cpu}, ${s.cores} cores, ${s.memoryGiB} GiB; load avg ${s.loadavgAtStart.join(" ")}`,
@@ -116,7 +118,7 @@ export function printSetup(s: Setup, print: (line: string) => void): void {
   print(`  node         ${s.node}; commit ${s.commit}`);
   print(`  store        ${s.store}; durability: ${s.durability}`);
   print(
-    `  load         ${s.concurrency} in flight (serial: 1), ${s.carts} carts, ${s.warmupS} s warm-up + ${s.durationS} s measured per scenario`,
+    `  load         ${s.concurrency} in flight (serial: 1), ${s.carts} carts (and counters), ${s.warmupS} s warm-up + ${s.durationS} s measured per scenario`,
   );
   print(`  HTTP client  ${s.httpClient}`);
   print(`  generator    ${s.loadGenerator}`);

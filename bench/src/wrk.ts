@@ -17,6 +17,7 @@ import { accessSync, constants, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { procSeconds } from "./cpu.js";
 import type { WindowProbe } from "./load.js";
+import type { HttpRoute } from "./scenarios.js";
 import { track } from "./procs.js";
 import type { Summary } from "./stats.js";
 
@@ -35,26 +36,31 @@ export function findWrk(): string | undefined {
   return undefined;
 }
 
-// args: <carts> <cart prefix>. carts = 0 means the prefix is the one cart id.
-// Statuses are counted per thread (wrk runs one Lua state per thread) and
-// gathered in `done` through thread:get.
+// args: <carts> <id prefix> <path template> <body>... carts = 0 means the
+// prefix is the one entity id; "{id}" in the template is replaced by the id;
+// the n-th request sends the bodies in turn. Statuses are counted per thread
+// (wrk runs one Lua state per thread) and gathered in `done` through thread:get.
 const SCRIPT = `
-local carts, prefix, n = 0, "", 0
+local carts, prefix, template, n = 0, "", "", 0
 local bodies = {}
 statuses = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
-  carts = tonumber(args[1]); prefix = args[2]
+  carts = tonumber(args[1]); prefix = args[2]; template = args[3]
   math.randomseed(carts * 7919 + #threads)
-  for p = 0, 9 do bodies[p] = string.format('{"productId":"p%d","name":"Product %d","quantity":1}', p, p) end
+  for i = 4, #args do bodies[#bodies + 1] = args[i] end
 end
 local headers = { ["Content-Type"] = "application/json" }
 function request()
   n = n + 1
   local id = prefix
   if carts > 0 then id = prefix .. "-" .. math.random(0, carts - 1) end
-  return wrk.format("POST", "/carts/" .. id .. "/items", headers, bodies[n % 10])
+  -- plain find/sub, not gsub: the id must not be read as a replacement pattern
+  local at = string.find(template, "{id}", 1, true)
+  local path = template
+  if at then path = string.sub(template, 1, at - 1) .. id .. string.sub(template, at + 4) end
+  return wrk.format("POST", path, headers, bodies[(n % #bodies) + 1])
 end
 function response(status, hdrs, body)
   if status ~= 200 then statuses[status] = (statuses[status] or 0) + 1 end
@@ -91,9 +97,11 @@ interface WrkJson {
 export interface WrkOptions {
   wrk: string;
   port: number;
-  /** Distinct carts; 0 sends everything to the cart named `prefix`. */
+  /** Distinct entities; 0 sends everything to the entity named `prefix`. */
   carts: number;
   prefix: string;
+  /** What to send: POST to the template's path with `{id}` replaced, the bodies in turn. */
+  route: HttpRoute;
   concurrency: number;
   warmupMs: number;
   durationMs: number;
@@ -119,7 +127,14 @@ function once(o: WrkOptions, ms: number): Promise<{ result: WrkJson; cpuSeconds:
     "-s",
     script,
   ];
-  args.push(`http://127.0.0.1:${o.port}`, "--", String(o.carts), o.prefix);
+  args.push(
+    `http://127.0.0.1:${o.port}`,
+    "--",
+    String(o.carts),
+    o.prefix,
+    o.route.template,
+    ...o.route.bodies,
+  );
   return new Promise((resolve, reject) => {
     const child = spawn(o.wrk, args, { stdio: ["ignore", "pipe", "pipe"] });
     track(child, "wrk");
