@@ -7,9 +7,11 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { StoredCall, TimerChange, TimerEntry } from "../../src/store/durable-work.js";
+import fc from "fast-check";
 import { SequenceConflictError, TimerLimitError } from "../../src/store/types.js";
 import type { EntityRef, Store, StoredPayload, StoreOptions } from "../../src/store/types.js";
 import type { ConformanceOptions, MakeStore } from "./conformance.js";
+import { timerModelProperty } from "./timer-property.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -342,6 +344,11 @@ export function describeDurableWorkConformance(
         );
         await expect(store.completeTimer("o", "t", Number.NaN)).rejects.toThrow(/generation NaN/);
       }));
+
+    it("keeps exactly the timers a model predicts under schedules, cancels and stale firings (property)", () =>
+      withStore((store) =>
+        fc.assert(timerModelProperty(store), { numRuns: options.propertyRuns ?? 30 }),
+      ));
 
     it.runIf(options.durable)(
       "keeps outbox entries and timers across close and reopen",
