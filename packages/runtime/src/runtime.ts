@@ -97,7 +97,11 @@ class RuntimeImpl implements Runtime {
 
   async start(): Promise<void> {
     const o = this.options;
-    this.store = await createStore(o.store, { metrics: this.metrics, logger: this.logger });
+    this.store = await createStore(o.store, {
+      metrics: this.metrics,
+      logger: this.logger,
+      maxTimersPerOwner: o.maxTimersPerOwner,
+    });
     const connection = new FunctionConnection({
       address: o.functionAddress,
       logger: this.logger,
