@@ -207,6 +207,31 @@ describe("effects and timers under faults", () => {
     );
   });
 
+  it("refuses timers over the configured limits with RESOURCE_EXHAUSTED, storing nothing", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const fn = await startFunction(0, FAULTY);
+    procs.push(fn.proc);
+    const rt = await startRuntime({
+      functionPort: fn.port,
+      store: `${tmp.dir}/cairn.db`,
+      args: ["--max-timers-per-owner", "3", "--max-timer-payload-bytes", "40"],
+    });
+    procs.push(rt.proc);
+    expect((await login(rt.url, "l1", "many-timers:3")).status).toBe(200);
+    const over = await login(rt.url, "l2", "many-timers:4");
+    expect(over.status).toBe(429);
+    expect(JSON.stringify(over.body)).toMatch(
+      /RESOURCE_EXHAUSTED.*limit|limit.*RESOURCE_EXHAUSTED/,
+    );
+    expect((await http("GET", `${rt.url}/sessions/l2`)).status).toBe(404);
+    const long = "x".repeat(60);
+    const big = await login(rt.url, long, "many-timers:1");
+    expect(big.status).toBe(429);
+    expect(JSON.stringify(big.body)).toMatch(/max-timer-payload-bytes/);
+    expect((await http("GET", `${rt.url}/sessions/${long}`)).status).toBe(404);
+  });
+
   it("parks a timer whose target no longer exists after a redeploy", async () => {
     const s = await system(FAULTY);
     expect((await login(s.url, "p1", "timer-fanout")).status).toBe(200);
