@@ -25,6 +25,32 @@ export const sessionFanout = action(SessionFanout, {
       return { touched, missing };
     },
 
+    /** Touches each session named in the client's stream; missing ones are listed. */
+    async touchStream(requests, ctx) {
+      const touched: Session[] = [];
+      const missing: string[] = [];
+      for await (const req of requests) {
+        checkIds([req.sessionId]);
+        const session = await notFoundAsUndefined(
+          ctx.call(UserSession.method.touch, { sessionId: req.sessionId }),
+        );
+        if (session !== undefined) touched.push(session);
+        else missing.push(req.sessionId);
+      }
+      return { touched, missing };
+    },
+
+    /** Answers each ping of the client's stream with the session's new state (skips missing ones). */
+    async *touchEach(requests, ctx) {
+      for await (const req of requests) {
+        checkIds([req.sessionId]);
+        const session = await notFoundAsUndefined(
+          ctx.call(UserSession.method.touch, { sessionId: req.sessionId }),
+        );
+        if (session !== undefined) yield session;
+      }
+    },
+
     /** Streams the current state of each existing session, in the order asked. */
     async *watchSessions(req, ctx) {
       checkIds(req.sessionIds);

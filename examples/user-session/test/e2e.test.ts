@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   GetSessionRequestSchema,
   SessionFanout,
+  TouchRequestSchema,
   UserSession,
   WatchSessionsRequestSchema,
 } from "../src/gen/usersession/v1/user_session_pb.js";
@@ -169,6 +170,60 @@ describe("session fan-out (action)", () => {
     for await (const m of connect.watchSessions({ sessionIds: ["w2"] }))
       viaConnect.push(m.sessionId);
     expect(viaConnect).toEqual(["w2"]);
+  });
+});
+
+describe("client-streaming and bidirectional actions", () => {
+  it("serves client streams over gRPC and HTTP/JSON, and bidi streams over gRPC", async () => {
+    const s = await system();
+    await login(s.url, "c1", "ann");
+    await login(s.url, "c2", "bob");
+    const Client = grpc.makeGenericClientConstructor(
+      grpcServiceDefinition(SessionFanout),
+      "SessionFanout",
+    );
+    const client = new Client(`127.0.0.1:${s.rt.port}`, grpc.credentials.createInsecure());
+    const methods = client as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const result = await new Promise<{ touched: Session[]; missing: string[] }>(
+      (resolve, reject) => {
+        const call = methods.touchStream!.call(
+          client,
+          (e: Error | null, v: { touched: Session[]; missing: string[] }) =>
+            e ? reject(e) : resolve(v),
+        ) as grpc.ClientWritableStream<unknown>;
+        for (const id of ["c1", "ghost", "c2"])
+          call.write(create(TouchRequestSchema, { sessionId: id }));
+        call.end();
+      },
+    );
+    expect(result.touched.map((t) => t.sessionId)).toEqual(["c1", "c2"]);
+    expect(result.missing).toEqual(["ghost"]);
+
+    const bidi = methods.touchEach!.call(client) as grpc.ClientDuplexStream<unknown, Session>;
+    const answers: string[] = [];
+    const done = (async () => {
+      for await (const m of bidi as AsyncIterable<Session>) answers.push(m.sessionId);
+    })();
+    bidi.write(create(TouchRequestSchema, { sessionId: "c2" }));
+    await waitUntil(
+      () => answers.length === 1,
+      10_000,
+      "the first bidi answer before the stream ends",
+    );
+    bidi.write(create(TouchRequestSchema, { sessionId: "c1" }));
+    bidi.end();
+    await done;
+    client.close();
+    expect(answers).toEqual(["c2", "c1"]);
+
+    const viaHttp = await http("POST", `${s.url}/usersession.v1.SessionFanout/TouchStream`, [
+      { sessionId: "c2" },
+      { sessionId: "nope" },
+    ]);
+    expect(viaHttp).toMatchObject({
+      status: 200,
+      body: { touched: [{ sessionId: "c2" }], missing: ["nope"] },
+    });
   });
 });
 

@@ -75,4 +75,22 @@ describe("SessionFanout", () => {
     expect(r.error?.code).toBe(Code.Unimplemented);
     expect(r.error?.message).toMatch(/usersession\.v1\.UserSession\/Get has no stub/);
   });
+  it("touchStream touches each streamed session and lists the missing ones", async () => {
+    const kit = createActionTestKit(sessionFanout, { calls: stubs });
+    const r = await kit.call("touchStream", [{ sessionId: "a" }, { sessionId: "b" }]);
+    expect(r.error).toBeUndefined();
+    expect(r.reply?.touched.map((s) => s.sessionId)).toEqual(["a"]);
+    expect(r.reply?.missing).toEqual(["b"]);
+  });
+
+  it("touchEach answers each ping of a live session", async () => {
+    const kit = createActionTestKit(sessionFanout, { calls: stubs });
+    const r = await kit.call("touchEach", [
+      { sessionId: "c" },
+      { sessionId: "zzz" },
+      { sessionId: "a" },
+    ]);
+    expect(r.error).toBeUndefined();
+    expect(r.replies.map((s) => s.sessionId)).toEqual(["c", "a"]);
+  });
 });
