@@ -236,6 +236,24 @@ describe("effects and timers under faults", () => {
     expect((await http("GET", `${s.url}/sessions/e1`)).status).toBe(404);
   });
 
+  it("emits no effect for a failed command", async () => {
+    const s = await system(FAULTY);
+    await login(s.url, "n1", "ann");
+    const failed = await login(s.url, "n2", "effect-then-fail:n1");
+    expect(failed.status).toBe(400);
+    expect((await http("GET", `${s.url}/sessions/n2`)).status).toBe(404);
+    // The outbox is delivered in order: once a later effect is delivered, an
+    // effect of the failed command would have been delivered before it.
+    expect((await login(s.url, "n3", "effect-touch:n1")).status).toBe(200);
+    const delivered = /^cairn_effect_deliveries_total\{outcome="delivered"\}/;
+    await waitUntil(
+      async () => (await metric(s.admin, delivered)) >= 1,
+      15_000,
+      "the later effect delivered",
+    );
+    expect(await metric(s.admin, delivered)).toBe(1);
+  });
+
   it("retries a failing asynchronous effect and delivers it after a kill -9 of the runtime", async () => {
     const s = await system(FAULTY);
     expect((await login(s.url, "e2", "effect-touch:e3")).status).toBe(200);
