@@ -30,7 +30,7 @@ const CART: EntityInspection = {
 function notFoundError(message: string): Error {
   // ESLint's default project for tests cannot resolve @cairn/protocol's
   // package exports (its resolution is not NodeNext); tsc and vitest can.
-   
+
   return new CairnError(Code.NotFound, message);
 }
 
