@@ -99,9 +99,12 @@ describe("user sessions (value entity)", () => {
       15_000,
       "the session to expire",
     );
-    expect(
-      await metric(s.admin, /^cairn_timer_firings_total\{outcome="ok"\}/),
-    ).toBeGreaterThanOrEqual(1);
+    // The timer is removed (and counted) right after its call succeeded, so poll.
+    await waitUntil(
+      async () => (await metric(s.admin, /^cairn_timer_firings_total\{outcome="ok"\}/)) >= 1,
+      10_000,
+      "the timer counted as fired",
+    );
   });
 
   it("fires timers stored before a kill -9 of the runtime, after its restart", async () => {

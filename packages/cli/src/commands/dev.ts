@@ -107,24 +107,27 @@ async function runDev(entry: string, flags: DevFlags): Promise<void> {
     destination: prettyDestination((text) => process.stderr.write(text)),
   });
   const runtime = module.createRuntime(options, { logger });
-  try {
-    await runtime.start();
-  } catch (err) {
-    await Promise.allSettled([runtime.stop(), fn.stop()]);
-    throw startError(err, options);
-  }
-  const watcher = flags.watch === false ? undefined : startWatching(flags.watch, entryPath, fn);
-  const readiness = announceReadiness(runtime, options);
+  // Signals are handled from here on, even while the runtime starts: a
+  // Ctrl-C during start-up still stops the function and closes the store.
+  const parts: { watcher?: { close(): void }; readiness?: { stop(): void } } = {};
   stopOnSignals(
     async () => {
-      watcher?.close();
-      readiness.stop();
+      parts.watcher?.close();
+      parts.readiness?.stop();
       // The runtime drains in-flight commands first, which needs the function alive.
       await runtime.stop();
       await fn.stop();
     },
     (line) => say(`cairn dev: ${line}`),
   );
+  try {
+    await runtime.start();
+  } catch (err) {
+    await Promise.allSettled([runtime.stop(), fn.stop()]);
+    throw startError(err, options);
+  }
+  parts.watcher = flags.watch === false ? undefined : startWatching(flags.watch, entryPath, fn);
+  parts.readiness = announceReadiness(runtime, options);
 }
 
 function checkEntry(entry: string): string {

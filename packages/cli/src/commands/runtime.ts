@@ -39,6 +39,16 @@ async function runRuntime(flags: Record<string, unknown>): Promise<void> {
   const module = await loadRuntime();
   const options = runtimeOptionsFrom(module, flags);
   const runtime = module.createRuntime(options);
+  // Signals are handled from here on, even while the runtime starts (an
+  // orchestrator may stop a node that is still opening its store).
+  const timers: { readiness?: NodeJS.Timeout } = {};
+  stopOnSignals(
+    async () => {
+      clearInterval(timers.readiness);
+      await runtime.stop();
+    },
+    (line) => say(`cairn runtime: ${line}`),
+  );
   try {
     await runtime.start();
   } catch (err) {
@@ -53,14 +63,7 @@ async function runRuntime(flags: Record<string, unknown>): Promise<void> {
     `cairn runtime: admin on http://${options.host}:${admin} (/healthz, /readyz, /metrics, /v1/services)`,
   );
   say(`cairn runtime: store ${options.store}; user function at ${options.functionAddress}`);
-  const readiness = sayWhenReady(runtime, options.functionAddress);
-  stopOnSignals(
-    async () => {
-      clearInterval(readiness);
-      await runtime.stop();
-    },
-    (line) => say(`cairn runtime: ${line}`),
-  );
+  timers.readiness = sayWhenReady(runtime, options.functionAddress);
 }
 
 /** One line when the node first becomes ready; the logs tell the details. */
