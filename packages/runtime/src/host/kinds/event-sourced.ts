@@ -7,7 +7,8 @@ import type { Invocation } from "../../core/types.js";
 import type { EntityRef, JournalEvent, Snapshot, Store, StoredPayload } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
 import type { EntityKind } from "../entity.js";
-import { fromAny, messageAny, toAny, toWireMetadata } from "../payloads.js";
+import { fromAny, toAny } from "../payloads.js";
+import { closeBody, commandBody, decodeOut } from "./channel-messages.js";
 import type { PersistExtras } from "./extras.js";
 
 type Loaded = { snapshot: Snapshot | undefined; events: JournalEvent[] };
@@ -69,23 +70,9 @@ export function eventSourcedKind(
         ),
       ];
     },
-    commandMessage(channel, id, inv: Invocation) {
-      return msg(channel, {
-        case: "command",
-        value: {
-          id,
-          name: inv.method.name,
-          payload: messageAny(inv.method.input.typeName, inv.input),
-          metadata: toWireMetadata(inv.metadata),
-        },
-      });
-    },
-    closeMessage: (channel) => msg(channel, { case: "close", value: {} }),
-    decode(out) {
-      if (out.body.case === "reply") return { reply: out.body.value };
-      if (out.body.case === "failure") return { failure: out.body.value };
-      return undefined;
-    },
+    commandMessage: (channel, id, inv: Invocation) => msg(channel, commandBody(id, inv)),
+    closeMessage: (channel) => msg(channel, closeBody),
+    decode: (out) => decodeOut<EventSourcedReply>(out),
     endsGroup: (reply) => reply.snapshot !== undefined,
     changesState: (reply) => reply.events.length > 0 || extras.hasDurableWork(reply),
     async persist(ref, position, batch) {

@@ -8,7 +8,8 @@ import type { DurableWork } from "../../store/durable-work.js";
 import type { EntityRef, Store, ValueState } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
 import type { EntityKind } from "../entity.js";
-import { fromAny, messageAny, toAny, toWireMetadata } from "../payloads.js";
+import { fromAny, toAny } from "../payloads.js";
+import { closeBody, commandBody, decodeOut } from "./channel-messages.js";
 import type { PersistExtras } from "./extras.js";
 
 /** The value entity kind's type. */
@@ -53,23 +54,9 @@ export function valueKind(
         }),
       ];
     },
-    commandMessage(channel, id, inv: Invocation) {
-      return msg(channel, {
-        case: "command",
-        value: {
-          id,
-          name: inv.method.name,
-          payload: messageAny(inv.method.input.typeName, inv.input),
-          metadata: toWireMetadata(inv.metadata),
-        },
-      });
-    },
-    closeMessage: (channel) => msg(channel, { case: "close", value: {} }),
-    decode(out) {
-      if (out.body.case === "reply") return { reply: out.body.value };
-      if (out.body.case === "failure") return { failure: out.body.value };
-      return undefined;
-    },
+    commandMessage: (channel, id, inv: Invocation) => msg(channel, commandBody(id, inv)),
+    closeMessage: (channel) => msg(channel, closeBody),
+    decode: (out) => decodeOut<ValueEntityReply>(out),
     changesState: (reply) =>
       reply.stateAction?.action.case !== undefined || extras.hasDurableWork(reply),
     async persist(ref, position, batch) {

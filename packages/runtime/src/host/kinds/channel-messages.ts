@@ -1,0 +1,36 @@
+/** The parts of the channel protocol that every entity kind shares. */
+import type { ChannelFailure } from "@cairn/protocol";
+import type { Invocation } from "../../core/types.js";
+import { messageAny, toWireMetadata } from "../payloads.js";
+
+/** The `command` body of a kind's In message for an invocation. */
+export function commandBody(id: bigint, inv: Invocation) {
+  return {
+    case: "command" as const,
+    value: {
+      id,
+      name: inv.method.name,
+      payload: messageAny(inv.method.input.typeName, inv.input),
+      metadata: toWireMetadata(inv.metadata),
+    },
+  };
+}
+
+/** The `close` body of a kind's In message. */
+export const closeBody = { case: "close" as const, value: {} };
+
+/** A kind's Out message body: a reply, a channel failure, or something else to ignore. */
+type OutBody<R> =
+  | { case: "reply"; value: R }
+  | { case: "failure"; value: ChannelFailure }
+  | { case: string | undefined; value?: unknown };
+
+/** Splits a kind's Out message into a reply or a channel failure. */
+export function decodeOut<R>(out: {
+  body: OutBody<R>;
+}): { reply: R } | { failure: ChannelFailure } | undefined {
+  const body = out.body;
+  if (body.case === "reply") return { reply: body.value as R };
+  if (body.case === "failure") return { failure: body.value as ChannelFailure };
+  return undefined;
+}
