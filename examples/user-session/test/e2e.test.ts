@@ -239,6 +239,23 @@ describe("effects and timers under faults", () => {
     expect((await http("GET", `${s.url}/sessions/e1`)).status).toBe(404);
   });
 
+  it("refuses a call cycle at once instead of waiting for the deadline", async () => {
+    const s = await system(FAULTY);
+    await login(s.url, "k1", "ann");
+    // k2 calling k1 while handling a command is fine...
+    expect((await login(s.url, "k2", "call:k1")).status).toBe(200);
+    // ...but k3 calling itself would wait behind its own command.
+    const started = Date.now();
+    const cycle = await login(s.url, "k3", "call:k3");
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(cycle.status).toBe(400);
+    expect(cycle.body).toMatchObject({ status: "FAILED_PRECONDITION" });
+    expect(JSON.stringify(cycle.body)).toMatch(
+      /call cycle: usersession\.v1\.UserSession\/k3 → usersession\.v1\.UserSession\/k3/,
+    );
+    expect((await http("GET", `${s.url}/sessions/k3`)).status).toBe(404);
+  });
+
   it("emits no effect for a failed command", async () => {
     const s = await system(FAULTY);
     await login(s.url, "n1", "ann");

@@ -14,6 +14,7 @@ import type { ComponentReply } from "../host/entity-env.js";
 import { durableExtras } from "../host/kinds/extras.js";
 import type { DurableWorkStore, StoredCall } from "../store/durable-work.js";
 import { anyTypeName, fromWireMetadata } from "../host/payloads.js";
+import { CALL_CHAIN_KEY } from "./types.js";
 import type {
   Catalog,
   Invocation,
@@ -78,7 +79,7 @@ export class Router implements StreamingDispatcher {
         service: target.value.service,
         method: target.value.method,
         input: call.payload.value,
-        metadata: { ...call.metadata },
+        metadata: withoutChain({ ...call.metadata }),
         deadline: Date.now() + (this.work?.timeoutMs ?? 10_000),
       },
     };
@@ -104,6 +105,8 @@ export class Router implements StreamingDispatcher {
       case "value_entity": {
         const key = entityKey(invocation);
         if ("error" in key) return Promise.reject(key.error);
+        const cycle = callCycle(invocation, `${invocation.service.desc.typeName}/${key.value}`);
+        if (cycle !== undefined) return Promise.reject(cycle);
         return this.entities.handle(invocation.service, key.value, invocation);
       }
       case "action":
@@ -285,7 +288,12 @@ export class Router implements StreamingDispatcher {
   private call(target: SideEffect | Forward, origin: Invocation): Invocation {
     const resolved = this.resolve(target.serviceName, target.method, "call");
     if ("error" in resolved) throw resolved.error;
-    const metadata = { ...pickTrace(origin.metadata), ...fromWireMetadata(target.metadata) };
+    // Forwards and effects run after the caller's commit and never block its
+    // entity, so they start a new call chain.
+    const metadata = withoutChain({
+      ...pickTrace(origin.metadata),
+      ...fromWireMetadata(target.metadata),
+    });
     return {
       service: resolved.value.service,
       method: resolved.value.method,
@@ -320,6 +328,27 @@ export class Router implements StreamingDispatcher {
     }
     return { value: { service, method } };
   }
+}
+
+/**
+ * A call to an entity that is itself waiting, further up the chain, for this
+ * call: it would queue behind its own caller and wait until its deadline
+ * (the actor platforms' most reported deadlock). Refused at once instead.
+ */
+function callCycle(invocation: Invocation, target: string): CairnError | undefined {
+  const chain = invocation.metadata[CALL_CHAIN_KEY];
+  if (chain === undefined || chain === "") return undefined;
+  const links = chain.split(" > ");
+  if (!links.includes(target)) return undefined;
+  return new CairnError(
+    Code.FailedPrecondition,
+    `call cycle: ${[...links, target].join(" → ")}; ${target} is waiting for this call and cannot take it. Reply first and call after (ctx.effect or ctx.forward), or call a different entity`,
+  );
+}
+
+function withoutChain(metadata: Record<string, string>): Record<string, string> {
+  delete metadata[CALL_CHAIN_KEY];
+  return metadata;
 }
 
 /** A store failure of durable work as the client sees it: a limit is RESOURCE_EXHAUSTED. */

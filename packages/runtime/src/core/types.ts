@@ -6,6 +6,13 @@
  */
 import type { DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 
+/**
+ * Metadata key carrying the components waiting on a call (`svc/id > svc/id`),
+ * set by the runtime on each command it sends to the function and passed on
+ * by SDKs into `ctx.call`, so that a call cycle fails at once.
+ */
+export const CALL_CHAIN_KEY = "cairn-call-chain";
+
 /** Request/response metadata: lower-case keys, as gRPC metadata and HTTP headers. */
 export type Metadata = Record<string, string>;
 

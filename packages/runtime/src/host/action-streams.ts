@@ -18,6 +18,7 @@ import {
 import type { ActionCommand, ActionResponse } from "@cairn/protocol";
 import type { StreamInvocation } from "../core/types.js";
 import type { ActionHandlerOptions } from "./actions.js";
+import { extendChain } from "./kinds/channel-messages.js";
 import { messageAny, toWireMetadata } from "./payloads.js";
 
 const def = grpcServiceDefinition(Actions);
@@ -86,7 +87,9 @@ function command(inv: StreamInvocation, input: Uint8Array, first: boolean): Acti
     serviceName: first ? inv.service.desc.typeName : "",
     name: first ? inv.method.name : "",
     payload: messageAny(inv.method.input.typeName, input),
-    ...(first ? { metadata: toWireMetadata(inv.metadata) } : {}),
+    ...(first
+      ? { metadata: toWireMetadata(extendChain(inv.metadata, inv.service.desc.typeName)) }
+      : {}),
   });
 }
 

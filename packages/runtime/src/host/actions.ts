@@ -16,6 +16,7 @@ import type { ActionResponse } from "@cairn/protocol";
 import type { ActionHandler } from "../core/router.js";
 import type { Invocation } from "../core/types.js";
 import { streamAction } from "./action-streams.js";
+import { extendChain } from "./kinds/channel-messages.js";
 import { messageAny, toWireMetadata } from "./payloads.js";
 
 const def = grpcServiceDefinition(Actions);
@@ -42,7 +43,7 @@ export function createActionHandler(options: ActionHandlerOptions): ActionHandle
         serviceName: inv.service.desc.typeName,
         name: inv.method.name,
         payload: messageAny(inv.method.input.typeName, inv.input),
-        metadata: toWireMetadata(inv.metadata),
+        metadata: toWireMetadata(extendChain(inv.metadata, inv.service.desc.typeName)),
       });
       const m = def.handleUnary!;
       return new Promise<ActionResponse>((resolve, reject) => {

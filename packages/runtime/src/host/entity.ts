@@ -42,7 +42,7 @@ export interface EntityKind<
   /** Reads what activation needs, and the position (sequence or version) it is at. */
   load(ref: EntityRef): Promise<{ loaded: Loaded; position: number }>;
   initMessages(channel: bigint, serviceName: string, entityId: string, loaded: Loaded): In[];
-  commandMessage(channel: bigint, id: bigint, invocation: Invocation): In;
+  commandMessage(channel: bigint, id: bigint, invocation: Invocation, entityId: string): In;
   closeMessage(channel: bigint): In;
   /** A reply or a channel failure; undefined for messages the entity ignores. */
   decode(message: Out): { reply: R } | { failure: ChannelFailure } | undefined;
@@ -205,7 +205,7 @@ export class Entity<
     const timeoutMs = Math.max(0, command.deadline - Date.now());
     const timer = setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs);
     this.inFlight.push({ command, id, timer });
-    this.kind.mux().send(this.kind.commandMessage(channel, id, inv));
+    this.kind.mux().send(this.kind.commandMessage(channel, id, inv, this.entityId));
   }
 
   private onTimeout(id: bigint, ms: number): void {

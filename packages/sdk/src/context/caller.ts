@@ -17,8 +17,18 @@ export interface Caller {
   ): Promise<Message>;
 }
 
-/** Metadata keys of a command that follow it into the calls it makes. */
-export const TRACE_METADATA_KEYS: readonly string[] = ["traceparent", "tracestate", "x-request-id"];
+/**
+ * Metadata keys of a command that follow it into the calls it makes: trace
+ * context, and `cairn-call-chain`, the components waiting on this call, with
+ * which the runtime refuses a call cycle at once instead of letting it wait
+ * on itself until its deadline.
+ */
+export const TRACE_METADATA_KEYS: readonly string[] = [
+  "traceparent",
+  "tracestate",
+  "x-request-id",
+  "cairn-call-chain",
+];
 
 /**
  * The metadata of a call made while handling a command: the command's trace

@@ -1,17 +1,32 @@
 /** The parts of the channel protocol that every entity kind shares. */
 import type { ChannelFailure } from "@cairn/protocol";
+import { CALL_CHAIN_KEY } from "../../core/types.js";
 import type { Invocation } from "../../core/types.js";
 import { messageAny, toWireMetadata } from "../payloads.js";
 
-/** The `command` body of a kind's In message for an invocation. */
-export function commandBody(id: bigint, inv: Invocation) {
+/** The call chain a handler's own calls carry: the incoming chain plus `self`. */
+export function extendChain(
+  metadata: Invocation["metadata"],
+  self: string,
+): Invocation["metadata"] {
+  const chain = metadata[CALL_CHAIN_KEY];
+  return {
+    ...metadata,
+    [CALL_CHAIN_KEY]: chain === undefined || chain === "" ? self : `${chain} > ${self}`,
+  };
+}
+
+/** The `command` body of a kind's In message for an invocation to entity `entityId`. */
+export function commandBody(id: bigint, inv: Invocation, entityId: string) {
   return {
     case: "command" as const,
     value: {
       id,
       name: inv.method.name,
       payload: messageAny(inv.method.input.typeName, inv.input),
-      metadata: toWireMetadata(inv.metadata),
+      metadata: toWireMetadata(
+        extendChain(inv.metadata, `${inv.service.desc.typeName}/${entityId}`),
+      ),
     },
   };
 }

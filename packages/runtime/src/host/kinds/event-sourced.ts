@@ -70,7 +70,8 @@ export function eventSourcedKind(
         ),
       ];
     },
-    commandMessage: (channel, id, inv: Invocation) => msg(channel, commandBody(id, inv)),
+    commandMessage: (channel, id, inv: Invocation, entityId) =>
+      msg(channel, commandBody(id, inv, entityId)),
     closeMessage: (channel) => msg(channel, closeBody),
     decode: (out) => decodeOut<EventSourcedReply>(out),
     endsGroup: (reply) => reply.snapshot !== undefined,

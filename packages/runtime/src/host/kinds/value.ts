@@ -54,7 +54,8 @@ export function valueKind(
         }),
       ];
     },
-    commandMessage: (channel, id, inv: Invocation) => msg(channel, commandBody(id, inv)),
+    commandMessage: (channel, id, inv: Invocation, entityId) =>
+      msg(channel, commandBody(id, inv, entityId)),
     closeMessage: (channel) => msg(channel, closeBody),
     decode: (out) => decodeOut<ValueEntityReply>(out),
     changesState: (reply) =>
