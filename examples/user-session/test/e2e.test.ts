@@ -6,14 +6,20 @@
  */
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { grpcServiceDefinition } from "@cairn/protocol";
+import { ActionResponseSchema, Actions, Discovery, grpcServiceDefinition } from "@cairn/protocol";
+import type { ActionCommand } from "@cairn/protocol";
+import { buildSpec } from "@cairn/sdk";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
+import { sessionFanout } from "../src/fanout.js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   GetSessionRequestSchema,
   SessionFanout,
+  TouchAllRequestSchema,
+  TouchAllResultSchema,
   TouchRequestSchema,
   UserSession,
   WatchSessionsRequestSchema,
@@ -173,6 +179,60 @@ describe("session fan-out (action)", () => {
     for await (const m of connect.watchSessions({ sessionIds: ["w2"] }))
       viaConnect.push(m.sessionId);
     expect(viaConnect).toEqual(["w2"]);
+  });
+});
+
+describe("action transport", () => {
+  it("falls back to one gRPC call per action when the SDK does not announce multiplexed actions", async () => {
+    // A hand-written function that speaks the protocol without the
+    // "multiplexed_actions" capability, as an older or third-party SDK would.
+    const spec = buildSpec([sessionFanout], { serviceName: "legacy", serviceVersion: "1" });
+    spec.serviceInfo!.capabilities = [];
+    let unaryCalls = 0;
+    const server = new grpc.Server();
+    server.addService(grpcServiceDefinition(Discovery), {
+      discover: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, spec),
+      reportError: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, create(EmptySchema)),
+    });
+    server.addService(grpcServiceDefinition(Actions), {
+      handleUnary: (
+        call: grpc.ServerUnaryCall<ActionCommand, unknown>,
+        cb: grpc.sendUnaryData<unknown>,
+      ) => {
+        unaryCalls++;
+        const req = fromBinary(TouchAllRequestSchema, call.request.payload!.value);
+        const result = create(TouchAllResultSchema, { missing: req.sessionIds });
+        cb(
+          null,
+          create(ActionResponseSchema, {
+            clientAction: {
+              action: {
+                case: "reply",
+                value: {
+                  payload: {
+                    typeUrl: `type.googleapis.com/${TouchAllResultSchema.typeName}`,
+                    value: toBinary(TouchAllResultSchema, result),
+                  },
+                },
+              },
+            },
+          }),
+        );
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
+    );
+    cleanups.push(() => server.forceShutdown());
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const rt = await startRuntime({ functionPort: port, store: `${tmp.dir}/c.db` });
+    procs.push(rt.proc);
+    const res = await http("POST", `${rt.url}/sessions:touchAll`, { sessionIds: ["a", "b"] });
+    expect(res).toMatchObject({ status: 200, body: { missing: ["a", "b"] } });
+    expect(unaryCalls).toBe(1);
   });
 });
 

@@ -21,6 +21,8 @@ export const PROTOCOL_MAJOR_VERSION = 1;
 export const PROTOCOL_MINOR_VERSION = 0;
 /** Type URL prefix of plain JSON payloads: `json.cairn.dev/<TypeName>`. */
 export const JSON_TYPE_URL_PREFIX = "json.cairn.dev/";
+/** Capability an SDK announces (ServiceInfo.capabilities) when it serves Actions.HandleMultiplexed. */
+export const CAPABILITY_MULTIPLEXED_ACTIONS = "multiplexed_actions";
 
 export {
   ComponentOptionsSchema,
@@ -31,11 +33,22 @@ export {
 export type { ComponentOptions } from "./gen/cairn/options_pb.js";
 export {
   ActionCommandSchema,
+  ActionInFrameSchema,
+  ActionInSchema,
+  ActionOutFrameSchema,
+  ActionOutSchema,
   ActionResponseSchema,
   Actions,
   file_cairn_protocol_v1_action,
 } from "./gen/cairn/protocol/v1/action_pb.js";
-export type { ActionCommand, ActionResponse } from "./gen/cairn/protocol/v1/action_pb.js";
+export type {
+  ActionCommand,
+  ActionIn,
+  ActionInFrame,
+  ActionOut,
+  ActionOutFrame,
+  ActionResponse,
+} from "./gen/cairn/protocol/v1/action_pb.js";
 export {
   CancelTimerSchema,
   ChannelFailureSchema,

@@ -145,6 +145,7 @@ class RuntimeImpl implements Runtime {
       client: () => connection.grpcClient,
       connection,
       commandTimeoutMs: o.commandTimeoutMs,
+      mux: () => connection.actions,
     });
     const work =
       durable === undefined

@@ -7,12 +7,14 @@ import type * as grpc from "@grpc/grpc-js";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import {
   ActionCommandSchema,
+  ActionInSchema,
   Actions,
   CairnError,
   Code,
   grpcServiceDefinition,
 } from "@cairn/protocol";
-import type { ActionResponse } from "@cairn/protocol";
+import type { ActionCommand, ActionIn, ActionOut, ActionResponse } from "@cairn/protocol";
+import type { ChannelMux } from "./channel-mux.js";
 import type { ActionHandler } from "../core/router.js";
 import type { Invocation } from "../core/types.js";
 import { streamAction } from "./action-streams.js";
@@ -26,6 +28,8 @@ export interface ActionHandlerOptions {
   client: () => grpc.Client;
   connection: { whenConnected(timeoutMs: number): Promise<boolean>; readonly status: string };
   commandTimeoutMs: number;
+  /** The multiplexed action stream; used for unary calls while it is open. */
+  mux?: () => ChannelMux<ActionIn, ActionOut>;
 }
 
 /** Creates the action caller of a runtime. */
@@ -45,6 +49,8 @@ export function createActionHandler(options: ActionHandlerOptions): ActionHandle
         payload: messageAny(inv.method.input.typeName, inv.input),
         metadata: toWireMetadata(extendChain(inv.metadata, inv.service.desc.typeName)),
       });
+      const mux = options.mux?.();
+      if (mux?.isOpen === true) return viaMux(mux, command, deadline, inv);
       const m = def.handleUnary!;
       return new Promise<ActionResponse>((resolve, reject) => {
         const call = options
@@ -65,6 +71,68 @@ export function createActionHandler(options: ActionHandlerOptions): ActionHandle
     },
     stream: (inv) => streamAction(options, inv),
   };
+}
+
+/** One unary call as a channel of the multiplexed stream: one command out, one response back. */
+function viaMux(
+  mux: ChannelMux<ActionIn, ActionOut>,
+  command: ActionCommand,
+  deadline: number,
+  inv: Invocation,
+): Promise<ActionResponse> {
+  const what = `${inv.service.desc.typeName}.${inv.method.name}`;
+  return new Promise<ActionResponse>((resolve, reject) => {
+    let channel: bigint | undefined = undefined;
+    const finish = () => {
+      clearTimeout(timer);
+      if (channel !== undefined) mux.closeChannel(channel);
+    };
+    const timer = setTimeout(
+      () => {
+        finish();
+        reject(new CairnError(Code.DeadlineExceeded, `action ${what} did not answer in time`));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+    channel = mux.openChannel({
+      onMessage: (out) => {
+        finish();
+        if (out.response === undefined) {
+          reject(
+            new CairnError(Code.Internal, `action ${what}: the user function sent no response`),
+          );
+        } else resolve(out.response);
+      },
+      onLost: (err) => {
+        clearTimeout(timer);
+        reject(
+          new CairnError(
+            Code.Unavailable,
+            `the user function went away while handling ${what}: ${err.message}`,
+          ),
+        );
+      },
+    });
+    if (channel === undefined) {
+      clearTimeout(timer);
+      reject(
+        new CairnError(
+          Code.Unavailable,
+          `the user function connection dropped before ${what} could be sent; retry`,
+        ),
+      );
+      return;
+    }
+    inv.signal?.addEventListener(
+      "abort",
+      () => {
+        finish();
+        reject(new CairnError(Code.Canceled, "the client cancelled the call"));
+      },
+      { once: true },
+    );
+    mux.send(create(ActionInSchema, { channelId: channel, command }));
+  });
 }
 
 function actionError(err: grpc.ServiceError, inv: Invocation): CairnError {

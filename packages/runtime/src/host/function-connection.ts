@@ -10,6 +10,9 @@ import * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
 import {
   Discovery,
+  Actions,
+  ActionInFrameSchema,
+  CAPABILITY_MULTIPLEXED_ACTIONS,
   EventSourcedEntities,
   ValueEntities,
   PROTOCOL_MAJOR_VERSION,
@@ -20,6 +23,8 @@ import {
 } from "@cairn/protocol";
 import type { GrpcMethodDefinition } from "@cairn/protocol";
 import type {
+  ActionIn,
+  ActionOut,
   EventSourcedIn,
   EventSourcedOut,
   Spec,
@@ -29,13 +34,14 @@ import type {
 import type { Logger } from "pino";
 import { buildCatalog } from "./catalog.js";
 import type { DiscoveredCatalog } from "./catalog.js";
-import type { ChannelMux } from "./channel-mux.js";
+import { ChannelMux } from "./channel-mux.js";
 import { eventSourcedMux } from "./kinds/event-sourced.js";
 import { valueMux } from "./kinds/value.js";
 
 const discoveryDef = grpcServiceDefinition(Discovery);
 const esDef = grpcServiceDefinition(EventSourcedEntities);
 const valueDef = grpcServiceDefinition(ValueEntities);
+const actionsDef = grpcServiceDefinition(Actions);
 
 /** Options of {@link FunctionConnection}. */
 export interface FunctionConnectionOptions {
@@ -67,6 +73,8 @@ export class FunctionConnection {
   readonly eventSourced: ChannelMux<EventSourcedIn, EventSourcedOut>;
   /** Current value-entity stream multiplexer. */
   readonly value: ChannelMux<ValueEntityIn, ValueEntityOut>;
+  /** Unary action calls multiplexed on one stream (when the SDK announces it). */
+  readonly actions: ChannelMux<ActionIn, ActionOut>;
 
   constructor(private readonly options: FunctionConnectionOptions) {
     this.client = new grpc.Client(options.address, grpc.credentials.createInsecure(), {
@@ -81,6 +89,11 @@ export class FunctionConnection {
     const lost = (err: Error) => this.streamLost(err);
     this.eventSourced = eventSourcedMux(() => this.openStream(esDef.handle!), lost);
     this.value = valueMux(() => this.openStream(valueDef.handle!), lost);
+    this.actions = new ChannelMux<ActionIn, ActionOut>(
+      () => this.openStream(actionsDef.handleMultiplexed!),
+      (messages) => create(ActionInFrameSchema, { messages }),
+      lost,
+    );
   }
 
   /** Human-readable connection status for readiness checks. */
@@ -148,6 +161,7 @@ export class FunctionConnection {
     clearTimeout(this.retryTimer);
     this.eventSourced.close();
     this.value.close();
+    this.actions.close();
     this.client.close();
   }
 
@@ -166,6 +180,10 @@ export class FunctionConnection {
         const kinds = new Set([...catalog.value.services.values()].map((s) => s.kind));
         if (kinds.has("event_sourced_entity")) this.eventSourced.open();
         if (kinds.has("value_entity")) this.value.open();
+        const capabilities = spec.serviceInfo?.capabilities ?? [];
+        if (kinds.has("action") && capabilities.includes(CAPABILITY_MULTIPLEXED_ACTIONS)) {
+          this.actions.open();
+        }
         this.state = { kind: "connected" };
         this.options.logger.info(
           {
@@ -263,6 +281,7 @@ export class FunctionConnection {
     // the others too, so no channel outlives the discovery that opened it.
     this.eventSourced.abort(err);
     this.value.abort(err);
+    this.actions.abort(err);
     void this.discoverLoop();
   }
 }

@@ -1,5 +1,14 @@
 import type * as grpc from "@grpc/grpc-js";
-import type { ActionCommand, ActionResponse } from "@cairn/protocol";
+import { create } from "@bufbuild/protobuf";
+import { ActionOutFrameSchema, ActionOutSchema } from "@cairn/protocol";
+import type {
+  ActionCommand,
+  ActionInFrame,
+  ActionOut,
+  ActionOutFrame,
+  ActionResponse,
+} from "@cairn/protocol";
+import { FrameWriter } from "./frame-writer.js";
 import type { ActionDefinition } from "../action/action.js";
 import { ActionDispatcher } from "../action/runner.js";
 import type { ActionOutcome } from "../action/runner.js";
@@ -39,6 +48,31 @@ export function actionService(
     },
     handleStreamed(call: grpc.ServerDuplexStream<ActionCommand, ActionResponse>) {
       void pipe(dispatcher.streamed(incoming(call)), call, env);
+    },
+    // Unary calls multiplexed on one stream: each inbound message is a call,
+    // answered on the same channel id; answers of one tick share a frame.
+    handleMultiplexed(call: grpc.ServerDuplexStream<ActionInFrame, ActionOutFrame>) {
+      const writer = new FrameWriter<ActionOut, ActionOutFrame>(call, (messages) =>
+        create(ActionOutFrameSchema, { messages }),
+      );
+      call.on("data", (frame: ActionInFrame) => {
+        for (const message of frame.messages) {
+          const command = message.command;
+          if (command === undefined) continue;
+          void dispatcher
+            .unary(command)
+            .then((o) =>
+              writer.push(
+                create(ActionOutSchema, { channelId: message.channelId, response: o.response }),
+              ),
+            );
+        }
+      });
+      call.on("end", () => {
+        void writer.idle().then(() => call.end());
+      });
+      call.on("error", () => writer.close());
+      call.on("cancelled", () => writer.close());
     },
   };
 }

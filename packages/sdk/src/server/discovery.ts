@@ -5,6 +5,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import {
   ComponentKind,
   ComponentSchema,
+  CAPABILITY_MULTIPLEXED_ACTIONS,
   PROTOCOL_MAJOR_VERSION,
   PROTOCOL_MINOR_VERSION,
   SpecSchema,
@@ -60,6 +61,7 @@ export function buildSpec(components: readonly Component[], identity: ServiceIde
       supportLibraryVersion: SDK_VERSION,
       protocolMajorVersion: PROTOCOL_MAJOR_VERSION,
       protocolMinorVersion: PROTOCOL_MINOR_VERSION,
+      capabilities: [CAPABILITY_MULTIPLEXED_ACTIONS],
     },
   });
 }

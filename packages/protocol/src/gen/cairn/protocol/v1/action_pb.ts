@@ -16,7 +16,87 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/protocol/v1/action.proto.
  */
 export const file_cairn_protocol_v1_action: GenFile = /*@__PURE__*/
-  fileDesc("Ch5jYWlybi9wcm90b2NvbC92MS9hY3Rpb24ucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIokBCg1BY3Rpb25Db21tYW5kEhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIMCgRuYW1lGAIgASgJEiUKB3BheWxvYWQYAyABKAsyFC5nb29nbGUucHJvdG9idWYuQW55Ei0KCG1ldGFkYXRhGAQgASgLMhsuY2Fpcm4ucHJvdG9jb2wudjEuTWV0YWRhdGEirQEKDkFjdGlvblJlc3BvbnNlEjYKDWNsaWVudF9hY3Rpb24YASABKAsyHy5jYWlybi5wcm90b2NvbC52MS5DbGllbnRBY3Rpb24SMwoMc2lkZV9lZmZlY3RzGAIgAygLMh0uY2Fpcm4ucHJvdG9jb2wudjEuU2lkZUVmZmVjdBIuCgZ0aW1lcnMYAyADKAsyHi5jYWlybi5wcm90b2NvbC52MS5UaW1lckFjdGlvbjLvAgoHQWN0aW9ucxJSCgtIYW5kbGVVbmFyeRIgLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvbkNvbW1hbmQaIS5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25SZXNwb25zZRJZChBIYW5kbGVTdHJlYW1lZEluEiAuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uQ29tbWFuZBohLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvblJlc3BvbnNlKAESWgoRSGFuZGxlU3RyZWFtZWRPdXQSIC5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25Db21tYW5kGiEuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uUmVzcG9uc2UwARJZCg5IYW5kbGVTdHJlYW1lZBIgLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvbkNvbW1hbmQaIS5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25SZXNwb25zZSgBMAFiBnByb3RvMw", [file_cairn_protocol_v1_common, file_google_protobuf_any]);
+  fileDesc("Ch5jYWlybi9wcm90b2NvbC92MS9hY3Rpb24ucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIj4KDUFjdGlvbkluRnJhbWUSLQoIbWVzc2FnZXMYASADKAsyGy5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25JbiJRCghBY3Rpb25JbhISCgpjaGFubmVsX2lkGAEgASgEEjEKB2NvbW1hbmQYAiABKAsyIC5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25Db21tYW5kIkAKDkFjdGlvbk91dEZyYW1lEi4KCG1lc3NhZ2VzGAEgAygLMhwuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uT3V0IlQKCUFjdGlvbk91dBISCgpjaGFubmVsX2lkGAEgASgEEjMKCHJlc3BvbnNlGAIgASgLMiEuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uUmVzcG9uc2UiiQEKDUFjdGlvbkNvbW1hbmQSFAoMc2VydmljZV9uYW1lGAEgASgJEgwKBG5hbWUYAiABKAkSJQoHcGF5bG9hZBgDIAEoCzIULmdvb2dsZS5wcm90b2J1Zi5BbnkSLQoIbWV0YWRhdGEYBCABKAsyGy5jYWlybi5wcm90b2NvbC52MS5NZXRhZGF0YSKtAQoOQWN0aW9uUmVzcG9uc2USNgoNY2xpZW50X2FjdGlvbhgBIAEoCzIfLmNhaXJuLnByb3RvY29sLnYxLkNsaWVudEFjdGlvbhIzCgxzaWRlX2VmZmVjdHMYAiADKAsyHS5jYWlybi5wcm90b2NvbC52MS5TaWRlRWZmZWN0Ei4KBnRpbWVycxgDIAMoCzIeLmNhaXJuLnByb3RvY29sLnYxLlRpbWVyQWN0aW9uMs0DCgdBY3Rpb25zElIKC0hhbmRsZVVuYXJ5EiAuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uQ29tbWFuZBohLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvblJlc3BvbnNlElkKEEhhbmRsZVN0cmVhbWVkSW4SIC5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25Db21tYW5kGiEuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uUmVzcG9uc2UoARJaChFIYW5kbGVTdHJlYW1lZE91dBIgLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvbkNvbW1hbmQaIS5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25SZXNwb25zZTABElkKDkhhbmRsZVN0cmVhbWVkEiAuY2Fpcm4ucHJvdG9jb2wudjEuQWN0aW9uQ29tbWFuZBohLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvblJlc3BvbnNlKAEwARJcChFIYW5kbGVNdWx0aXBsZXhlZBIgLmNhaXJuLnByb3RvY29sLnYxLkFjdGlvbkluRnJhbWUaIS5jYWlybi5wcm90b2NvbC52MS5BY3Rpb25PdXRGcmFtZSgBMAFiBnByb3RvMw", [file_cairn_protocol_v1_common, file_google_protobuf_any]);
+
+/**
+ * @generated from message cairn.protocol.v1.ActionInFrame
+ */
+export type ActionInFrame = Message<"cairn.protocol.v1.ActionInFrame"> & {
+  /**
+   * @generated from field: repeated cairn.protocol.v1.ActionIn messages = 1;
+   */
+  messages: ActionIn[];
+};
+
+/**
+ * Describes the message cairn.protocol.v1.ActionInFrame.
+ * Use `create(ActionInFrameSchema)` to create a new message.
+ */
+export const ActionInFrameSchema: GenMessage<ActionInFrame> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_action, 0);
+
+/**
+ * @generated from message cairn.protocol.v1.ActionIn
+ */
+export type ActionIn = Message<"cairn.protocol.v1.ActionIn"> & {
+  /**
+   * Chosen by the runtime, unique on the stream while the call is open.
+   *
+   * @generated from field: uint64 channel_id = 1;
+   */
+  channelId: bigint;
+
+  /**
+   * @generated from field: cairn.protocol.v1.ActionCommand command = 2;
+   */
+  command?: ActionCommand | undefined;
+};
+
+/**
+ * Describes the message cairn.protocol.v1.ActionIn.
+ * Use `create(ActionInSchema)` to create a new message.
+ */
+export const ActionInSchema: GenMessage<ActionIn> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_action, 1);
+
+/**
+ * @generated from message cairn.protocol.v1.ActionOutFrame
+ */
+export type ActionOutFrame = Message<"cairn.protocol.v1.ActionOutFrame"> & {
+  /**
+   * @generated from field: repeated cairn.protocol.v1.ActionOut messages = 1;
+   */
+  messages: ActionOut[];
+};
+
+/**
+ * Describes the message cairn.protocol.v1.ActionOutFrame.
+ * Use `create(ActionOutFrameSchema)` to create a new message.
+ */
+export const ActionOutFrameSchema: GenMessage<ActionOutFrame> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_action, 2);
+
+/**
+ * @generated from message cairn.protocol.v1.ActionOut
+ */
+export type ActionOut = Message<"cairn.protocol.v1.ActionOut"> & {
+  /**
+   * @generated from field: uint64 channel_id = 1;
+   */
+  channelId: bigint;
+
+  /**
+   * @generated from field: cairn.protocol.v1.ActionResponse response = 2;
+   */
+  response?: ActionResponse | undefined;
+};
+
+/**
+ * Describes the message cairn.protocol.v1.ActionOut.
+ * Use `create(ActionOutSchema)` to create a new message.
+ */
+export const ActionOutSchema: GenMessage<ActionOut> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_action, 3);
 
 /**
  * The first message of a stream names the service and method; later ones
@@ -51,7 +131,7 @@ export type ActionCommand = Message<"cairn.protocol.v1.ActionCommand"> & {
  * Use `create(ActionCommandSchema)` to create a new message.
  */
 export const ActionCommandSchema: GenMessage<ActionCommand> = /*@__PURE__*/
-  messageDesc(file_cairn_protocol_v1_action, 0);
+  messageDesc(file_cairn_protocol_v1_action, 4);
 
 /**
  * @generated from message cairn.protocol.v1.ActionResponse
@@ -82,7 +162,7 @@ export type ActionResponse = Message<"cairn.protocol.v1.ActionResponse"> & {
  * Use `create(ActionResponseSchema)` to create a new message.
  */
 export const ActionResponseSchema: GenMessage<ActionResponse> = /*@__PURE__*/
-  messageDesc(file_cairn_protocol_v1_action, 1);
+  messageDesc(file_cairn_protocol_v1_action, 5);
 
 /**
  * @generated from service cairn.protocol.v1.Actions
@@ -119,6 +199,20 @@ export const Actions: GenService<{
     methodKind: "bidi_streaming";
     input: typeof ActionCommandSchema;
     output: typeof ActionResponseSchema;
+  },
+  /**
+   * Unary calls multiplexed on one long-lived stream, batched in frames like
+   * entity channels: far cheaper per call than one gRPC call each. The
+   * runtime uses it when the SDK announces the "multiplexed_actions"
+   * capability at discovery; each call is a channel that carries one command
+   * and gets one response, in any order relative to other calls.
+   *
+   * @generated from rpc cairn.protocol.v1.Actions.HandleMultiplexed
+   */
+  handleMultiplexed: {
+    methodKind: "bidi_streaming";
+    input: typeof ActionInFrameSchema;
+    output: typeof ActionOutFrameSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_cairn_protocol_v1_action, 0);
