@@ -14,6 +14,7 @@ import type { ActionCommand } from "@cairn/protocol";
 import { buildSpec } from "@cairn/sdk";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { sessionFanout } from "../src/fanout.js";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   GetSessionRequestSchema,
@@ -37,11 +38,11 @@ import type { Proc } from "../../shopping-cart/test/harness.js";
 const SAMPLE = join(import.meta.dirname, "../src/main.ts");
 const FAULTY = join(import.meta.dirname, "fixtures/faulty.ts");
 const procs: Proc[] = [];
-const cleanups: Array<() => void> = [];
+const cleanups: Array<() => void | Promise<void>> = [];
 
 afterEach(async () => {
   for (const p of procs.splice(0).reverse()) await p.kill9();
-  for (const c of cleanups.splice(0)) c();
+  for (const c of cleanups.splice(0)) await c();
 });
 
 async function system(entry = SAMPLE) {
@@ -125,6 +126,39 @@ describe("user sessions (value entity)", () => {
       15_000,
       "the session to expire after the restart",
     );
+  });
+});
+
+describe("on PostgreSQL", () => {
+  it("stores sessions and fires their timers on the PostgreSQL store", async () => {
+    const base = process.env.CAIRN_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const schema = `cairn_us_${process.pid}_${Date.now()}`;
+    cleanups.push(async () => {
+      const client = new pg.Client({ connectionString: base });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    });
+    const fn = await startFunction(0, SAMPLE);
+    procs.push(fn.proc);
+    const store = `${base}?schema=${schema}`;
+    const rt = await startRuntime({ functionPort: fn.port, store });
+    procs.push(rt.proc);
+    expect((await login(rt.url, "pg1", "ann", 2)).status).toBe(200);
+    expect((await login(rt.url, "pg2", "bob")).status).toBe(200);
+    await rt.proc.kill9();
+    const rt2 = await startRuntime({ functionPort: fn.port, store });
+    procs.push(rt2.proc);
+    expect((await http("GET", `${rt2.url}/sessions/pg2`)).body).toMatchObject({
+      userId: "bob",
+      loggedIn: true,
+    });
+    await waitUntil(
+      async () => (await http("GET", `${rt2.url}/sessions/pg1`)).status === 404,
+      15_000,
+      "pg1 to expire",
+    );
+    expect((await http("GET", `${rt2.url}/sessions/pg2`)).status).toBe(200);
   });
 });
 
