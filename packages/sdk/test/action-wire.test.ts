@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary } from "@bufbuild/protobuf";
-import { Code, PROTOCOL_MAJOR_VERSION, RuntimeInfoSchema } from "@cairn/protocol";
+import {
+  CAPABILITY_MULTIPLEXED_ACTIONS,
+  Code,
+  PROTOCOL_MAJOR_VERSION,
+  RuntimeInfoSchema,
+} from "@cairn/protocol";
 import type { ActionResponse } from "@cairn/protocol";
 import { serve } from "../src/index.js";
 import type { LogRecord, Server } from "../src/index.js";
@@ -95,6 +100,33 @@ describe("serve(): actions", () => {
       case: "schedule",
       value: { name: "sweep", serviceName: FANOUT, method: "TouchAll" },
     });
+  });
+
+  it("HandleMultiplexed answers each unary call on its channel, and the SDK announces it at discovery", async () => {
+    const c = await start();
+    const answers = await c.multiplexed([
+      {
+        serviceName: FANOUT,
+        name: "TouchAll",
+        payload: proto(TouchAllRequestSchema, { sessionIds: ["a"] }),
+      },
+      {
+        serviceName: FANOUT,
+        name: "TouchAll",
+        payload: proto(TouchAllRequestSchema, { sessionIds: ["b", "c"] }),
+      },
+      { serviceName: "no.Such", name: "Thing", payload: proto(TouchAllRequestSchema, {}) },
+    ]);
+    const first = payloadOf(answers.get(1n), (b) => fromBinary(TouchAllResultSchema, b));
+    expect(first.touched.map((s) => s.sessionId)).toEqual(["a"]);
+    const second = payloadOf(answers.get(2n), (b) => fromBinary(TouchAllResultSchema, b));
+    expect(second.missing).toEqual(["b"]);
+    expect(answers.get(3n)?.clientAction?.action).toMatchObject({ case: "failure" });
+    const spec = await discover(
+      server!.port,
+      create(RuntimeInfoSchema, { protocolMajorVersion: PROTOCOL_MAJOR_VERSION }),
+    );
+    expect(spec.serviceInfo?.capabilities).toContain(CAPABILITY_MULTIPLEXED_ACTIONS);
   });
 
   it("a failed call fails the action with the callee's code and message, and drops its timers", async () => {
