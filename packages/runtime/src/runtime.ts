@@ -3,7 +3,6 @@
  * ingress and admin server, wired together and started/stopped in order.
  */
 import { readFileSync } from "node:fs";
-import { CairnError, Code } from "@cairn/protocol";
 import { createAdminApi } from "./admin-api-impl.js";
 import type { Catalog } from "./core/types.js";
 import { Router } from "./core/router.js";
@@ -11,10 +10,9 @@ import type { DiscoveredCatalog } from "./host/catalog.js";
 import { createActionHandler } from "./host/actions.js";
 import { EntityHost } from "./host/entity-host.js";
 import { eventSourcedKind } from "./host/kinds/event-sourced.js";
-import { durableExtras, noExtras } from "./host/kinds/extras.js";
+import { durableExtras } from "./host/kinds/extras.js";
 import { OutboxDeliverer } from "./core/outbox.js";
 import { TimerScheduler } from "./core/timers.js";
-import type { DurableWorkStore } from "./store/durable-work.js";
 import { valueKind } from "./host/kinds/value.js";
 import type { EntityEnv } from "./host/entity-env.js";
 import { FunctionConnection } from "./host/function-connection.js";
@@ -116,10 +114,6 @@ class RuntimeImpl implements Runtime {
     // The router needs the host and the host's entities call back into the router.
     const late: { router?: Router } = {};
     const store = this.store;
-    // Every adapter stores effects and timers durably; the check keeps a
-    // custom Store without them working (effects then run from memory).
-    const durable = "writeWork" in store ? (store as unknown as DurableWorkStore) : undefined;
-    const extras = durable === undefined ? noExtras : durableExtras;
     const env: EntityEnv = {
       logger: this.logger,
       metrics: this.metrics,
@@ -137,8 +131,8 @@ class RuntimeImpl implements Runtime {
       restarted: (e, reason) => this.metrics.entityRestarted(e.service.desc.typeName, reason),
     };
     const host = new EntityHost(env, {
-      event_sourced_entity: eventSourcedKind(store, () => connection.eventSourced, extras),
-      value_entity: valueKind(store, () => connection.value, extras),
+      event_sourced_entity: eventSourcedKind(store, () => connection.eventSourced, durableExtras),
+      value_entity: valueKind(store, () => connection.value, durableExtras),
     });
     this.host = host;
     const actions = createActionHandler({
@@ -147,35 +141,29 @@ class RuntimeImpl implements Runtime {
       commandTimeoutMs: o.commandTimeoutMs,
       mux: () => connection.actions,
     });
-    const work =
-      durable === undefined
-        ? undefined
-        : {
-            store: durable,
-            stored: () => this.wakeWork(),
-            timeoutMs: o.commandTimeoutMs,
-            maxTimerPayloadBytes: o.maxTimerPayloadBytes,
-          };
-    const router = new Router(() => this.current, host, actions, this.logger, work);
+    const router = new Router(() => this.current, host, actions, this.logger, {
+      store,
+      stored: () => this.wakeWork(),
+      timeoutMs: o.commandTimeoutMs,
+      maxTimerPayloadBytes: o.maxTimerPayloadBytes,
+    });
     late.router = router;
-    if (durable !== undefined) {
-      const dispatch = (inv: Parameters<Router["dispatch"]>[0]) => router.dispatch(inv);
-      const resolve = (call: Parameters<Router["resolveCall"]>[0]) => router.resolveCall(call);
-      this.outbox = new OutboxDeliverer({
-        store: durable,
-        resolve,
-        dispatch,
-        logger: this.logger,
-        onAttempt: (outcome) => this.metrics.effectAttempt(outcome),
-      });
-      this.timers = new TimerScheduler({
-        store: durable,
-        resolve,
-        dispatch,
-        logger: this.logger,
-        onFired: (outcome) => this.metrics.timerFired(outcome),
-      });
-    }
+    const dispatch = (inv: Parameters<Router["dispatch"]>[0]) => router.dispatch(inv);
+    const resolve = (call: Parameters<Router["resolveCall"]>[0]) => router.resolveCall(call);
+    this.outbox = new OutboxDeliverer({
+      store,
+      resolve,
+      dispatch,
+      logger: this.logger,
+      onAttempt: (outcome) => this.metrics.effectAttempt(outcome),
+    });
+    this.timers = new TimerScheduler({
+      store,
+      resolve,
+      dispatch,
+      logger: this.logger,
+      onFired: (outcome) => this.metrics.timerFired(outcome),
+    });
     this.ingress = createIngress({
       catalog: () => this.current,
       fileDescriptorSet: () => this.current?.fileDescriptorSet,
@@ -235,9 +223,4 @@ class RuntimeImpl implements Runtime {
     this.store = undefined;
     this.logger.info("cairn runtime stopped");
   }
-}
-
-/** Thrown by helpers when the runtime is used before start(). */
-export function notStarted(): CairnError {
-  return new CairnError(Code.Unavailable, "the runtime is not started");
 }

@@ -46,17 +46,14 @@ export interface ActionHandler {
   stream(invocation: StreamInvocation): Promise<AsyncIterable<ComponentReply>>;
 }
 
-/** Attempts for an asynchronous effect before it is logged as dropped (durable outbox: later). */
-const ASYNC_EFFECT_ATTEMPTS = 8;
-
 export class Router implements StreamingDispatcher {
   constructor(
     private readonly catalog: () => Catalog | undefined,
     private readonly entities: EntityHandler,
     private readonly actions: ActionHandler,
     private readonly logger: Logger,
-    /** When set, asynchronous effects and timers are stored and run by the outbox and the scheduler. */
-    private readonly work?: {
+    /** Asynchronous effects and timers are stored, then run by the outbox and the scheduler. */
+    private readonly work: {
       readonly store: DurableWorkStore;
       readonly stored: () => void;
       readonly timeoutMs: number;
@@ -80,7 +77,7 @@ export class Router implements StreamingDispatcher {
         method: target.value.method,
         input: call.payload.value,
         metadata: withoutChain({ ...call.metadata }),
-        deadline: Date.now() + (this.work?.timeoutMs ?? 10_000),
+        deadline: Date.now() + this.work.timeoutMs,
       },
     };
   }
@@ -90,7 +87,7 @@ export class Router implements StreamingDispatcher {
     invocation: { service: ServiceEntry },
     reply: ComponentReply,
   ): Promise<void> {
-    if (this.work === undefined || !durableExtras.hasDurableWork(reply)) return;
+    if (!durableExtras.hasDurableWork(reply)) return;
     const ref = { entityType: invocation.service.desc.typeName, entityId: "" };
     try {
       await this.work.store.writeWork(durableExtras.forBatch(ref, [reply]));
@@ -162,7 +159,7 @@ export class Router implements StreamingDispatcher {
       const target = this.resolve(t.serviceName, t.method, `timer '${t.name}'`);
       if ("error" in target) return target.error;
       const size = t.payload?.value.length ?? 0;
-      const max = this.work?.maxTimerPayloadBytes ?? Infinity;
+      const max = this.work.maxTimerPayloadBytes;
       if (size > max) {
         return new CairnError(
           Code.ResourceExhausted,
@@ -254,35 +251,8 @@ export class Router implements StreamingDispatcher {
         );
       }
     }
-    if (this.work !== undefined) {
-      // Stored with the state change: the outbox and the scheduler take over.
-      if (durableExtras.hasDurableWork(reply)) this.work.stored();
-      return;
-    }
-    for (const effect of reply.sideEffects) {
-      if (!effect.synchronous) this.runAsync(effect, invocation);
-    }
-  }
-
-  private runAsync(effect: SideEffect, origin: Invocation): void {
-    const attempt = (n: number): void => {
-      this.dispatch(this.call(effect, origin)).catch((err: unknown) => {
-        const e = CairnError.from(err);
-        if (n >= ASYNC_EFFECT_ATTEMPTS) {
-          this.logger.error(
-            { effect: `${effect.serviceName}/${effect.method}`, code: e.code, err: e.message },
-            "asynchronous effect dropped after retries",
-          );
-          return;
-        }
-        this.logger.warn(
-          { effect: `${effect.serviceName}/${effect.method}`, attempt: n, err: e.message },
-          "asynchronous effect failed; retrying",
-        );
-        setTimeout(() => attempt(n + 1), Math.min(100 * 2 ** n, 10_000)).unref();
-      });
-    };
-    setImmediate(() => attempt(1));
+    // Stored with the state change: the outbox and the scheduler take over.
+    if (durableExtras.hasDurableWork(reply)) this.work.stored();
   }
 
   private call(target: SideEffect | Forward, origin: Invocation): Invocation {

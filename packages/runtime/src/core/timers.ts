@@ -31,7 +31,6 @@ const MAX_WAIT_MS = 30_000;
 export class TimerScheduler {
   private timeout: NodeJS.Timeout | undefined;
   private firing = false;
-  private refreshAgain = false;
   private stopped = false;
 
   constructor(private readonly options: TimerOptions) {}
@@ -39,10 +38,8 @@ export class TimerScheduler {
   /** Re-reads the next due time (call after commits that change timers). */
   refresh(): void {
     if (this.stopped) return;
-    if (this.firing) {
-      this.refreshAgain = true;
-      return;
-    }
+    // A firing in progress re-reads the next due time when it ends.
+    if (this.firing) return;
     void this.options.store.nextTimerDue().then(
       (due) => this.arm(due),
       (err: unknown) => {
@@ -75,7 +72,6 @@ export class TimerScheduler {
       this.options.logger.error({ err }, "could not fire timers; retrying");
     } finally {
       this.firing = false;
-      this.refreshAgain = false;
       this.refresh();
     }
   }

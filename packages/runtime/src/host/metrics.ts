@@ -11,14 +11,3 @@ export interface HostMetrics {
   mailboxRejected(service: string): void;
   functionConnected(up: boolean): void;
 }
-
-/** Metrics that record nothing, for embedding and tests that don't look at metrics. */
-export const noopMetrics: HostMetrics = {
-  commandCompleted() {},
-  entityActivated() {},
-  entityPassivated() {},
-  entityRestarted() {},
-  activeEntities() {},
-  mailboxRejected() {},
-  functionConnected() {},
-};

@@ -17,12 +17,6 @@ export interface PersistExtras {
   forBatch(ref: EntityRef, batch: readonly ComponentReply[]): DurableWork;
 }
 
-/** No durable extras: effects run from memory after the commit, timers are not supported. */
-export const noExtras: PersistExtras = {
-  hasDurableWork: () => false,
-  forBatch: () => ({}),
-};
-
 /** The scope of an entity's timer names. */
 export function timerOwner(ref: EntityRef): string {
   return ref.entityId === "" ? ref.entityType : `${ref.entityType}/${ref.entityId}`;

@@ -4,7 +4,6 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ValueEntityInFrameSchema, ValueEntityInSchema } from "@cairn/protocol";
 import type { ValueEntityIn, ValueEntityOut, ValueEntityReply } from "@cairn/protocol";
 import type { Invocation } from "../../core/types.js";
-import type { DurableWork } from "../../store/durable-work.js";
 import type { EntityRef, Store, ValueState } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
 import type { EntityKind } from "../entity.js";
@@ -69,7 +68,7 @@ export function valueKind(
       if (action === undefined) {
         const work = extras.forBatch(ref, batch);
         if ((work.outbox?.length ?? 0) + (work.timers?.length ?? 0) > 0)
-          await writeWork(store, work);
+          await store.writeWork(work);
         return position;
       }
       const state = action.action.case === "update" ? fromAny(action.action.value) : undefined;
@@ -81,10 +80,4 @@ export function valueKind(
       });
     },
   };
-}
-
-/** Stores work alone; stores without durable work get none (noExtras). */
-async function writeWork(store: Store, work: DurableWork): Promise<void> {
-  const durable = store as Store & { writeWork?: (w: DurableWork) => Promise<void> };
-  await durable.writeWork?.(work);
 }
