@@ -22,7 +22,10 @@ export default tseslint.config(
       parserOptions: { project: ["./tsconfig.eslint.json"], tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      "@typescript-eslint/no-floating-promises": "error",
+      // `void p` is no handling at all: a promise whose rejection nobody
+      // handles ends the process (it did, on one malformed stream message).
+      // Every promise is awaited, returned, or given a rejection handler.
+      "@typescript-eslint/no-floating-promises": ["error", { ignoreVoid: false }],
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": [
         "error",

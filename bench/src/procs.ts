@@ -117,7 +117,7 @@ export class Proc {
         resolve(line);
       };
       this.listeners.push(listener);
-      void this.exited.then((code) => {
+      this.exited.then((code) => {
         if (!this.listeners.includes(listener)) return;
         done();
         reject(
@@ -125,7 +125,7 @@ export class Proc {
             `${this.name} exited (${code}) before it was ready; last output:\n${this.tail.slice(-20).join("\n")}`,
           ),
         );
-      });
+      }, reject);
     });
   }
 

@@ -57,7 +57,7 @@ export class Proc {
         resolve(line);
       };
       this.listeners.push(listener);
-      void this.exited.then((code) => {
+      this.exited.then((code) => {
         if (!this.listeners.includes(listener)) return;
         clearTimeout(timer);
         reject(
@@ -65,7 +65,7 @@ export class Proc {
             `${this.name} exited (${code}) before the expected output; output:\n${this.lines.slice(-30).join("\n")}`,
           ),
         );
-      });
+      }, reject);
     });
   }
 

@@ -26,6 +26,15 @@ export function stopOnSignals(stop: () => Promise<void>, print: (line: string) =
   process.on("SIGTERM", onSignal);
 }
 
+/**
+ * Keeps the node serving when a promise rejects with nobody to handle it:
+ * Node's default would end the process, and with it every other client's
+ * requests, for one request's bug. The runtime logs and counts each one.
+ */
+export function survivePromiseBugs(runtime: { unhandledRejection(reason: unknown): void }): void {
+  process.on("unhandledRejection", (reason) => runtime.unhandledRejection(reason));
+}
+
 /** Writes one human line to stderr (stdout stays for results). */
 export function say(line: string): void {
   process.stderr.write(`${line}\n`);

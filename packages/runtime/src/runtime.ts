@@ -37,6 +37,13 @@ export interface Runtime {
   readonly ready: boolean;
   /** The current catalog (undefined before discovery). */
   readonly catalog: Catalog | undefined;
+  /**
+   * Records a rejection nobody handled (the program hosting the node routes
+   * `process.on("unhandledRejection")` here): logged with its stack and
+   * counted in `cairn_unhandled_rejections_total`. One request's bug must
+   * not end a node that serves everyone else.
+   */
+  unhandledRejection(reason: unknown): void;
 }
 
 /** Extra wiring for embedding (tests, `cairn dev`). */
@@ -83,6 +90,14 @@ class RuntimeImpl implements Runtime {
   ) {
     this.logger = deps.logger ?? createLogger({ level: options.logLevel, name: "cairn-runtime" });
     this.metrics = deps.metrics ?? createMetrics();
+  }
+
+  unhandledRejection(reason: unknown): void {
+    this.metrics.unhandledRejection();
+    this.logger.error(
+      { err: reason },
+      "unhandled promise rejection (a bug in Cairn: please report it); the node keeps serving",
+    );
   }
 
   get ready(): boolean {

@@ -10,7 +10,7 @@ import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import type { Runtime, RuntimeOptions } from "@cairn/runtime";
 import { CliError, EXIT_USAGE } from "../errors.js";
-import { say, stopOnSignals } from "../lifecycle.js";
+import { say, stopOnSignals, survivePromiseBugs } from "../lifecycle.js";
 import { fetchServices } from "../services.js";
 import { renderBanner } from "../dev/banner.js";
 import { FunctionProcess } from "../dev/function-process.js";
@@ -107,6 +107,7 @@ async function runDev(entry: string, flags: DevFlags): Promise<void> {
     destination: prettyDestination((text) => process.stderr.write(text)),
   });
   const runtime = module.createRuntime(options, { logger });
+  survivePromiseBugs(runtime);
   // Signals are handled from here on, even while the runtime starts: a
   // Ctrl-C during start-up still stops the function and closes the store.
   const parts: { watcher?: { close(): void }; readiness?: { stop(): void } } = {};

@@ -1,7 +1,7 @@
 /** `cairn runtime`: a production runtime node in the foreground. */
 import type { Command } from "commander";
 import type { Runtime } from "@cairn/runtime";
-import { say, stopOnSignals } from "../lifecycle.js";
+import { say, stopOnSignals, survivePromiseBugs } from "../lifecycle.js";
 import {
   addRuntimeOptions,
   loadRuntime,
@@ -39,6 +39,7 @@ async function runRuntime(flags: Record<string, unknown>): Promise<void> {
   const module = await loadRuntime();
   const options = runtimeOptionsFrom(module, flags);
   const runtime = module.createRuntime(options);
+  survivePromiseBugs(runtime);
   // Signals are handled from here on, even while the runtime starts (an
   // orchestrator may stop a node that is still opening its store).
   const timers: { readiness?: NodeJS.Timeout } = {};

@@ -51,13 +51,15 @@ export class OutboxDeliverer {
       return;
     }
     this.running = true;
-    void this.drain().finally(() => {
-      this.running = false;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    this.drain()
+      .catch((err: unknown) => this.options.logger.error({ err }, "outbox delivery failed"))
+      .finally(() => {
+        this.running = false;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
   }
 
   stop(): void {

@@ -59,7 +59,12 @@ export class TimerScheduler {
     if (this.stopped) return;
     const wait =
       due === undefined ? MAX_WAIT_MS : Math.min(Math.max(0, due - Date.now()), MAX_WAIT_MS);
-    this.timeout = setTimeout(() => void this.fire(), wait);
+    this.timeout = setTimeout(() => {
+      // fire() logs its own failures; reaching this handler is a bug in it.
+      this.fire().catch((err: unknown) =>
+        this.options.logger.error({ err }, "timer firing failed"),
+      );
+    }, wait);
     this.timeout.unref();
   }
 

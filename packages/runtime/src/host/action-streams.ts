@@ -50,24 +50,29 @@ export async function streamAction(
       callOptions,
     );
     inv.signal?.addEventListener("abort", () => call.cancel(), { once: true });
-    return mapErrors(call as AsyncIterable<ActionResponse>, inv);
+    return mapErrors(call, inv);
   }
   if (kind === "client_streaming") {
     const m = def.handleStreamedIn!;
-    let settle!: { resolve: (r: ActionResponse) => void; reject: (e: unknown) => void };
-    const result = new Promise<ActionResponse>((resolve, reject) => (settle = { resolve, reject }));
+    // The outcome is settled into a value, never left as a rejected promise:
+    // the consumer may never ask for it (a bad input message fails the call
+    // first), and a rejection that nobody awaits ends the process.
+    let settle!: (outcome: Outcome<ActionResponse>) => void;
+    const outcome = new Promise<Outcome<ActionResponse>>((resolve) => (settle = resolve));
     const call = client.makeClientStreamRequest(
       m.path,
       m.requestSerialize,
       m.responseDeserialize,
       callOptions,
       (err, value) =>
-        err ? settle.reject(streamError(err, inv)) : settle.resolve(value as ActionResponse),
+        settle(err ? { error: streamError(err, inv) } : { value: value as ActionResponse }),
     );
     inv.signal?.addEventListener("abort", () => call.cancel(), { once: true });
-    void pipeInputs(inv, call);
+    pipeInputs(inv, call);
     return (async function* () {
-      yield await result;
+      const o = await outcome;
+      if ("error" in o) throw o.error;
+      yield o.value;
     })();
   }
   const m = def.handleStreamed!;
@@ -78,9 +83,11 @@ export async function streamAction(
     callOptions,
   );
   inv.signal?.addEventListener("abort", () => call.cancel(), { once: true });
-  void pipeInputs(inv, call);
-  return mapErrors(call as AsyncIterable<ActionResponse>, inv);
+  pipeInputs(inv, call);
+  return mapErrors(call, inv);
 }
+
+type Outcome<T> = { readonly value: T } | { readonly error: CairnError };
 
 function command(inv: StreamInvocation, input: Uint8Array, first: boolean): ActionCommand {
   return create(ActionCommandSchema, {
@@ -101,33 +108,47 @@ async function firstInput(inv: StreamInvocation): Promise<Uint8Array> {
   );
 }
 
-/** Relays the client's messages with backpressure; the first names service and method. */
-async function pipeInputs(
+/**
+ * Relays the client's messages with backpressure; the first names service
+ * and method. Runs on its own and never rejects: a failed input (a bad
+ * message, the client gone) cancels the call, whose end reaches the
+ * consumer through the response side.
+ */
+function pipeInputs(
   inv: StreamInvocation,
   call: grpc.ClientWritableStream<ActionCommand> | grpc.ClientDuplexStream<ActionCommand, unknown>,
-): Promise<void> {
-  let first = true;
-  try {
+): void {
+  const relay = async (): Promise<void> => {
+    let first = true;
     for await (const input of inv.inputs) {
       if (!call.write(command(inv, input, first))) await once(call, "drain");
       first = false;
     }
     if (first) call.write(command(inv, new Uint8Array(), true)); // names the method even with no message
     call.end();
-  } catch {
-    call.cancel();
-  }
+  };
+  relay().catch(() => call.cancel());
 }
 
-async function* mapErrors(
-  source: AsyncIterable<ActionResponse>,
+/**
+ * The call's responses with errors mapped to CairnErrors. The call's
+ * `'error'` event always has a listener: the consumer may stop iterating
+ * (or never start) before the call ends, and an `'error'` with no listener
+ * ends the process. While iterating, the error also ends the iteration.
+ */
+function mapErrors(
+  call: grpc.ClientReadableStream<unknown> | grpc.ClientDuplexStream<ActionCommand, unknown>,
   inv: StreamInvocation,
 ): AsyncIterable<ActionResponse> {
-  try {
-    for await (const r of source) yield r;
-  } catch (err) {
-    throw streamError(err as grpc.ServiceError, inv);
-  }
+  call.on("error", () => {});
+  const source = call as AsyncIterable<ActionResponse>;
+  return (async function* () {
+    try {
+      for await (const r of source) yield r;
+    } catch (err) {
+      throw streamError(err as grpc.ServiceError, inv);
+    }
+  })();
 }
 
 function streamError(err: grpc.ServiceError, inv: StreamInvocation): CairnError {

@@ -174,7 +174,7 @@ export class Entity<
         // Re-activation reads the journal: wait until our own commits landed
         // and every reply computed on the old channel is settled.
         if (this.commitRunning || this.committing.length > 0 || this.inFlight.length > 0) return;
-        void this.activate();
+        this.activate().catch((err: unknown) => this.fault(err));
         return;
       }
       this.send(next, this.channel);
@@ -297,7 +297,7 @@ export class Entity<
         this.restart("invalid reply", problem, inFlight.command);
       } else {
         this.committing.push({ command: inFlight.command, reply });
-        void this.runCommits();
+        this.runCommits().catch((err: unknown) => this.fault(err));
       }
     }
     this.lastActive = Date.now();
@@ -416,6 +416,26 @@ export class Entity<
       this.activating = false;
     }
     this.pump();
+  }
+
+  /**
+   * A bug in the engine itself (store and function failures are handled
+   * where they happen): everything it holds fails, with an outcome the
+   * client cannot know, and the entity starts over from the store.
+   */
+  private fault(err: unknown): void {
+    this.env.logger.error(
+      { entity: this.label, err },
+      "entity engine failed; restarting the entity",
+    );
+    const error = new CairnError(
+      Code.Internal,
+      `the runtime failed while handling ${this.label}; the outcome of the commands in progress is unknown`,
+      { cause: err },
+    );
+    for (const r of this.committing.splice(0)) r.command.reject(error);
+    this.restart("engine fault", error, undefined, false);
+    this.failQueued(error);
   }
 
   private failQueued(error: CairnError): void {

@@ -117,7 +117,7 @@ export class FunctionConnection {
 
   /** Starts discovery; resolves immediately, progress shows in `status`. */
   start(): void {
-    void this.discoverLoop();
+    this.runDiscovery();
   }
 
   /** Resolves once connected, or rejects after `timeoutMs`. */
@@ -163,6 +163,13 @@ export class FunctionConnection {
     this.value.close();
     this.actions.close();
     this.client.close();
+  }
+
+  /** Runs the discovery loop on its own; it handles its errors, so a rejection here is a bug. */
+  private runDiscovery(): void {
+    this.discoverLoop().catch((err: unknown) =>
+      this.options.logger.error({ err }, "discovery loop failed; it no longer retries"),
+    );
   }
 
   private async discoverLoop(): Promise<void> {
@@ -222,7 +229,7 @@ export class FunctionConnection {
     this.retryTimer = setTimeout(() => {
       if (this.state.kind !== "refused") return;
       this.state = { kind: "connecting", attempt: 0, lastError: reason };
-      void this.discoverLoop();
+      this.runDiscovery();
     }, 5_000);
   }
 
@@ -282,6 +289,6 @@ export class FunctionConnection {
     this.eventSourced.abort(err);
     this.value.abort(err);
     this.actions.abort(err);
-    void this.discoverLoop();
+    this.runDiscovery();
   }
 }

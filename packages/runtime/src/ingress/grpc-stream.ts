@@ -15,6 +15,7 @@ import { fillReplyMetadata, metadataFromGrpc } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
 import { createStreamCall } from "./stream-call.js";
 import type { StreamCall, StreamSink } from "./stream-call.js";
+import { toClientError } from "./status.js";
 
 type Call = ServerReadableStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>;
 type WritableCall = ServerWritableStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>;
@@ -49,7 +50,14 @@ export function streamingGrpcHandler(
       metadata: metadataFromGrpc(call.metadata),
       deadline: deadlineOf(call),
     };
-    return { stream, run: () => void stream.run(dispatcher, invocation) };
+    // run() settles every failure into the sink; a rejection would be a bug in it.
+    const run = (): void => {
+      stream.run(dispatcher, invocation).catch((err: unknown) => {
+        options.logger.error({ err, method: target.name }, "stream failed");
+        stream.fail(toClientError(err));
+      });
+    };
+    return { stream, run };
   };
   if (kind === "server_streaming") {
     const func = (call: ServerWritableStream<Buffer, Buffer>): void => {

@@ -78,7 +78,8 @@ export function sseSink(
       // Comment lines keep proxies with idle timeouts from cutting a quiet stream.
       heartbeat = setInterval(() => {
         head();
-        void send(res, ": keep-alive\n\n");
+        // No backpressure wait: a heartbeat behind a full buffer is not needed.
+        if (!res.destroyed && !res.writableEnded) res.write(": keep-alive\n\n");
       }, heartbeatMs);
     },
     write: (message) => {

@@ -10,6 +10,7 @@ import { arrayInputs, envelopeInputs, ndjsonInputs } from "./http-stream-inputs.
 import { singleInput } from "./input-queue.js";
 import { metadataFromHeaders } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
+import { toClientError } from "./status.js";
 import type { Parsed } from "./status.js";
 import { createStreamCall } from "./stream-call.js";
 import type { StreamCall, StreamSink } from "./stream-call.js";
@@ -61,20 +62,27 @@ export function serveHttpStream(
   const timeout = streamTimeoutOf(req);
   if (timeout.error !== undefined) return call.fail(timeout.error);
   const ms = timeout.value;
-  void inputsOf(req, target, registry, wire, options, call).then((inputs) => {
-    if (inputs.error !== undefined) return call.fail(inputs.error);
-    return call.run(
-      dispatcher,
-      {
-        service: target.service,
-        method: target.method,
-        inputs: inputs.value,
-        metadata: metadataFromHeaders(req.headers),
-        deadline: ms === undefined ? undefined : Date.now() + ms,
-      },
-      ms,
-    );
-  });
+  inputsOf(req, target, registry, wire, options, call)
+    .then((inputs) => {
+      if (inputs.error !== undefined) return call.fail(inputs.error);
+      return call.run(
+        dispatcher,
+        {
+          service: target.service,
+          method: target.method,
+          inputs: inputs.value,
+          metadata: metadataFromHeaders(req.headers),
+          deadline: ms === undefined ? undefined : Date.now() + ms,
+        },
+        ms,
+      );
+    })
+    // run() never rejects; this catches a failure while reading the inputs.
+    .catch((err: unknown) => {
+      if (!(err instanceof CairnError))
+        options.logger.error({ err, method: target.name }, "reading the request stream failed");
+      call.fail(toClientError(err));
+    });
 }
 
 function unimplemented(message: string): CairnError {

@@ -33,6 +33,8 @@ export interface RuntimeMetrics {
   effectAttempt(outcome: string): void;
   /** A timer firing: "ok", "retry" or "parked". */
   timerFired(outcome: string): void;
+  /** A promise rejected with nobody handling it (a bug; the node keeps serving). */
+  unhandledRejection(): void;
   /** The Prometheus text exposition of every series. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -192,6 +194,11 @@ export function createMetrics(): RuntimeMetrics {
     labelNames: ["outcome"],
     registers,
   });
+  const unhandled = new Counter({
+    name: "cairn_unhandled_rejections_total",
+    help: "Promises rejected with no handler: each is a bug, logged with its stack; the node kept serving.",
+    registers,
+  });
   const effectsBy = new ChildCache((o) => effects.labels(o));
   const timersBy = new ChildCache((o) => timers.labels(o));
 
@@ -221,6 +228,7 @@ export function createMetrics(): RuntimeMetrics {
     functionConnected: (up) => connected.set(up ? 1 : 0),
     effectAttempt: (outcome) => effectsBy.get(outcome).inc(),
     timerFired: (outcome) => timersBy.get(outcome).inc(),
+    unhandledRejection: () => unhandled.inc(),
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

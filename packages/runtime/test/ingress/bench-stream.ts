@@ -208,7 +208,13 @@ function client(port: number): void {
   };
   process.on("message", (s: Scenario) => {
     const t0 = performance.now();
-    void run[s]().then((n) => process.send?.((n / (performance.now() - t0)) * 1000));
+    run[s]().then(
+      (n) => process.send?.((n / (performance.now() - t0)) * 1000),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
   });
 }
 

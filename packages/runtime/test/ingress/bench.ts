@@ -121,7 +121,13 @@ async function runScenario(s: Scenario, port: number): Promise<Result> {
 
 if (process.env.INGRESS_BENCH_CHILD === "1") {
   process.on("message", (msg: { scenario: Scenario; port: number }) => {
-    void runScenario(msg.scenario, msg.port).then((r) => process.send?.(r));
+    runScenario(msg.scenario, msg.port).then(
+      (r) => process.send?.(r),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
   });
 } else {
   await main();

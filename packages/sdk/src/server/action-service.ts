@@ -1,6 +1,13 @@
 import type * as grpc from "@grpc/grpc-js";
 import { create } from "@bufbuild/protobuf";
-import { ActionOutFrameSchema, ActionOutSchema } from "@cairn/protocol";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import {
+  ActionOutFrameSchema,
+  ActionOutSchema,
+  ActionResponseSchema,
+  CairnError,
+  Code,
+} from "@cairn/protocol";
 import type {
   ActionCommand,
   ActionInFrame,
@@ -8,6 +15,7 @@ import type {
   ActionOutFrame,
   ActionResponse,
 } from "@cairn/protocol";
+import { failureAction } from "../context/outcome.js";
 import { FrameWriter } from "./frame-writer.js";
 import type { ActionDefinition } from "../action/action.js";
 import { ActionDispatcher } from "../action/runner.js";
@@ -35,19 +43,25 @@ export function actionService(
       call: grpc.ServerUnaryCall<ActionCommand, ActionResponse>,
       callback: grpc.sendUnaryData<ActionResponse>,
     ) {
-      void dispatcher.unary(call.request).then((o) => callback(null, o.response));
+      dispatcher.unary(call.request).then(
+        (o) => callback(null, o.response),
+        (err: unknown) => callback(internal(err, env)),
+      );
     },
     handleStreamedIn(
       call: grpc.ServerReadableStream<ActionCommand, ActionResponse>,
       callback: grpc.sendUnaryData<ActionResponse>,
     ) {
-      void dispatcher.streamedIn(incoming(call)).then((o) => callback(null, o.response));
+      dispatcher.streamedIn(incoming(call)).then(
+        (o) => callback(null, o.response),
+        (err: unknown) => callback(internal(err, env)),
+      );
     },
     handleStreamedOut(call: grpc.ServerWritableStream<ActionCommand, ActionResponse>) {
-      void pipe(dispatcher.streamedOut(call.request), call, env);
+      pipe(dispatcher.streamedOut(call.request), call, env);
     },
     handleStreamed(call: grpc.ServerDuplexStream<ActionCommand, ActionResponse>) {
-      void pipe(dispatcher.streamed(incoming(call)), call, env);
+      pipe(dispatcher.streamed(incoming(call)), call, env);
     },
     // Unary calls multiplexed on one stream: each inbound message is a call,
     // answered on the same channel id; answers of one tick share a frame.
@@ -59,17 +73,29 @@ export function actionService(
         for (const message of frame.messages) {
           const command = message.command;
           if (command === undefined) continue;
-          void dispatcher
-            .unary(command)
-            .then((o) =>
+          dispatcher.unary(command).then(
+            (o) =>
               writer.push(
                 create(ActionOutSchema, { channelId: message.channelId, response: o.response }),
               ),
-            );
+            (err: unknown) => {
+              // The dispatcher answers failures itself; this is a bug in it.
+              env.logger({ level: "error", msg: "action call failed", error: describeError(err) });
+              writer.push(
+                create(ActionOutSchema, {
+                  channelId: message.channelId,
+                  response: failureResponse(err),
+                }),
+              );
+            },
+          );
         }
       });
       call.on("end", () => {
-        void writer.idle().then(() => call.end());
+        writer.idle().then(
+          () => call.end(),
+          () => call.end(),
+        );
       });
       call.on("error", () => writer.close());
       call.on("cancelled", () => writer.close());
@@ -95,7 +121,20 @@ async function* incoming(
  * buffer is full, and stops the handler (its generator's `finally` runs) when
  * the client cancels.
  */
-async function pipe(
+function pipe(
+  outcomes: AsyncGenerator<ActionOutcome>,
+  call:
+    | grpc.ServerWritableStream<ActionCommand, ActionResponse>
+    | grpc.ServerDuplexStream<ActionCommand, ActionResponse>,
+  env: ServiceEnv,
+): void {
+  // pipeOutcomes handles its own failures; a rejection here is a bug in it.
+  pipeOutcomes(outcomes, call, env).catch((err: unknown) =>
+    env.logger({ level: "error", msg: "action stream failed", error: describeError(err) }),
+  );
+}
+
+async function pipeOutcomes(
   outcomes: AsyncGenerator<ActionOutcome>,
   call:
     | grpc.ServerWritableStream<ActionCommand, ActionResponse>
@@ -105,7 +144,14 @@ async function pipe(
   let cancelled = false;
   call.on("cancelled", () => {
     cancelled = true;
-    void outcomes.return(undefined);
+    // Runs the handler's `finally`; what it throws there has nobody to go to but the log.
+    outcomes.return(undefined).catch((err: unknown) =>
+      env.logger({
+        level: "warn",
+        msg: "action stream cleanup failed",
+        error: describeError(err),
+      }),
+    );
   });
   try {
     for await (const outcome of outcomes) {
@@ -128,4 +174,23 @@ async function pipe(
     env.logger({ level: "warn", msg: "action stream failed", error: describeError(err) });
     if (!cancelled) call.destroy(err instanceof Error ? err : new Error(String(err)));
   }
+}
+
+/** A failure response for an error that escaped the dispatcher (a bug: it answers failures itself). */
+function failureResponse(err: unknown): ActionResponse {
+  return create(ActionResponseSchema, {
+    clientAction: failureAction(
+      new CairnError(Code.Internal, `the action failed in the SDK: ${messageOf(err)}`),
+    ),
+  });
+}
+
+/** The gRPC status for an error that escaped the dispatcher; logged, since it is a bug. */
+function internal(err: unknown, env: ServiceEnv): Partial<grpc.StatusObject> {
+  env.logger({ level: "error", msg: "action call failed", error: describeError(err) });
+  return { code: GrpcStatus.INTERNAL, details: `the action failed in the SDK: ${messageOf(err)}` };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

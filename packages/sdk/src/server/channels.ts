@@ -126,7 +126,12 @@ export class ChannelMux<
     const run = channel.tail.then(() => this.runStep(channel, commandId, step));
     channel.tail = run;
     this.inFlight.add(run);
-    void run.finally(() => this.inFlight.delete(run));
+    // runStep turns a failing step into a channel failure; a rejection here is a bug in it.
+    run
+      .catch((err: unknown) =>
+        this.logger({ level: "error", msg: "entity step failed", error: describeError(err) }),
+      )
+      .finally(() => this.inFlight.delete(run));
   }
 
   /** Stops taking commands; resolves once every queued one is answered and handed to the stream. */

@@ -101,7 +101,19 @@ function serveChannels<M, Out>(
     for (const message of frame.messages) handler.receive(message);
   });
   // The runtime half-closed: answer what is queued, then end our side.
-  call.on("end", () => void handler.drain().then(() => stream.end()));
+  call.on("end", () => {
+    handler.drain().then(
+      () => stream.end(),
+      (err: unknown) => {
+        env.logger({
+          level: "error",
+          msg: `${kind} stream drain failed`,
+          error: describeError(err),
+        });
+        stream.end();
+      },
+    );
+  });
   call.on("error", (err) => {
     env.logger({ level: "warn", msg: `${kind} stream failed`, error: describeError(err) });
     release();

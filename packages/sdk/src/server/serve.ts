@@ -7,7 +7,7 @@ import {
   grpcServiceDefinition,
 } from "@cairn/protocol";
 import type { Component } from "../component.js";
-import { stderrLogger } from "../log.js";
+import { describeError, stderrLogger } from "../log.js";
 import type { Logger } from "../log.js";
 import { buildSpec, discoveryService, warnUnsupported } from "./discovery.js";
 import { actionService } from "./action-service.js";
@@ -203,7 +203,13 @@ async function shutdown(
 function installSignals(close: () => Promise<void>, logger: Logger): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
     logger({ level: "info", msg: `received ${signal}, shutting down` });
-    void close().then(() => process.exit(0));
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger({ level: "error", msg: "shutdown failed", error: describeError(err) });
+        process.exit(1);
+      },
+    );
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
