@@ -17,13 +17,8 @@ import type { HttpProtocol } from "./http-reply.js";
 import { setReplyHeaders } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RouteMatch } from "./routes.js";
-import {
-  binaryToJson,
-  jsonToBinary,
-  parseJsonBody,
-  transcodeRequest,
-  validateBinary,
-} from "./transcode.js";
+import { binaryToJson, jsonToBinary, parseJsonBody, validateBinary } from "./transcode.js";
+import { transcodeRequest } from "./transcode-request.js";
 import { toClientError, undiscoveredError } from "./status.js";
 import type { Parsed } from "./status.js";
 

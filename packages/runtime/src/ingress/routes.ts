@@ -14,6 +14,8 @@ import type { PathTemplate } from "./path-template.js";
 /** A field reached through a dotted path, with the JSON names to set it. */
 export interface FieldRef {
   readonly jsonPath: readonly string[];
+  /** The proto names of the same path (`cart_id` where `jsonPath` has `cartId`). */
+  readonly protoPath: readonly string[];
   readonly leaf: DescField;
 }
 
@@ -168,6 +170,7 @@ export function resolveFieldPath(
   path: readonly string[],
 ): FieldRef | undefined {
   const jsonPath: string[] = [];
+  const protoPath: string[] = [];
   let current: DescMessage | undefined = message;
   let leaf: DescField | undefined;
   for (const part of path) {
@@ -175,9 +178,10 @@ export function resolveFieldPath(
     leaf = current.fields.find((f) => f.name === part || f.jsonName === part);
     if (leaf === undefined) return undefined;
     jsonPath.push(leaf.jsonName);
+    protoPath.push(leaf.name);
     current = leaf.fieldKind === "message" ? leaf.message : undefined;
   }
-  return leaf === undefined ? undefined : { jsonPath, leaf };
+  return leaf === undefined ? undefined : { jsonPath, protoPath, leaf };
 }
 
 function matchRoute(routes: Route[] | undefined, path: string): RouteMatch | undefined {

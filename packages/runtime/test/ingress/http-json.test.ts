@@ -72,14 +72,65 @@ describe("HTTP/JSON transcoding of google.api.http routes", () => {
     expect(fromBinary(CheckoutShoppingCartSchema, r.dispatcher.last().input).cartId).toBe("c3");
   });
 
-  it("GET with query parameters fills the remaining fields", async () => {
+  it("GET with query parameters fills the remaining fields, never a path-bound one", async () => {
     const r = await start();
-    const res = await fetch(`${r.url}/carts/c4?cart_id=ignored`);
-    // The path variable wins over the query for the same field? No: query is applied after, so it overrides; both are the client's choice.
-    expect(res.status).toBe(200);
     const bad = await fetch(`${r.url}/carts/c4?nope=1`);
     expect(bad.status).toBe(400);
     expect((await bad.json()).message).toContain("unknown query parameter 'nope'");
+  });
+});
+
+describe("a field bound by the path is never taken from the query or the body", () => {
+  const cases: Array<[string, string, string?]> = [
+    ["GET", "/carts/A?cartId=B"],
+    ["GET", "/carts/A?cart_id=B"],
+    ["DELETE", "/carts/A/items/x?cartId=B"],
+    ["DELETE", "/carts/A/items/x?productId=y"],
+    ["POST", "/carts/A/items", JSON.stringify({ cartId: "B", productId: "p", quantity: 1 })],
+    ["POST", "/carts/A/items", JSON.stringify({ cart_id: "B", productId: "p", quantity: 1 })],
+  ];
+  for (const [method, path, body] of cases) {
+    it(`${method} ${path}${body === undefined ? "" : ` ${body}`} is 400 and reaches no entity`, async () => {
+      const r = await start();
+      const res = await fetch(`${r.url}${path}`, {
+        method,
+        ...(body === undefined ? {} : { body, headers: { "content-type": "application/json" } }),
+      });
+      const json = (await res.json()) as { status: string; message: string };
+      expect(res.status, json.message).toBe(400);
+      expect(json.status).toBe("INVALID_ARGUMENT");
+      expect(json.message).toMatch(/bound by the path|in the path/);
+      expect(r.dispatcher.calls).toHaveLength(0);
+    });
+  }
+
+  it("the same value in the path and the query or body is accepted, once", async () => {
+    const r = await start();
+    expect((await fetch(`${r.url}/carts/A?cartId=A`)).status).toBe(200);
+    expect(fromBinary(GetShoppingCartSchema, r.dispatcher.last().input).cartId).toBe("A");
+    const add = await fetch(`${r.url}/carts/A/items`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ cart_id: "A", productId: "p", quantity: 2 }),
+    });
+    expect(add.status).toBe(200);
+    expect(fromBinary(AddLineItemSchema, r.dispatcher.last().input)).toMatchObject({
+      cartId: "A",
+      productId: "p",
+      quantity: 2,
+    });
+  });
+
+  it("a body: * route takes no query parameters", async () => {
+    const r = await start();
+    const res = await fetch(`${r.url}/carts/A/items?quantity=5`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ productId: "p", quantity: 1 }),
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).message).toContain('body: "*"');
+    expect(r.dispatcher.calls).toHaveLength(0);
   });
 });
 

@@ -131,4 +131,45 @@ describe("google.api.http routes of a richer service", () => {
     expect(r.status).toBe(400);
     expect((r.json as { message: string }).message).toContain("test.v1.GetBookRequest.hidden");
   });
+
+  it("refuses a query parameter for a field of the body, a message field or a scalar given twice", async () => {
+    const body = JSON.stringify({ title: "Dune" });
+    const inBody = await call("PATCH", "/v1/shelves/s1/books/b2?book.title=X", body);
+    expect(inBody.status).toBe(400);
+    expect((inBody.json as { message: string }).message).toContain("takes from the body");
+    const nested = await call(
+      "PATCH",
+      "/v1/shelves/s1/books/b2?book.name=shelves/s9/books/b9",
+      body,
+    );
+    expect(nested.status).toBe(400);
+    expect((nested.json as { message: string }).message).toContain("bound by the path");
+    const message = await call("GET", "/v1/shelves/s1/books/b2?author=Ann");
+    expect(message.status).toBe(400);
+    expect((message.json as { message: string }).message).toContain("author.<field>");
+    const twice = await call("GET", "/v1/shelves/s1/books/b2?hidden=true&hidden=false");
+    expect(twice.status).toBe(400);
+    expect((twice.json as { message: string }).message).toContain("not repeated");
+    expect(running?.dispatcher.calls).toHaveLength(0);
+  });
+
+  it("lets the query fill a field beside the body field, and a nested body value that agrees with the path", async () => {
+    const r = await call(
+      "PATCH",
+      "/v1/shelves/s1/books/b2?name=other",
+      JSON.stringify({ name: "shelves/s1/books/b2", title: "Dune" }),
+    );
+    expect(r.status).toBe(200);
+    expect(decode(schema("test.v1.UpdateBookRequest"), r.input)).toMatchObject({
+      name: "other",
+      book: { name: "shelves/s1/books/b2", title: "Dune" },
+    });
+    const clash = await call(
+      "PATCH",
+      "/v1/shelves/s1/books/b2",
+      JSON.stringify({ name: "shelves/s9/books/b9" }),
+    );
+    expect(clash.status).toBe(400);
+    expect((clash.json as { message: string }).message).toContain("the path decides");
+  });
 });
