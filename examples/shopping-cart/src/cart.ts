@@ -37,6 +37,9 @@ export function applyCartEvent(state: CartState, event: CartEvent): CartState {
   }
 }
 
+/** The most of one product a cart line holds: `LineItem.quantity` is an int32. */
+export const MAX_QUANTITY = 2_147_483_647;
+
 function refuseIfCheckedOut(state: CartState, cartId: string): void {
   if (state.checkedOut) {
     throw new CommandError(
@@ -61,6 +64,14 @@ export const cart = eventSourcedEntity(ShoppingCart, {
         throw new CommandError(
           Code.InvalidArgument,
           `quantity must be positive, got ${cmd.quantity} for product '${cmd.productId}'`,
+        );
+      }
+      // Quantities are int32 on the wire: a sum beyond it could never be read back.
+      const held = state.items[cmd.productId]?.quantity ?? 0;
+      if (held + cmd.quantity > MAX_QUANTITY) {
+        throw new CommandError(
+          Code.OutOfRange,
+          `cannot add ${cmd.quantity} of product '${cmd.productId}': the cart holds ${held} and a line holds at most ${MAX_QUANTITY}`,
         );
       }
       ctx.emit({

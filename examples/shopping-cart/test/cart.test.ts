@@ -2,7 +2,7 @@
 import { Code } from "@cairn/sdk";
 import { createEventSourcedTestKit } from "@cairn/sdk/testkit";
 import { describe, expect, it } from "vitest";
-import { cart } from "../src/cart.js";
+import { cart, MAX_QUANTITY } from "../src/cart.js";
 
 const apple = { cartId: "c1", productId: "apple", name: "Apple", quantity: 3 };
 
@@ -30,6 +30,20 @@ describe("shopping cart entity", () => {
     expect(r.error?.message).toMatch(/quantity must be positive/);
     expect(r.events).toEqual([]);
     expect(kit.sequence).toBe(1);
+  });
+
+  it("refuses with OUT_OF_RANGE an add that would overflow the int32 quantity, and changes nothing", async () => {
+    const kit = createEventSourcedTestKit(cart, { entityId: "c1" });
+    expect(
+      (await kit.call("addItem", { ...apple, quantity: MAX_QUANTITY - 1 })).error,
+    ).toBeUndefined();
+    expect((await kit.call("addItem", { ...apple, quantity: 1 })).error).toBeUndefined();
+    const r = await kit.call("addItem", { ...apple, quantity: 1 });
+    expect(r.error?.code).toBe(Code.OutOfRange);
+    expect(r.error?.message).toMatch(/holds 2147483647 and a line holds at most 2147483647/);
+    expect(r.events).toEqual([]);
+    const got = await kit.call("getCart", { cartId: "c1" });
+    expect(got.reply?.items[0]?.quantity).toBe(MAX_QUANTITY);
   });
 
   it("removes items and answers NOT_FOUND for a product not in the cart", async () => {

@@ -34,6 +34,18 @@ afterAll(async () => {
 });
 
 describe("shopping cart over HTTP/JSON", () => {
+  it("refuses an add that would overflow a line's int32 quantity; the cart stays readable", async () => {
+    const add = (quantity: number) =>
+      http("POST", `${url}/carts/overflow/items`, { productId: "p", name: "P", quantity });
+    expect((await add(2_147_483_647)).status).toBe(200);
+    const refused = await add(1);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ status: "OUT_OF_RANGE" });
+    const cart = await http("GET", `${url}/carts/overflow`);
+    expect(cart.status).toBe(200);
+    expect(cart.body).toMatchObject({ items: [{ productId: "p", quantity: 2_147_483_647 }] });
+  });
+
   it("adds, reads, removes items and checks out through the google.api.http routes", async () => {
     expect(
       (
