@@ -2,6 +2,18 @@
 import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/** One `no-restricted-imports` entry: the general patterns plus `patterns`. */
+function restrictImports(files, patterns, ignores = []) {
+  const general = ["@cairn/cli", "../../*/src/*"];
+  return [
+    {
+      files,
+      ...(ignores.length > 0 ? { ignores } : {}),
+      rules: { "no-restricted-imports": ["error", { patterns: [...general, ...patterns] }] },
+    },
+  ];
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -37,26 +49,30 @@ export default tseslint.config(
     files: ["packages/*/src/**/*.ts"],
     rules: { "no-console": "error" },
   },
-  {
-    // Dependencies point one way: protocol and crdt import nothing of ours,
-    // a user function never pulls server code.
-    files: ["packages/protocol/src/**/*.ts", "packages/crdt/src/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["@cairn/*"] }] },
-  },
-  {
-    files: ["packages/sdk/src/**/*.ts"],
-    rules: {
-      "no-restricted-imports": [
-        "error",
-        { patterns: ["@cairn/runtime", "@cairn/cli", "**/runtime/src/**"] },
-      ],
-    },
-  },
-  {
-    files: ["packages/*/src/**/*.ts"],
-    ignores: ["packages/cli/src/**"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["@cairn/cli", "../../*/src/*"] }] },
-  },
+  // Dependencies point one way. ESLint applies only the last matching
+  // `no-restricted-imports` entry to a file, so each entry below repeats the
+  // general rule (no package reaches into another's src/ or into the CLI).
+  ...restrictImports(["packages/*/src/**/*.ts"], [], ["packages/cli/src/**"]),
+  // protocol and crdt import nothing of ours.
+  ...restrictImports(["packages/protocol/src/**/*.ts", "packages/crdt/src/**/*.ts"], ["@cairn/*"]),
+  // A user function never pulls server code.
+  ...restrictImports(["packages/sdk/src/**/*.ts"], ["@cairn/runtime", "**/runtime/src/**"]),
+  // Inside the runtime: core routes and carries out replies without knowing
+  // how entities are hosted (a shard router stands between them in a cluster);
+  // the store knows nothing above it; the ingress speaks only to core.
+  ...restrictImports(
+    ["packages/runtime/src/core/**/*.ts"],
+    ["**/host/**", "**/ingress/**", "**/ops/**"],
+  ),
+  ...restrictImports(
+    ["packages/runtime/src/store/**/*.ts"],
+    ["**/core/**", "**/host/**", "**/ingress/**", "**/ops/**"],
+  ),
+  ...restrictImports(
+    ["packages/runtime/src/ingress/**/*.ts"],
+    ["**/host/**", "**/store/**", "**/ops/**"],
+  ),
+  ...restrictImports(["packages/runtime/src/host/**/*.ts"], ["**/ingress/**", "**/ops/**"]),
   {
     files: ["**/test/**/*.ts", "bench/**/*.ts", "packages/cli/src/**/*.ts"],
     rules: {

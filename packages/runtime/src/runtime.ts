@@ -4,13 +4,18 @@
  */
 import { readFileSync } from "node:fs";
 import { createAdminApi } from "./admin-api-impl.js";
-import type { Catalog } from "./core/types.js";
+import { ActionCalls } from "./core/action-calls.js";
+import { systemClock } from "./core/clock.js";
+import type { Clock } from "./core/clock.js";
+import { Replies } from "./core/replies.js";
 import { Router } from "./core/router.js";
+import { storedCallResolver } from "./core/stored-calls.js";
+import type { Catalog } from "./core/types.js";
 import type { DiscoveredCatalog } from "./host/catalog.js";
 import { createActionHandler } from "./host/actions.js";
 import { EntityHost } from "./host/entity-host.js";
 import { eventSourcedKind } from "./host/kinds/event-sourced.js";
-import { durableExtras } from "./host/kinds/extras.js";
+import { durableExtras } from "./core/reply-work.js";
 import { OutboxDeliverer } from "./core/outbox.js";
 import { TimerScheduler } from "./core/timers.js";
 import { valueKind } from "./host/kinds/value.js";
@@ -50,6 +55,8 @@ export interface Runtime {
 export interface RuntimeDeps {
   readonly logger?: Logger;
   readonly metrics?: RuntimeMetrics;
+  /** Time and timeouts; default the system clock. */
+  readonly clock?: Clock;
 }
 
 const VERSION = (
@@ -74,6 +81,7 @@ export function createRuntime(options: RuntimeOptionsInput, deps: RuntimeDeps = 
 class RuntimeImpl implements Runtime {
   private readonly logger: Logger;
   private readonly metrics: RuntimeMetrics;
+  private readonly clock: Clock;
   private store: Store | undefined;
   private connection: FunctionConnection | undefined;
   private host: EntityHost | undefined;
@@ -90,6 +98,7 @@ class RuntimeImpl implements Runtime {
   ) {
     this.logger = deps.logger ?? createLogger({ level: options.logLevel, name: "cairn-runtime" });
     this.metrics = deps.metrics ?? createMetrics();
+    this.clock = deps.clock ?? systemClock;
   }
 
   unhandledRejection(reason: unknown): void {
@@ -126,18 +135,26 @@ class RuntimeImpl implements Runtime {
         `${o.host === "0.0.0.0" || o.host === "::" ? "127.0.0.1" : o.host}:${this.ports.ingress}`,
     });
     this.connection = connection;
-    // The router needs the host and the host's entities call back into the router.
-    const late: { router?: Router } = {};
     const store = this.store;
+    // Replies dispatch forwards and effects through the router, which is
+    // built last: it needs the host, whose entities use the replies.
+    const late: { router?: Router } = {};
+    const replies = new Replies({
+      catalog: () => this.current,
+      dispatcher: () => late.router!,
+      stored: () => this.wakeWork(),
+      maxTimerPayloadBytes: o.maxTimerPayloadBytes,
+    });
     const env: EntityEnv = {
       logger: this.logger,
+      clock: this.clock,
       metrics: this.metrics,
       mailboxCapacity: o.mailboxCapacity,
       commandTimeoutMs: o.commandTimeoutMs,
       connection,
       reportError: (m, s, e) => connection.reportError(m, s, e),
-      checkReply: (inv, reply) => late.router!.checkReply(inv, reply),
-      release: (inv, reply) => late.router!.release(inv, reply),
+      checkReply: (inv, reply) => replies.check(inv, reply),
+      release: (inv, reply) => replies.release(inv, reply),
       activated: (e) => {
         this.metrics.entityActivated(e.service.desc.typeName);
         this.metrics.activeEntities(e.service.desc.typeName, 1);
@@ -156,20 +173,16 @@ class RuntimeImpl implements Runtime {
       commandTimeoutMs: o.commandTimeoutMs,
       mux: () => connection.actions,
     });
-    const router = new Router(() => this.current, host, actions, this.logger, {
-      store,
-      stored: () => this.wakeWork(),
-      timeoutMs: o.commandTimeoutMs,
-      maxTimerPayloadBytes: o.maxTimerPayloadBytes,
-    });
+    const router = new Router(host, new ActionCalls(actions, replies, store));
     late.router = router;
     const dispatch = (inv: Parameters<Router["dispatch"]>[0]) => router.dispatch(inv);
-    const resolve = (call: Parameters<Router["resolveCall"]>[0]) => router.resolveCall(call);
+    const resolve = storedCallResolver(() => this.current, this.clock, o.commandTimeoutMs);
     this.outbox = new OutboxDeliverer({
       store,
       resolve,
       dispatch,
       logger: this.logger,
+      clock: this.clock,
       onAttempt: (outcome) => this.metrics.effectAttempt(outcome),
     });
     this.timers = new TimerScheduler({
@@ -177,6 +190,7 @@ class RuntimeImpl implements Runtime {
       resolve,
       dispatch,
       logger: this.logger,
+      clock: this.clock,
       onFired: (outcome) => this.metrics.timerFired(outcome),
     });
     this.ingress = createIngress({

@@ -7,13 +7,11 @@
  */
 import { CairnError } from "@cairn/protocol";
 import type { Logger } from "pino";
-import type { DurableWorkStore, OutboxEntry, StoredCall } from "../store/durable-work.js";
+import type { DurableWorkStore, OutboxEntry } from "../store/durable-work.js";
+import { every, systemClock } from "./clock.js";
+import type { CancelTimeout, Clock } from "./clock.js";
+import type { CallResolver } from "./stored-calls.js";
 import type { Invocation } from "./types.js";
-
-/** Turns a stored call into an invocation, or explains why it cannot be made now. */
-export type CallResolver = (
-  call: StoredCall,
-) => { value: Invocation } | { error: CairnError; permanent: boolean };
 
 /** Options of {@link OutboxDeliverer}. */
 export interface OutboxOptions {
@@ -24,6 +22,8 @@ export interface OutboxOptions {
   readonly onAttempt?: (outcome: "delivered" | "retry") => void;
   readonly pollIntervalMs?: number;
   readonly batch?: number;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** Backoff after `attempts` failures: 200 ms doubling, capped at one minute. */
@@ -35,12 +35,13 @@ export class OutboxDeliverer {
   private running = false;
   private again = false;
   private stopped = false;
-  private readonly poller: NodeJS.Timeout;
+  private readonly stopPolling: CancelTimeout;
   private readonly inFlight = new Set<number>();
+  private readonly clock: Clock;
 
   constructor(private readonly options: OutboxOptions) {
-    this.poller = setInterval(() => this.wake(), options.pollIntervalMs ?? 1_000);
-    this.poller.unref();
+    this.clock = options.clock ?? systemClock;
+    this.stopPolling = every(this.clock, options.pollIntervalMs ?? 1_000, () => this.wake());
   }
 
   /** Delivers what is due now (called after commits that add entries). */
@@ -64,12 +65,15 @@ export class OutboxDeliverer {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.poller);
+    this.stopPolling();
   }
 
   private async drain(): Promise<void> {
     try {
-      const entries = await this.options.store.loadOutbox(Date.now(), this.options.batch ?? 200);
+      const entries = await this.options.store.loadOutbox(
+        this.clock.now(),
+        this.options.batch ?? 200,
+      );
       await Promise.all(
         entries.filter((e) => !this.inFlight.has(e.id)).map((e) => this.deliver(e)),
       );
@@ -96,9 +100,11 @@ export class OutboxDeliverer {
         "asynchronous effect failed; it stays in the outbox and will be retried",
       );
       this.options.onAttempt?.("retry");
-      await this.options.store.retryOutbox(entry.id, Date.now() + delay).catch((err2: unknown) => {
-        this.options.logger.error({ err: err2 }, "could not record an outbox retry");
-      });
+      await this.options.store
+        .retryOutbox(entry.id, this.clock.now() + delay)
+        .catch((err2: unknown) => {
+          this.options.logger.error({ err: err2 }, "could not record an outbox retry");
+        });
     } finally {
       this.inFlight.delete(entry.id);
     }

@@ -11,8 +11,10 @@
 import { CairnError } from "@cairn/protocol";
 import type { Logger } from "pino";
 import type { DurableWorkStore, TimerEntry } from "../store/durable-work.js";
+import { systemClock } from "./clock.js";
+import type { CancelTimeout, Clock } from "./clock.js";
 import { backoffMs } from "./outbox.js";
-import type { CallResolver } from "./outbox.js";
+import type { CallResolver } from "./stored-calls.js";
 import type { Invocation } from "./types.js";
 
 /** Options of {@link TimerScheduler}. */
@@ -23,17 +25,22 @@ export interface TimerOptions {
   readonly logger: Logger;
   readonly onFired?: (outcome: "ok" | "retry" | "parked") => void;
   readonly batch?: number;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /** Longest single wait; a refresh every so often also catches clock jumps. */
 const MAX_WAIT_MS = 30_000;
 
 export class TimerScheduler {
-  private timeout: NodeJS.Timeout | undefined;
+  private cancel: CancelTimeout | undefined;
   private firing = false;
   private stopped = false;
+  private readonly clock: Clock;
 
-  constructor(private readonly options: TimerOptions) {}
+  constructor(private readonly options: TimerOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   /** Re-reads the next due time (call after commits that change timers). */
   refresh(): void {
@@ -44,34 +51,36 @@ export class TimerScheduler {
       (due) => this.arm(due),
       (err: unknown) => {
         this.options.logger.error({ err }, "could not read timers; retrying");
-        this.arm(Date.now() + 1_000);
+        this.arm(this.clock.now() + 1_000);
       },
     );
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timeout);
+    this.cancel?.();
   }
 
   private arm(due: number | undefined): void {
-    clearTimeout(this.timeout);
+    this.cancel?.();
     if (this.stopped) return;
     const wait =
-      due === undefined ? MAX_WAIT_MS : Math.min(Math.max(0, due - Date.now()), MAX_WAIT_MS);
-    this.timeout = setTimeout(() => {
+      due === undefined ? MAX_WAIT_MS : Math.min(Math.max(0, due - this.clock.now()), MAX_WAIT_MS);
+    this.cancel = this.clock.timeout(wait, () => {
       // fire() logs its own failures; reaching this handler is a bug in it.
       this.fire().catch((err: unknown) =>
         this.options.logger.error({ err }, "timer firing failed"),
       );
-    }, wait);
-    this.timeout.unref();
+    });
   }
 
   private async fire(): Promise<void> {
     this.firing = true;
     try {
-      const due = await this.options.store.loadDueTimers(Date.now(), this.options.batch ?? 200);
+      const due = await this.options.store.loadDueTimers(
+        this.clock.now(),
+        this.options.batch ?? 200,
+      );
       await Promise.all(due.map((t) => this.fireOne(t)));
     } catch (err) {
       this.options.logger.error({ err }, "could not fire timers; retrying");
@@ -122,7 +131,7 @@ export class TimerScheduler {
       timer.owner,
       timer.name,
       timer.generation,
-      Date.now() + delay,
+      this.clock.now() + delay,
     );
   }
 

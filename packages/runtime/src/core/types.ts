@@ -5,6 +5,7 @@
  * that owns it and resolves with the reply, or rejects with a CairnError.
  */
 import type { DescMethod, DescService, Registry } from "@bufbuild/protobuf";
+import type { ClientAction, SideEffect, TimerAction } from "@cairn/protocol";
 
 /**
  * Metadata key carrying the components waiting on a call (`svc/id > svc/id`),
@@ -48,6 +49,11 @@ export interface Invocation {
   readonly method: DescMethod;
   /** The request message, binary protobuf of method.input. */
   readonly input: Uint8Array;
+  /**
+   * The entity key of `input`, when whoever built the invocation decoded the
+   * message already (the ingress does); the router decodes it otherwise.
+   */
+  readonly entityKey?: string;
   readonly metadata: Metadata;
   /** Absolute deadline, epoch milliseconds; undefined = runtime default. */
   readonly deadline?: number;
@@ -55,6 +61,14 @@ export interface Invocation {
   readonly signal?: AbortSignal;
 }
 
+/** What a component answers to one command: the part every kind shares. */
+export interface ComponentReply {
+  readonly clientAction?: ClientAction | undefined;
+  readonly sideEffects: readonly SideEffect[];
+  readonly timers: readonly TimerAction[];
+}
+
+/** The answer to an invocation. */
 export interface InvocationResult {
   /** The response message, binary protobuf of method.output. */
   readonly output: Uint8Array;

@@ -19,7 +19,7 @@ import type { ActionCommand, ActionResponse } from "@cairn/protocol";
 import type { StreamInvocation } from "../core/types.js";
 import type { ActionHandlerOptions } from "./actions.js";
 import { extendChain } from "./kinds/channel-messages.js";
-import { messageAny, toWireMetadata } from "./payloads.js";
+import { messageAny, toWireMetadata } from "../core/payloads.js";
 
 const def = grpcServiceDefinition(Actions);
 

@@ -15,11 +15,11 @@ import {
 } from "@cairn/protocol";
 import type { ActionCommand, ActionIn, ActionOut, ActionResponse } from "@cairn/protocol";
 import type { ChannelMux } from "./channel-mux.js";
-import type { ActionHandler } from "../core/router.js";
+import type { ActionHandler } from "../core/action-calls.js";
 import type { Invocation } from "../core/types.js";
 import { streamAction } from "./action-streams.js";
 import { extendChain } from "./kinds/channel-messages.js";
-import { messageAny, toWireMetadata } from "./payloads.js";
+import { messageAny, toWireMetadata } from "../core/payloads.js";
 
 const def = grpcServiceDefinition(Actions);
 

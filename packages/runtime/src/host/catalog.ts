@@ -4,8 +4,8 @@
  * a wrong contract is reported once at discovery, with the fix, instead of
  * failing every request.
  */
-import { fromBinary, getOption, createFileRegistry } from "@bufbuild/protobuf";
-import type { DescField, DescMessage, DescService, FileRegistry } from "@bufbuild/protobuf";
+import { fromBinary, createFileRegistry } from "@bufbuild/protobuf";
+import type { DescService, FileRegistry } from "@bufbuild/protobuf";
 import {
   FileDescriptorSetSchema,
   file_google_protobuf_any,
@@ -18,8 +18,9 @@ import {
   file_google_protobuf_wrappers,
 } from "@bufbuild/protobuf/wkt";
 import type { FileDescriptorProto } from "@bufbuild/protobuf/wkt";
-import { ComponentKind as WireKind, entity_key } from "@cairn/protocol";
+import { ComponentKind as WireKind } from "@cairn/protocol";
 import type { Spec } from "@cairn/protocol";
+import { entityKeyFields } from "../core/entity-key.js";
 import type { Catalog, ComponentKind, ServiceEntry } from "../core/types.js";
 
 const WELL_KNOWN = new Map<string, FileDescriptorProto>(
@@ -105,20 +106,6 @@ function parseDescriptors(bytes: Uint8Array): { value: FileRegistry } | { error:
       error: `the user function sent an unusable descriptor set: ${(err as Error).message}`,
     };
   }
-}
-
-const keyCache = new WeakMap<DescMessage, readonly DescField[]>();
-
-/** Request fields annotated with (cairn.entity_key), in field-number order. */
-export function entityKeyFields(message: DescMessage): readonly DescField[] {
-  let fields = keyCache.get(message);
-  if (fields === undefined) {
-    fields = message.fields
-      .filter((f) => getOption(f, entity_key))
-      .sort((a, b) => a.number - b.number);
-    keyCache.set(message, fields);
-  }
-  return fields;
 }
 
 function checkEntityKeys(service: DescService): string | undefined {

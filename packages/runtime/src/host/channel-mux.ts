@@ -14,6 +14,19 @@ export interface ChannelListener<Out> {
   onLost(error: Error): void;
 }
 
+/**
+ * The channels an entity uses: what {@link ChannelMux} offers an entity, and
+ * what a test's stand-in function implements.
+ */
+export interface EntityChannels<In, Out> {
+  /** Opens a channel; undefined when the stream is down. */
+  openChannel(listener: ChannelListener<Out>): bigint | undefined;
+  /** Forgets a channel (after sending its close, or after a failure). */
+  closeChannel(id: bigint): void;
+  /** Queues a message for the next frame. */
+  send(message: In): void;
+}
+
 /** A frame as the protocol defines them: a list of messages. */
 export interface Frame<M> {
   readonly messages: readonly M[];
@@ -22,7 +35,11 @@ export interface Frame<M> {
 /** Upper bound of messages in one frame, to keep frames well under message limits. */
 const MAX_FRAME_MESSAGES = 2_000;
 
-export class ChannelMux<In, Out extends { readonly channelId: bigint }> {
+/** Channels of many entities over one gRPC stream. */
+export class ChannelMux<In, Out extends { readonly channelId: bigint }> implements EntityChannels<
+  In,
+  Out
+> {
   private stream: ClientDuplexStream<unknown, Frame<Out>> | undefined;
   private readonly channels = new Map<bigint, ChannelListener<Out>>();
   private nextChannel = 1n;

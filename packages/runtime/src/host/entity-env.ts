@@ -1,15 +1,9 @@
 /** What an entity needs from its host; one object shared by all entities. */
-import type { CairnError, ClientAction, SideEffect, TimerAction } from "@cairn/protocol";
+import type { CairnError } from "@cairn/protocol";
 import type { Logger } from "pino";
-import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
+import type { Clock } from "../core/clock.js";
+import type { ComponentReply, Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
 import type { HostMetrics } from "./metrics.js";
-
-/** The part of a reply every component kind shares. */
-export interface ComponentReply {
-  readonly clientAction?: ClientAction | undefined;
-  readonly sideEffects: readonly SideEffect[];
-  readonly timers: readonly TimerAction[];
-}
 
 /** An entity as the host's callbacks see it. */
 export interface EntityInfo {
@@ -17,8 +11,11 @@ export interface EntityInfo {
   readonly entityId: string;
 }
 
+/** The host's services every entity shares. */
 export interface EntityEnv {
   readonly logger: Logger;
+  /** Time and timeouts (command deadlines, passivation); a manual clock in tests. */
+  readonly clock: Clock;
   readonly metrics: HostMetrics;
   readonly mailboxCapacity: number;
   readonly commandTimeoutMs: number;

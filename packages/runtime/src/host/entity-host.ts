@@ -4,10 +4,12 @@
  * and drains them on shutdown.
  */
 import { CairnError, Code, codeName } from "@cairn/protocol";
+import { every } from "../core/clock.js";
+import type { CancelTimeout } from "../core/clock.js";
 import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
 import type { EntityEnv } from "./entity-env.js";
 import { Entity } from "./entity.js";
-import type { EntityKind, EntityReply } from "./entity.js";
+import type { EntityKind, EntityReply } from "./entity-kind.js";
 
 // The host stores entities of every kind side by side; their type
 // parameters only matter inside each entity.
@@ -22,9 +24,10 @@ export interface EntityKinds {
   readonly value_entity: AnyKind;
 }
 
+/** The active entities of this node. */
 export class EntityHost {
   private readonly entities = new Map<string, AnyEntity>();
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly stopSweeping: CancelTimeout;
   private draining = false;
 
   constructor(
@@ -32,8 +35,7 @@ export class EntityHost {
     private readonly kinds: EntityKinds,
     sweepIntervalMs = 1_000,
   ) {
-    this.sweeper = setInterval(() => this.sweep(), sweepIntervalMs);
-    this.sweeper.unref();
+    this.stopSweeping = every(env.clock, sweepIntervalMs, () => this.sweep());
   }
 
   /** Number of entity instances in memory. */
@@ -92,7 +94,7 @@ export class EntityHost {
   }
 
   /** Passivates entities idle longer than their component's timeout. */
-  sweep(now = Date.now()): void {
+  sweep(now = this.env.clock.now()): void {
     for (const [key, entity] of this.entities) {
       const timeout = entity.service.passivationTimeoutMs ?? 30_000;
       if (entity.idle && now - entity.lastActive >= timeout) {
@@ -107,11 +109,12 @@ export class EntityHost {
   /** Refuses new commands, waits (bounded) for in-flight ones, then passivates all. */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
+    // Real time, not the injected clock: draining waits for real work to finish.
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && [...this.entities.values()].some((e) => !e.idle)) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.sweep(Infinity);
-    clearInterval(this.sweeper);
+    this.stopSweeping();
   }
 }

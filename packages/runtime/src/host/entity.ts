@@ -9,54 +9,21 @@
  * a channel's commands one at a time, in order, so semantics are those of one
  * command at a time; a hot entity just stops paying a round trip per
  * command). A reply's state change is persisted before the reply is
- * released: replies queue in `committing` and all changes that gathered
- * while a commit was in flight go to the store as ONE write (all-or-none for
- * the group). That keeps a hot entity's throughput bound by commands per
- * fsync, not fsyncs per second, while preserving the rules: nothing is
- * released before it is durable, and a reply that read state (even a pure
- * query) waits for the commits before it. If a commit fails, every reply
+ * released, in groups (entity-commits.ts). If a commit fails, every reply
  * computed on top of it fails too and the entity restarts from the store.
  */
 import { CairnError, Code } from "@cairn/protocol";
-import type { ChannelFailure } from "@cairn/protocol";
+import type { CancelTimeout } from "../core/clock.js";
+import { storeError } from "../core/store-errors.js";
 import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
-import { SequenceConflictError } from "../store/types.js";
 import type { EntityRef } from "../store/types.js";
-import type { ChannelListener, ChannelMux } from "./channel-mux.js";
-import type { ComponentReply, EntityEnv } from "./entity-env.js";
+import type { ChannelListener } from "./channel-mux.js";
+import { CommitQueue } from "./entity-commits.js";
+import type { Replied } from "./entity-commits.js";
+import type { EntityKind, EntityReply } from "./entity-kind.js";
+import type { EntityEnv } from "./entity-env.js";
 
-/** A reply of any entity kind: the common part plus the kind's state change. */
-export interface EntityReply extends ComponentReply {
-  readonly commandId: bigint;
-}
-
-/** What is kind-specific about an entity. One object per kind, shared by its entities. */
-export interface EntityKind<
-  In,
-  Out extends { readonly channelId: bigint },
-  R extends EntityReply,
-  Loaded,
-> {
-  /** The current stream multiplexer of this kind (replaced on reconnect). */
-  mux(): ChannelMux<In, Out>;
-  /** Reads what activation needs, and the position (sequence or version) it is at. */
-  load(ref: EntityRef): Promise<{ loaded: Loaded; position: number }>;
-  initMessages(channel: bigint, serviceName: string, entityId: string, loaded: Loaded): In[];
-  commandMessage(channel: bigint, id: bigint, invocation: Invocation, entityId: string): In;
-  closeMessage(channel: bigint): In;
-  /** A reply or a channel failure; undefined for messages the entity ignores. */
-  decode(message: Out): { reply: R } | { failure: ChannelFailure } | undefined;
-  /** True when the reply changes state (a failure must not). */
-  changesState(reply: R): boolean;
-  /**
-   * True when a reply must be the last of its write group (an event-sourced
-   * snapshot is stored at the sequence of the group's last event, so a reply
-   * carrying one closes the group).
-   */
-  endsGroup?(reply: R): boolean;
-  /** Persists the state changes of consecutive replies as one write; resolves to the new position. */
-  persist(ref: EntityRef, position: number, batch: readonly R[]): Promise<number>;
-}
+export type { EntityKind, EntityReply } from "./entity-kind.js";
 
 interface Pending {
   readonly invocation: Invocation;
@@ -68,20 +35,16 @@ interface Pending {
 interface InFlight {
   readonly command: Pending;
   readonly id: bigint;
-  readonly timer: NodeJS.Timeout;
+  readonly cancelTimer: CancelTimeout;
 }
 
 /**
  * Commands sent to the function and not answered yet. Bounded so that a
  * restart never has to re-queue more than this many.
  */
-const PIPELINE_WINDOW = 32;
+export const PIPELINE_WINDOW = 32;
 
-interface Replied<R> {
-  readonly command: Pending;
-  readonly reply: R;
-}
-
+/** One active entity instance; see the module doc. */
 export class Entity<
   In,
   Out extends { readonly channelId: bigint },
@@ -94,12 +57,11 @@ export class Entity<
   /** Sent to the function, oldest first; replies come in this order. */
   private readonly inFlight: InFlight[] = [];
   private nextCommandId = 1n;
-  private readonly committing: Replied<R>[] = [];
-  private commitRunning = false;
+  private readonly commits: CommitQueue<Pending, R>;
   /** Sequence of the last durable event, or version of the durable state. */
   private position = 0;
   /** Epoch ms of the last activity, for passivation. */
-  lastActive = Date.now();
+  lastActive: number;
   private closed = false;
 
   constructor(
@@ -107,7 +69,22 @@ export class Entity<
     readonly entityId: string,
     private readonly env: EntityEnv,
     private readonly kind: EntityKind<In, Out, R, Loaded>,
-  ) {}
+  ) {
+    this.lastActive = env.clock.now();
+    this.commits = new CommitQueue<Pending, R>({
+      changesState: (reply) => kind.changesState(reply),
+      endsGroup: (reply) => kind.endsGroup?.(reply) === true,
+      persist: async (batch) => {
+        this.position = await kind.persist(this.ref, this.position, batch);
+      },
+      release: (r) => this.release(r),
+      failed: (err, lost) => this.persistFailed(err, lost),
+      settled: () => {
+        this.lastActive = this.env.clock.now();
+        this.pump();
+      },
+    });
+  }
 
   private get ref(): EntityRef {
     return {
@@ -125,8 +102,7 @@ export class Entity<
     return (
       this.mailbox.length === 0 &&
       this.inFlight.length === 0 &&
-      this.committing.length === 0 &&
-      !this.commitRunning &&
+      !this.commits.busy &&
       !this.activating
     );
   }
@@ -142,17 +118,15 @@ export class Entity<
       return Promise.reject(
         new CairnError(
           Code.ResourceExhausted,
-          `entity ${this.label} is overloaded: ${this.mailbox.length + this.inFlight.length} commands are queued (mailbox capacity ${this.env.mailboxCapacity}); retry later`,
+          `entity ${this.label} is overloaded: ${this.mailbox.length + this.inFlight.length} commands are queued (mailbox capacity ${this.env.mailboxCapacity}, runtime option --mailbox-capacity); retry later`,
         ),
       );
     }
-    const deadline = Math.min(
-      invocation.deadline ?? Infinity,
-      Date.now() + this.env.commandTimeoutMs,
-    );
+    const now = this.env.clock.now();
+    const deadline = Math.min(invocation.deadline ?? Infinity, now + this.env.commandTimeoutMs);
     return new Promise<InvocationResult>((resolve, reject) => {
       this.mailbox.push({ invocation, deadline, resolve, reject });
-      this.lastActive = Date.now();
+      this.lastActive = now;
       this.pump();
     });
   }
@@ -173,7 +147,7 @@ export class Entity<
         this.mailbox.unshift(next);
         // Re-activation reads the journal: wait until our own commits landed
         // and every reply computed on the old channel is settled.
-        if (this.commitRunning || this.committing.length > 0 || this.inFlight.length > 0) return;
+        if (this.commits.busy || this.inFlight.length > 0) return;
         this.activate().catch((err: unknown) => this.fault(err));
         return;
       }
@@ -188,7 +162,7 @@ export class Entity<
       if (next === undefined) return undefined;
       if (next.invocation.signal?.aborted) {
         next.reject(new CairnError(Code.Canceled, "the client cancelled the call"));
-      } else if (Date.now() >= next.deadline) {
+      } else if (this.env.clock.now() >= next.deadline) {
         next.reject(
           new CairnError(
             Code.DeadlineExceeded,
@@ -201,11 +175,10 @@ export class Entity<
 
   private send(command: Pending, channel: bigint): void {
     const id = this.nextCommandId++;
-    const inv = command.invocation;
-    const timeoutMs = Math.max(0, command.deadline - Date.now());
-    const timer = setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs);
-    this.inFlight.push({ command, id, timer });
-    this.kind.mux().send(this.kind.commandMessage(channel, id, inv, this.entityId));
+    const timeoutMs = Math.max(0, command.deadline - this.env.clock.now());
+    const cancelTimer = this.env.clock.timeout(timeoutMs, () => this.onTimeout(id, timeoutMs));
+    this.inFlight.push({ command, id, cancelTimer });
+    this.kind.mux().send(this.kind.commandMessage(channel, id, command.invocation, this.entityId));
   }
 
   private onTimeout(id: bigint, ms: number): void {
@@ -227,33 +200,34 @@ export class Entity<
   onMessage(message: Out): void {
     const decoded = this.kind.decode(message);
     if (decoded === undefined) return;
-    if ("reply" in decoded) this.onReply(decoded.reply);
-    else {
-      const f = decoded.failure;
-      this.env.logger.warn(
-        { entity: this.label, code: f.code, message: f.message },
-        "entity failed in the user function; restarting it",
-      );
-      // The command it names (or the oldest one) fails; the others run again
-      // after re-activation, so a poison command cannot loop forever.
-      const culprit = this.inFlight.find((x) => x.id === f.commandId) ?? this.inFlight[0];
-      this.restart(
-        "failure",
-        new CairnError(
-          f.code === 0 ? Code.Internal : f.code,
-          f.message || "entity failed in the user function",
-        ),
-        culprit?.command,
-      );
-      this.pump();
+    if ("reply" in decoded) {
+      this.onReply(decoded.reply);
+      return;
     }
+    const f = decoded.failure;
+    this.env.logger.warn(
+      { entity: this.label, code: f.code, message: f.message },
+      "entity failed in the user function; restarting it",
+    );
+    // The command it names (or the oldest one) fails; the others run again
+    // after re-activation, so a poison command cannot loop forever.
+    const culprit = this.inFlight.find((x) => x.id === f.commandId) ?? this.inFlight[0];
+    this.restart(
+      "failure",
+      new CairnError(
+        f.code === 0 ? Code.Internal : f.code,
+        f.message || "entity failed in the user function",
+      ),
+      culprit?.command,
+    );
+    this.pump();
   }
 
   /** ChannelListener: the stream to the function broke. */
   onLost(error: Error): void {
     this.channel = undefined;
     for (const f of this.inFlight.splice(0)) {
-      clearTimeout(f.timer);
+      f.cancelTimer();
       f.command.reject(
         new CairnError(
           Code.Unavailable,
@@ -275,7 +249,7 @@ export class Entity<
       );
       return;
     }
-    clearTimeout(inFlight.timer);
+    inFlight.cancelTimer();
     this.inFlight.shift();
     const action = reply.clientAction?.action;
     if (action?.case === "failure") {
@@ -296,67 +270,25 @@ export class Entity<
         // The function already applied the events in memory: it must forget them.
         this.restart("invalid reply", problem, inFlight.command);
       } else {
-        this.committing.push({ command: inFlight.command, reply });
-        this.runCommits().catch((err: unknown) => this.fault(err));
+        this.commits
+          .push({ command: inFlight.command, reply })
+          .catch((err: unknown) => this.fault(err));
       }
     }
-    this.lastActive = Date.now();
+    this.lastActive = this.env.clock.now();
     this.pump();
   }
 
-  // ---- persistence --------------------------------------------------------
+  // ---- after the commit ---------------------------------------------------
 
-  private async runCommits(): Promise<void> {
-    if (this.commitRunning) return;
-    this.commitRunning = true;
-    try {
-      while (this.committing.length > 0) {
-        const cut = this.committing.findIndex((r) => this.kind.endsGroup?.(r.reply) === true);
-        const batch = this.committing.splice(0, cut === -1 ? this.committing.length : cut + 1);
-        const changes = batch.some((r) => this.kind.changesState(r.reply));
-        if (changes && !(await this.persist(batch))) return;
-        for (const r of batch) this.release(r);
-      }
-    } finally {
-      this.commitRunning = false;
-      this.lastActive = Date.now();
-      this.pump();
-    }
+  private persistFailed(err: unknown, lost: readonly Replied<Pending, R>[]): void {
+    const error = storeError(err, `the state of ${this.label}`);
+    this.env.logger.error({ entity: this.label, err }, "persist failed; restarting the entity");
+    for (const r of lost) r.command.reject(error);
+    this.restart("store", error, undefined, false);
   }
 
-  private async persist(batch: Replied<R>[]): Promise<boolean> {
-    try {
-      this.position = await this.kind.persist(
-        this.ref,
-        this.position,
-        batch.map((r) => r.reply),
-      );
-      return true;
-    } catch (err) {
-      const conflict = err instanceof SequenceConflictError;
-      const limit = err instanceof Error && err.name === "TimerLimitError";
-      const error = limit
-        ? new CairnError(Code.ResourceExhausted, err.message, { cause: err })
-        : conflict
-          ? new CairnError(
-              Code.Aborted,
-              `another writer changed ${this.label} concurrently; the command was not applied, retry it`,
-              { cause: err },
-            )
-          : new CairnError(
-              Code.Unavailable,
-              `could not persist the state of ${this.label}: ${(err as Error).message}`,
-              { cause: err },
-            );
-      this.env.logger.error({ entity: this.label, err }, "persist failed; restarting the entity");
-      // Everything computed on top of the lost change is invalid too.
-      for (const r of [...batch, ...this.committing.splice(0)]) r.command.reject(error);
-      this.restart("store", error, undefined, false);
-      return false;
-    }
-  }
-
-  private release(replied: Replied<R>): void {
+  private release(replied: Replied<Pending, R>): void {
     this.env
       .release(replied.command.invocation, replied.reply)
       .then(replied.command.resolve, (err: unknown) => {
@@ -370,7 +302,8 @@ export class Entity<
     this.activating = true;
     try {
       const first = this.mailbox[0];
-      const waitMs = (first?.deadline ?? Date.now()) - Date.now();
+      const now = this.env.clock.now();
+      const waitMs = (first?.deadline ?? now) - now;
       if (!(await this.env.connection.whenConnected(waitMs))) {
         this.failQueued(
           new CairnError(
@@ -392,14 +325,8 @@ export class Entity<
         );
         return;
       }
-      for (const m of this.kind.initMessages(
-        channel,
-        this.service.desc.typeName,
-        this.entityId,
-        loaded,
-      )) {
-        mux.send(m);
-      }
+      const name = this.service.desc.typeName;
+      for (const m of this.kind.initMessages(channel, name, this.entityId, loaded)) mux.send(m);
       this.position = position;
       this.channel = channel;
       this.env.activated(this);
@@ -433,7 +360,7 @@ export class Entity<
       `the runtime failed while handling ${this.label}; the outcome of the commands in progress is unknown`,
       { cause: err },
     );
-    for (const r of this.committing.splice(0)) r.command.reject(error);
+    for (const r of this.commits.drain()) r.command.reject(error);
     this.restart("engine fault", error, undefined, false);
     this.failQueued(error);
   }
@@ -453,7 +380,7 @@ export class Entity<
    */
   private restart(reason: string, error: CairnError, command?: Pending, requeue = true): void {
     const pending = this.inFlight.splice(0);
-    for (const f of pending) clearTimeout(f.timer);
+    for (const f of pending) f.cancelTimer();
     const others = pending.map((f) => f.command).filter((c) => c !== command);
     command?.reject(error);
     if (requeue) this.mailbox.unshift(...others);

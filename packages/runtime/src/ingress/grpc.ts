@@ -12,6 +12,7 @@ import type { CatalogView, MethodTarget } from "./catalog-view.js";
 import { fillReplyMetadata, metadataFromGrpc } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
 import { streamingGrpcHandler } from "./grpc-stream.js";
+import { keyOf } from "./transcode.js";
 import { addReflection } from "./reflection.js";
 import { toClientError, UNDISCOVERED_MESSAGE } from "./status.js";
 
@@ -180,8 +181,9 @@ function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptio
   const { logger } = options;
   const func = (call: UnaryCall, callback: Reply): void => {
     const input = call.request;
+    let entityKey: string | undefined;
     try {
-      fromBinary(target.method.input, input);
+      entityKey = keyOf(target, fromBinary(target.method.input, input)).entityKey;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       callback({
@@ -190,7 +192,7 @@ function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptio
       });
       return;
     }
-    dispatchCall(call, target, input, options).then(
+    dispatchCall(call, target, input, entityKey, options).then(
       (result) => {
         const md = new GrpcMetadata();
         if (fillReplyMetadata(md, result.metadata, logger)) call.sendMetadata(md);
@@ -216,6 +218,7 @@ function dispatchCall(
   call: UnaryCall,
   target: MethodTarget,
   input: Buffer,
+  entityKey: string | undefined,
   options: ResolvedOptions,
 ): Promise<InvocationResult> {
   const abort = new AbortController();
@@ -228,6 +231,7 @@ function dispatchCall(
     service: target.service,
     method: target.method,
     input,
+    ...(entityKey === undefined ? {} : { entityKey }),
     metadata: metadataFromGrpc(call.metadata),
     deadline,
     signal: abort.signal,

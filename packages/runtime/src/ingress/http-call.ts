@@ -36,7 +36,7 @@ export function invokeHttp(
   req: IncomingMessage,
   res: ServerResponse,
   target: MethodTarget,
-  input: Uint8Array,
+  input: { readonly value: Uint8Array; readonly entityKey?: string | undefined },
   timeoutMs: number,
 ): Promise<InvocationResult> {
   const abort = new AbortController();
@@ -61,7 +61,8 @@ export function invokeHttp(
   const call = options.dispatcher.dispatch({
     service: target.service,
     method: target.method,
-    input,
+    input: input.value,
+    ...(input.entityKey === undefined ? {} : { entityKey: input.entityKey }),
     metadata: metadataFromHeaders(req.headers),
     deadline: Date.now() + timeoutMs,
     signal: abort.signal,

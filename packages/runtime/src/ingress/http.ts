@@ -18,14 +18,14 @@ import { setReplyHeaders } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
 import type { RouteMatch } from "./routes.js";
 import { binaryToJson, jsonToBinary, parseJsonBody, validateBinary } from "./transcode.js";
+import type { Decoded } from "./transcode.js";
 import { transcodeRequest } from "./transcode-request.js";
 import { toClientError, undiscoveredError } from "./status.js";
-import type { Parsed } from "./status.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** How the request's bytes become the input message, per protocol. */
-type Decode = (body: Buffer) => Parsed<Uint8Array>;
+type Decode = (body: Buffer) => Decoded;
 /** How the reply's bytes become the response body. */
 type Encode = (output: Uint8Array) => [contentType: string, body: string | Uint8Array];
 
@@ -65,7 +65,7 @@ export function createHttpHandler(
         if (body.error !== undefined) return fail(res, protocol, body.error);
         const input = decode(body.value);
         if (input.error !== undefined) return fail(res, protocol, input.error);
-        return invokeHttp(options, req, res, target, input.value, timeout.value).then((result) => {
+        return invokeHttp(options, req, res, target, input, timeout.value).then((result) => {
           setReplyHeaders(res, result.metadata, (key) =>
             options.logger.debug({ key }, "reply metadata key not valid as a header, skipped"),
           );
@@ -111,7 +111,7 @@ export function createHttpHandler(
     const protocol: HttpProtocol =
       req.headers["connect-protocol-version"] !== undefined ? "connect" : "json";
     if (contentType.startsWith("application/proto")) {
-      const proto = (b: Buffer): Parsed<Uint8Array> => validateBinary(b, target);
+      const proto = (b: Buffer): Decoded => validateBinary(b, target);
       return call(req, res, "connect", target, proto, (o) => ["application/proto", o]);
     }
     const ndjson =
@@ -119,7 +119,7 @@ export function createHttpHandler(
       (target.method.methodKind === "client_streaming" ||
         target.method.methodKind === "bidi_streaming");
     if (contentType === "" || contentType.startsWith("application/json") || ndjson) {
-      const json = (b: Buffer): Parsed<Uint8Array> => {
+      const json = (b: Buffer): Decoded => {
         const parsed = parseJsonBody(b, target);
         return parsed.error !== undefined ? parsed : jsonToBinary(parsed.value, target, registry);
       };
@@ -157,7 +157,7 @@ export function createHttpHandler(
     const target = view.methods.get(path);
     if (target === undefined || req.method !== "POST")
       return fail(res, protocol, notFound(view, req.method, path));
-    const decode = (b: Buffer): Parsed<Uint8Array> => {
+    const decode = (b: Buffer): Decoded => {
       const msg = parseGrpcWebRequest(b, text);
       return msg.error !== undefined ? msg : validateBinary(msg.value, target);
     };
@@ -186,7 +186,7 @@ export function createHttpHandler(
       return fail(res, "json", unsupportedType(contentType, "application/json"));
     }
     const registry = view.catalog.registry;
-    const decode = (b: Buffer): Parsed<Uint8Array> => transcodeRequest(match, query, b, registry);
+    const decode = (b: Buffer): Decoded => transcodeRequest(match, query, b, registry);
     const encode = (o: Uint8Array): string =>
       binaryToJson(o, route.method.output, registry, route.responseBody);
     call(req, res, "json", target, decode, (o) => ["application/json", encode(o)], {

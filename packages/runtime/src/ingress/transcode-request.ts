@@ -15,7 +15,7 @@ import { resolveFieldPath } from "./routes.js";
 import type { FieldRef, Route, RouteMatch } from "./routes.js";
 import type { Parsed } from "./status.js";
 import { invalid, isObject, jsonToBinary, parseJsonBody } from "./transcode.js";
-import type { JsonObject } from "./transcode.js";
+import type { Decoded, JsonObject } from "./transcode.js";
 
 /**
  * Builds the JSON request of a transcoded call (body, then path variables,
@@ -27,7 +27,7 @@ export function transcodeRequest(
   query: string,
   body: Buffer,
   registry: Registry,
-): Parsed<Uint8Array> {
+): Decoded {
   const { route, values } = match;
   const target: MethodTarget = {
     service: route.service,

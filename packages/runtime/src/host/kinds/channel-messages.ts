@@ -2,7 +2,7 @@
 import type { ChannelFailure } from "@cairn/protocol";
 import { CALL_CHAIN_KEY } from "../../core/types.js";
 import type { Invocation } from "../../core/types.js";
-import { messageAny, toWireMetadata } from "../payloads.js";
+import { messageAny, toWireMetadata } from "../../core/payloads.js";
 
 /** The call chain a handler's own calls carry: the incoming chain plus `self`. */
 export function extendChain(

@@ -6,10 +6,11 @@ import type { EventSourcedIn, EventSourcedOut, EventSourcedReply } from "@cairn/
 import type { Invocation } from "../../core/types.js";
 import type { EntityRef, JournalEvent, Snapshot, Store, StoredPayload } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
-import type { EntityKind } from "../entity.js";
-import { fromAny, toAny } from "../payloads.js";
+import type { EntityChannels } from "../channel-mux.js";
+import type { EntityKind } from "../entity-kind.js";
+import { fromAny, toAny } from "../../core/payloads.js";
 import { closeBody, commandBody, decodeOut } from "./channel-messages.js";
-import type { PersistExtras } from "./extras.js";
+import type { PersistExtras } from "../../core/reply-work.js";
 
 type Loaded = { snapshot: Snapshot | undefined; events: JournalEvent[] };
 /** The event-sourced entity kind's type. */
@@ -37,7 +38,7 @@ const msg = (channelId: bigint, body: MessageInitShape<typeof EventSourcedInSche
 
 export function eventSourcedKind(
   store: Store,
-  mux: () => ChannelMux<EventSourcedIn, EventSourcedOut>,
+  mux: () => EntityChannels<EventSourcedIn, EventSourcedOut>,
   extras: PersistExtras,
 ): EventSourcedKind {
   return {

@@ -6,10 +6,11 @@ import type { ValueEntityIn, ValueEntityOut, ValueEntityReply } from "@cairn/pro
 import type { Invocation } from "../../core/types.js";
 import type { EntityRef, Store, ValueState } from "../../store/types.js";
 import { ChannelMux } from "../channel-mux.js";
-import type { EntityKind } from "../entity.js";
-import { fromAny, toAny } from "../payloads.js";
+import type { EntityChannels } from "../channel-mux.js";
+import type { EntityKind } from "../entity-kind.js";
+import { fromAny, toAny } from "../../core/payloads.js";
 import { closeBody, commandBody, decodeOut } from "./channel-messages.js";
-import type { PersistExtras } from "./extras.js";
+import type { PersistExtras } from "../../core/reply-work.js";
 
 /** The value entity kind's type. */
 export type ValueKind = EntityKind<
@@ -32,7 +33,7 @@ const msg = (channelId: bigint, body: MessageInitShape<typeof ValueEntityInSchem
 
 export function valueKind(
   store: Store,
-  mux: () => ChannelMux<ValueEntityIn, ValueEntityOut>,
+  mux: () => EntityChannels<ValueEntityIn, ValueEntityOut>,
   extras: PersistExtras,
 ): ValueKind {
   return {

@@ -5,7 +5,7 @@ import type { Any } from "@bufbuild/protobuf/wkt";
 import { MetadataSchema } from "@cairn/protocol";
 import type { Metadata as WireMetadata } from "@cairn/protocol";
 import type { StoredPayload } from "../store/types.js";
-import type { Metadata } from "../core/types.js";
+import type { Metadata } from "./types.js";
 
 /** Type URL prefix of protobuf messages in Any. */
 export const PROTO_TYPE_URL_PREFIX = "type.googleapis.com/";

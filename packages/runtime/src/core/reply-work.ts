@@ -5,10 +5,10 @@
  * their execution loses nothing.
  */
 import type { SideEffect, TimerAction } from "@cairn/protocol";
-import type { DurableWork, StoredCall, TimerChange } from "../../store/durable-work.js";
-import type { EntityRef } from "../../store/types.js";
-import type { ComponentReply } from "../entity-env.js";
-import { fromAny, fromWireMetadata } from "../payloads.js";
+import type { DurableWork, StoredCall, TimerChange } from "../store/durable-work.js";
+import type { EntityRef } from "../store/types.js";
+import type { ComponentReply } from "./types.js";
+import { fromAny, fromWireMetadata } from "./payloads.js";
 
 export interface PersistExtras {
   /** True when the reply carries work that must be stored even without a state change. */
