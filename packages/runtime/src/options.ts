@@ -23,6 +23,22 @@ export const RuntimeOptionsSchema = z.object({
     .int()
     .positive()
     .default(4 * 1024 * 1024),
+  /**
+   * Time a client has to send a request's headers (HTTP/1.1 request line
+   * and headers, HTTP/2 preface and SETTINGS, TLS handshake), milliseconds.
+   */
+  headersTimeoutMs: z.number().int().positive().default(10_000),
+  /** Time a client has to send a unary request's body once its headers are in, milliseconds. */
+  requestTimeoutMs: z.number().int().positive().default(30_000),
+  /**
+   * Time without progress before the ingress closes a connection or stream,
+   * milliseconds: a kept-alive connection between requests, an HTTP/2
+   * connection without calls, a quiet HTTP/1.1 request stream, a reply the
+   * client stopped reading.
+   */
+  idleTimeoutMs: z.number().int().positive().default(65_000),
+  /** Open client connections at most; at the limit an idle one is evicted, else the newcomer refused. */
+  maxConnections: z.number().int().positive().default(10_000),
   /** Commands queued per entity before callers get RESOURCE_EXHAUSTED. */
   mailboxCapacity: z.number().int().positive().default(1000),
   /** Default time a command may take, milliseconds (a client deadline may shorten it). */

@@ -198,8 +198,13 @@ class RuntimeImpl implements Runtime {
       fileDescriptorSet: () => this.current?.fileDescriptorSet,
       dispatcher: router,
       logger: this.logger,
+      metrics: this.metrics.ingress,
       maxRequestBytes: o.maxRequestBytes,
       defaultTimeoutMs: o.commandTimeoutMs,
+      headersTimeoutMs: o.headersTimeoutMs,
+      requestTimeoutMs: o.requestTimeoutMs,
+      idleTimeoutMs: o.idleTimeoutMs,
+      maxConnections: o.maxConnections,
     });
     this.ports.ingress = await this.ingress.listen(o.port, o.host);
     this.admin = createAdminServer({

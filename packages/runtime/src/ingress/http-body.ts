@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { CairnError, Code } from "@cairn/protocol";
+import type { ResolvedOptions } from "./options.js";
 import type { Parsed } from "./status.js";
 
 /** The error of a body over the limit; HTTP adapters answer it with 413. */
@@ -13,12 +14,27 @@ export class BodyTooLargeError extends CairnError {
   }
 }
 
+/** The error of a body that did not arrive within `requestTimeoutMs`; HTTP adapters answer it with 408. */
+export class RequestTimeoutError extends CairnError {
+  constructor(timeoutMs: number, received: number) {
+    super(
+      Code.DeadlineExceeded,
+      `request body not complete within ${timeoutMs} ms (requestTimeoutMs): ${received} bytes arrived; send the body at once`,
+    );
+  }
+}
+
 /**
- * Reads a request body of at most `limit` bytes. A body over the limit is
- * refused as soon as it is known to be (from Content-Length, or while
- * streaming): we stop listening and never buffer the rest.
+ * Reads a request body of at most `limit` bytes within `requestTimeoutMs`.
+ * A body over the limit is refused as soon as it is known to be (from
+ * Content-Length, or while streaming), and one that is late when the time
+ * is up: either way we stop listening and never buffer the rest.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Parsed<Buffer>> {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  options: Pick<ResolvedOptions, "requestTimeoutMs" | "metrics">,
+): Promise<Parsed<Buffer>> {
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.resolve({ error: new BodyTooLargeError(limit, Number(declared)) });
@@ -26,6 +42,12 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Parsed<Bu
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      cleanup();
+      req.pause();
+      options.metrics.timedOut("request");
+      resolve({ error: new RequestTimeoutError(options.requestTimeoutMs, size) });
+    }, options.requestTimeoutMs);
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > limit) {
@@ -53,6 +75,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Parsed<Bu
       });
     };
     const cleanup = (): void => {
+      clearTimeout(timer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);

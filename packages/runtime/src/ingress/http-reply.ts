@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CairnError, Code, codeName } from "@cairn/protocol";
-import { BodyTooLargeError } from "./http-body.js";
+import { BodyTooLargeError, RequestTimeoutError } from "./http-body.js";
 import { grpcWebError } from "./grpc-web.js";
 import { connectCodeName, httpStatusOf } from "./status.js";
 
@@ -47,6 +47,7 @@ export class UnsupportedMediaTypeError extends CairnError {
 /** HTTP statuses that the code mapping cannot express. */
 function statusOverride(err: CairnError): number | undefined {
   if (err instanceof BodyTooLargeError) return 413;
+  if (err instanceof RequestTimeoutError) return 408;
   if (err instanceof UnsupportedMediaTypeError) return 415;
   return undefined;
 }
@@ -62,8 +63,9 @@ export function writeError(
     res.destroy();
     return;
   }
-  // A refused oversized body was left unread: the connection cannot be reused.
-  if (err instanceof BodyTooLargeError) res.setHeader("connection", "close");
+  // A refused oversized or late body was left unread: the connection cannot be reused.
+  if (err instanceof BodyTooLargeError || err instanceof RequestTimeoutError)
+    res.setHeader("connection", "close");
   if (protocol === "grpc-web" || protocol === "grpc-web-text") {
     const text = protocol === "grpc-web-text";
     const body = grpcWebError(err.code, err.message, text);

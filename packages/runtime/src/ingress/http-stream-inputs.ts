@@ -27,14 +27,32 @@ function readInputs(
   feed: Feed,
   atEnd: (queue: InputQueue<Uint8Array>) => CairnError | undefined,
 ): AsyncIterable<Uint8Array> {
+  // A client that stops sending while we read is cut after idleTimeoutMs;
+  // the clock stops while we hold the request back (a full queue).
+  const idle = createIdleTimer(options.idleTimeoutMs, () => {
+    options.metrics.timedOut("idle");
+    stop(
+      new CairnError(
+        Code.DeadlineExceeded,
+        `request stream of ${target.name} idle for ${options.idleTimeoutMs} ms (idleTimeoutMs): no bytes arrived; send a message (or a blank NDJSON line) at least that often, or end the request`,
+      ),
+    );
+  });
   const queue = createInputQueue<Uint8Array>({
     limit: options.streamInputBuffer,
-    pause: () => req.pause(),
-    resume: () => req.resume(),
+    pause: () => {
+      idle.stop();
+      req.pause();
+    },
+    resume: () => {
+      idle.start();
+      req.resume();
+    },
   });
   let stopped = false;
   const stop = (error: CairnError): void => {
     stopped = true;
+    idle.finish();
     req.off("data", onData);
     // Read and drop the rest, so the connection stays usable.
     req.resume();
@@ -42,20 +60,50 @@ function readInputs(
     call.fail(error);
   };
   const onData = (chunk: Buffer): void => {
+    idle.start();
     const error = feed(chunk, queue);
     if (error !== undefined) stop(error);
   };
+  idle.start();
   req.on("data", onData);
   req.once("end", () => {
+    idle.finish();
     if (stopped) return;
     const error = atEnd(queue);
     if (error !== undefined) stop(error);
     else queue.end();
   });
-  call.signal.addEventListener("abort", () =>
-    queue.fail(new CairnError(Code.Canceled, `call ${target.name} ended`)),
-  );
+  req.once("close", () => idle.finish());
+  call.signal.addEventListener("abort", () => {
+    idle.finish();
+    queue.fail(new CairnError(Code.Canceled, `call ${target.name} ended`));
+  });
   return queue.iterable;
+}
+
+/** A restartable one-shot timer: `start` (re)starts it, `stop` pauses it, `finish` ends it for good. */
+function createIdleTimer(
+  ms: number,
+  onIdle: () => void,
+): { start(): void; stop(): void; finish(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let finished = false;
+  const stop = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  return {
+    start: () => {
+      if (finished) return;
+      if (timer === undefined) timer = setTimeout(onIdle, ms);
+      else timer.refresh();
+    },
+    stop,
+    finish: () => {
+      finished = true;
+      stop();
+    },
+  };
 }
 
 function invalid(target: MethodTarget, why: string): CairnError {

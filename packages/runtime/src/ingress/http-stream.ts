@@ -145,7 +145,7 @@ async function inputsOf(
   call: StreamCall,
 ): Promise<Inputs> {
   if (target.method.methodKind === "server_streaming") {
-    const body = await readBody(req, options.maxRequestBytes);
+    const body = await readBody(req, options.maxRequestBytes, options);
     if (body.error !== undefined) return body;
     const one = decodeSingle(body.value, target, registry, wire);
     return one.error !== undefined ? one : { value: singleInput(one.value) };
@@ -156,7 +156,7 @@ async function inputsOf(
   }
   if ((req.headers["content-type"] ?? "").startsWith("application/x-ndjson"))
     return { value: ndjsonInputs(req, target, registry, options, call) };
-  const body = await readBody(req, options.maxRequestBytes);
+  const body = await readBody(req, options.maxRequestBytes, options);
   if (body.error !== undefined) return body;
   const parsed = parseJsonBody(body.value, target);
   if (parsed.error !== undefined) return parsed;

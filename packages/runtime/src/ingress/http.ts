@@ -60,7 +60,7 @@ export function createHttpHandler(
     if (target.method.methodKind !== "unary") return callStream(req, res, protocol, target, stream);
     const timeout = timeoutOf(req, options.defaultTimeoutMs);
     if (timeout.error !== undefined) return fail(res, protocol, timeout.error);
-    readBody(req, options.maxRequestBytes)
+    readBody(req, options.maxRequestBytes, options)
       .then((body) => {
         if (body.error !== undefined) return fail(res, protocol, body.error);
         const input = decode(body.value);

@@ -11,7 +11,13 @@
  * @module
  */
 export { createIngress } from "./ingress.js";
-export type { Ingress, IngressLogger, IngressOptions } from "./options.js";
+export type {
+  Ingress,
+  IngressLogger,
+  IngressMetrics,
+  IngressOptions,
+  IngressTimeout,
+} from "./options.js";
 
 // For other runtime modules and tests.
 export { parsePathTemplate } from "./path-template.js";

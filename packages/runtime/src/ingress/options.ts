@@ -29,6 +29,8 @@ export interface IngressOptions {
    */
   readonly dispatcher: Dispatcher & Partial<Pick<StreamingDispatcher, "dispatchStream">>;
   readonly logger: IngressLogger;
+  /** Where connection counts, refusals and timeouts are reported. Optional. */
+  readonly metrics?: IngressMetrics;
   /** Largest request message accepted, bytes. Default 4 MiB. */
   readonly maxRequestBytes?: number;
   /**
@@ -45,10 +47,53 @@ export interface IngressOptions {
   /** Request messages of one streaming call buffered before its client is paused. Default 16. */
   readonly streamInputBuffer?: number;
   /**
+   * Time a client has to send a request's headers, milliseconds: the
+   * HTTP/1.1 request line and headers (each request of a kept-alive
+   * connection), the HTTP/2 preface and first SETTINGS frame, the TLS
+   * handshake, and the first bytes that tell the protocol. Default 10 s.
+   */
+  readonly headersTimeoutMs?: number;
+  /**
+   * Time a client has to send the whole body of a unary or server-streaming
+   * request once its headers are in, milliseconds (HTTP/1.1 body; HTTP/2
+   * request message and end of stream). Request streams are bounded by
+   * `idleTimeoutMs` instead. Default 30 s.
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Time without progress after which a connection or stream is closed,
+   * milliseconds: a kept-alive HTTP/1.1 connection between requests, an
+   * HTTP/2 connection with no call, an HTTP/1.1 request stream with no new
+   * bytes while the server is reading, and a reply the client stops
+   * reading (its socket buffer full). Default 65 s: longer than the 60 s
+   * idle timeout of common load balancers, so that they close first.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Open client connections at most. A new connection beyond it first
+   * evicts the oldest one that serves no request (undecided, or HTTP/1.1
+   * between requests or still sending headers); if none can go, it is
+   * refused. Default 10,000.
+   */
+  readonly maxConnections?: number;
+  /**
    * Serve TLS instead of cleartext (PEM key and certificate chain). gRPC
    * clients get HTTP/2 through ALPN, everything else HTTP/1.1.
    */
   readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+}
+
+/** Why the ingress closed a connection or ended a call on its own. */
+export type IngressTimeout = "headers" | "request" | "idle" | "stall";
+
+/** What the ingress reports for `/metrics`. */
+export interface IngressMetrics {
+  /** A connection was admitted (+1) or closed (-1). */
+  connections(delta: 1 | -1): void;
+  /** A connection was refused or evicted because the limit was reached. */
+  connectionShed(outcome: "refused" | "evicted"): void;
+  /** A timeout fired. */
+  timedOut(kind: IngressTimeout): void;
 }
 
 /** The client-facing server: gRPC, gRPC-Web, Connect and HTTP/JSON on one port. */
@@ -65,9 +110,20 @@ export interface ResolvedOptions extends IngressOptions {
   readonly defaultTimeoutMs: number;
   readonly sseHeartbeatMs: number;
   readonly streamInputBuffer: number;
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly metrics: IngressMetrics;
   /** The dispatcher when it serves streaming methods. */
   readonly streaming: StreamingDispatcher | undefined;
 }
+
+const NO_METRICS: IngressMetrics = {
+  connections: () => {},
+  connectionShed: () => {},
+  timedOut: () => {},
+};
 
 /** Applies the defaults of {@link IngressOptions}. */
 export function resolveOptions(options: IngressOptions): ResolvedOptions {
@@ -77,6 +133,11 @@ export function resolveOptions(options: IngressOptions): ResolvedOptions {
     defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
     sseHeartbeatMs: options.sseHeartbeatMs ?? 15_000,
     streamInputBuffer: Math.max(1, options.streamInputBuffer ?? 16),
+    headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 65_000,
+    maxConnections: options.maxConnections ?? 10_000,
+    metrics: options.metrics ?? NO_METRICS,
     streaming: streamingOf(options.dispatcher),
   };
 }

@@ -8,6 +8,8 @@
  * and no label hashing after the first time a label combination is seen.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { createIngressMetrics } from "./ingress-metrics.js";
+import type { IngressMetricsRecorder } from "./ingress-metrics.js";
 
 /** Metrics the runtime records, plus the registry they live in. */
 export interface RuntimeMetrics {
@@ -37,6 +39,8 @@ export interface RuntimeMetrics {
   unhandledRejection(): void;
   /** The Prometheus text exposition of every series. */
   render(): Promise<{ contentType: string; body: string }>;
+  /** What the ingress port reports: connections, shedding, timeouts. */
+  readonly ingress: IngressMetricsRecorder;
 }
 
 /** Buckets from 0.1 ms to 10 s, roughly ×2.5 apart. */
@@ -229,6 +233,7 @@ export function createMetrics(): RuntimeMetrics {
     effectAttempt: (outcome) => effectsBy.get(outcome).inc(),
     timerFired: (outcome) => timersBy.get(outcome).inc(),
     unhandledRejection: () => unhandled.inc(),
+    ingress: createIngressMetrics(registry),
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },

@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:https";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
@@ -93,5 +94,16 @@ describe("TLS on the one port", () => {
     expect(status).toBe(200);
     expect(JSON.parse(body)).toEqual({ items: [], checkedOut: false });
     expect(running.dispatcher.calls).toHaveLength(2);
+  });
+
+  it("closes a connection that does not finish the TLS handshake within headersTimeoutMs", async () => {
+    running = await startIngress({ tls: { key, cert }, headersTimeoutMs: 300 });
+    const socket = connect(running.port, "127.0.0.1");
+    socket.on("error", () => {});
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+    socket.write("\x16\x03\x01"); // the start of a ClientHello, then nothing
+    await new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    expect(Date.now() - t0).toBeLessThan(2_300);
   });
 });
