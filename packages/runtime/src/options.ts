@@ -41,8 +41,16 @@ export const RuntimeOptionsSchema = z.object({
   maxConnections: z.number().int().positive().default(10_000),
   /** Commands queued per entity before callers get RESOURCE_EXHAUSTED. */
   mailboxCapacity: z.number().int().positive().default(1000),
-  /** Default time a command may take, milliseconds (a client deadline may shorten it). */
+  /**
+   * Deadline of a command whose client set none, and how long the user
+   * function may take to answer one command before its entity is restarted,
+   * milliseconds. A client's shorter deadline ends only that client's wait.
+   */
   commandTimeoutMs: z.number().int().positive().default(10_000),
+  /** Entities activating at once on the node; more are refused with RESOURCE_EXHAUSTED. */
+  maxActivations: z.number().int().positive().default(1000),
+  /** Calls one command may have in flight at once (ctx.call); more are refused with RESOURCE_EXHAUSTED. */
+  maxFanOut: z.number().int().positive().default(1000),
   /** Default idle time before an entity is passivated, milliseconds. */
   passivationTimeoutMs: z.number().int().positive().default(30_000),
   /** Timers one component instance may have at once (scheduling more fails with RESOURCE_EXHAUSTED). */

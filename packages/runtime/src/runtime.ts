@@ -6,12 +6,14 @@ import { readFileSync } from "node:fs";
 import { createAdminApi } from "./admin-api-impl.js";
 import { ActionCalls } from "./core/action-calls.js";
 import { systemClock } from "./core/clock.js";
+import { FanOutLimit } from "./core/fan-out.js";
 import type { Clock } from "./core/clock.js";
 import { Replies } from "./core/replies.js";
 import { Router } from "./core/router.js";
 import { storedCallResolver } from "./core/stored-calls.js";
 import type { Catalog } from "./core/types.js";
 import type { DiscoveredCatalog } from "./host/catalog.js";
+import { ActivationLimit } from "./host/activation-limit.js";
 import { createActionHandler } from "./host/actions.js";
 import { EntityHost } from "./host/entity-host.js";
 import { eventSourcedKind } from "./host/kinds/event-sourced.js";
@@ -151,6 +153,7 @@ class RuntimeImpl implements Runtime {
       metrics: this.metrics,
       mailboxCapacity: o.mailboxCapacity,
       commandTimeoutMs: o.commandTimeoutMs,
+      activations: new ActivationLimit(o.maxActivations),
       connection,
       reportError: (m, s, e) => connection.reportError(m, s, e),
       checkReply: (inv, reply) => replies.check(inv, reply),
@@ -173,7 +176,8 @@ class RuntimeImpl implements Runtime {
       commandTimeoutMs: o.commandTimeoutMs,
       mux: () => connection.actions,
     });
-    const router = new Router(host, new ActionCalls(actions, replies, store));
+    const fanOut = new FanOutLimit(o.maxFanOut, () => this.metrics.limitRejected("max-fan-out"));
+    const router = new Router(host, new ActionCalls(actions, replies, store), fanOut);
     late.router = router;
     const dispatch = (inv: Parameters<Router["dispatch"]>[0]) => router.dispatch(inv);
     const resolve = storedCallResolver(() => this.current, this.clock, o.commandTimeoutMs);

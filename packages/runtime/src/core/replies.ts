@@ -13,6 +13,7 @@
  */
 import { CairnError, Code } from "@cairn/protocol";
 import type { Forward, SideEffect } from "@cairn/protocol";
+import { CALLER_KEY } from "./fan-out.js";
 import { anyTypeName, fromWireMetadata } from "./payloads.js";
 import { durableExtras } from "./reply-work.js";
 import { describeCall, resolveTarget } from "./targets.js";
@@ -145,7 +146,7 @@ export class Replies {
     if ("error" in resolved) throw resolved.error;
     // Forwards and effects run after the caller's commit and never block its
     // entity, so they start a new call chain.
-    const metadata = withoutChain({
+    const metadata = withoutCallContext({
       ...pickTrace(origin.metadata),
       ...fromWireMetadata(target.metadata),
     });
@@ -159,9 +160,14 @@ export class Replies {
   }
 }
 
-/** Metadata without the call chain: for calls that do not block their caller. */
-export function withoutChain(metadata: Metadata): Metadata {
+/**
+ * Metadata without the call chain and the caller id: for calls that do not
+ * block their caller (forwards, effects, timers) and do not count against
+ * its fan-out.
+ */
+export function withoutCallContext(metadata: Metadata): Metadata {
   delete metadata[CALL_CHAIN_KEY];
+  delete metadata[CALLER_KEY];
   return metadata;
 }
 

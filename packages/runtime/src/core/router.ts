@@ -9,6 +9,7 @@
 import { CairnError, Code } from "@cairn/protocol";
 import type { ActionCalls } from "./action-calls.js";
 import { entityKey } from "./entity-key.js";
+import type { FanOutLimit } from "./fan-out.js";
 import { describeCall } from "./targets.js";
 import { CALL_CHAIN_KEY } from "./types.js";
 import type {
@@ -34,9 +35,16 @@ export class Router implements StreamingDispatcher {
   constructor(
     private readonly entities: EntityHandler,
     private readonly actions: ActionCalls,
+    /** Bounds the calls one command has in flight; none = unbounded. */
+    private readonly fanOut?: FanOutLimit,
   ) {}
 
   dispatch(invocation: Invocation): Promise<InvocationResult> {
+    if (this.fanOut === undefined) return this.route(invocation);
+    return this.fanOut.run(invocation, () => this.route(invocation));
+  }
+
+  private route(invocation: Invocation): Promise<InvocationResult> {
     switch (invocation.service.kind) {
       case "event_sourced_entity":
       case "value_entity": {

@@ -6,7 +6,7 @@
 import { CairnError, Code } from "@cairn/protocol";
 import type { StoredCall } from "../store/durable-work.js";
 import type { Clock } from "./clock.js";
-import { withoutChain } from "./replies.js";
+import { withoutCallContext } from "./replies.js";
 import { resolveTarget } from "./targets.js";
 import type { Catalog, Invocation } from "./types.js";
 
@@ -40,7 +40,7 @@ export function storedCallResolver(
         service: target.value.service,
         method: target.value.method,
         input: call.payload.value,
-        metadata: withoutChain({ ...call.metadata }),
+        metadata: withoutCallContext({ ...call.metadata }),
         deadline: clock.now() + timeoutMs,
       },
     };

@@ -18,7 +18,7 @@ import {
 import type { ActionCommand, ActionResponse } from "@cairn/protocol";
 import type { StreamInvocation } from "../core/types.js";
 import type { ActionHandlerOptions } from "./actions.js";
-import { extendChain } from "./kinds/channel-messages.js";
+import { callContext } from "./kinds/channel-messages.js";
 import { messageAny, toWireMetadata } from "../core/payloads.js";
 
 const def = grpcServiceDefinition(Actions);
@@ -95,7 +95,7 @@ function command(inv: StreamInvocation, input: Uint8Array, first: boolean): Acti
     name: first ? inv.method.name : "",
     payload: messageAny(inv.method.input.typeName, input),
     ...(first
-      ? { metadata: toWireMetadata(extendChain(inv.metadata, inv.service.desc.typeName)) }
+      ? { metadata: toWireMetadata(callContext(inv.metadata, inv.service.desc.typeName)) }
       : {}),
   });
 }

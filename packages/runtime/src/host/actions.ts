@@ -18,7 +18,7 @@ import type { ChannelMux } from "./channel-mux.js";
 import type { ActionHandler } from "../core/action-calls.js";
 import type { Invocation } from "../core/types.js";
 import { streamAction } from "./action-streams.js";
-import { extendChain } from "./kinds/channel-messages.js";
+import { callContext } from "./kinds/channel-messages.js";
 import { messageAny, toWireMetadata } from "../core/payloads.js";
 
 const def = grpcServiceDefinition(Actions);
@@ -47,7 +47,7 @@ export function createActionHandler(options: ActionHandlerOptions): ActionHandle
         serviceName: inv.service.desc.typeName,
         name: inv.method.name,
         payload: messageAny(inv.method.input.typeName, inv.input),
-        metadata: toWireMetadata(extendChain(inv.metadata, inv.service.desc.typeName)),
+        metadata: toWireMetadata(callContext(inv.metadata, inv.service.desc.typeName)),
       });
       const mux = options.mux?.();
       if (mux?.isOpen === true) return viaMux(mux, command, deadline, inv);

@@ -3,6 +3,7 @@ import type { CairnError } from "@cairn/protocol";
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.js";
 import type { ComponentReply, Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
+import type { ActivationLimit } from "./activation-limit.js";
 import type { HostMetrics } from "./metrics.js";
 
 /** An entity as the host's callbacks see it. */
@@ -18,7 +19,14 @@ export interface EntityEnv {
   readonly clock: Clock;
   readonly metrics: HostMetrics;
   readonly mailboxCapacity: number;
+  /**
+   * How long the function may take to answer one command (from when it is
+   * the oldest one in flight) before the entity is restarted. A client's
+   * shorter deadline only ends that client's wait.
+   */
   readonly commandTimeoutMs: number;
+  /** Entities activating at once on the node. */
+  readonly activations: ActivationLimit;
   readonly connection: {
     whenConnected(timeoutMs: number): Promise<boolean>;
     readonly status: string;

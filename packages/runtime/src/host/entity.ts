@@ -11,6 +11,15 @@
  * command). A reply's state change is persisted before the reply is
  * released, in groups (entity-commits.ts). If a commit fails, every reply
  * computed on top of it fails too and the entity restarts from the store.
+ *
+ * Two clocks run for a command in flight, deliberately apart. The client's
+ * deadline ends only that client's wait: it gets DEADLINE_EXCEEDED, and the
+ * command, already with the function, completes normally; its outcome
+ * stands (as with any unknown-outcome failure), and its effects and forward
+ * still run. The runtime's command timeout measures the function: if the
+ * oldest command in flight gets no answer within it, the function stopped
+ * answering and the entity is restarted. Every restart is logged with its
+ * cause and counted by reason.
  */
 import { CairnError, Code } from "@cairn/protocol";
 import type { CancelTimeout } from "../core/clock.js";
@@ -27,16 +36,29 @@ export type { EntityKind, EntityReply } from "./entity-kind.js";
 
 interface Pending {
   readonly invocation: Invocation;
+  /** The client's deadline, epoch ms. */
   readonly deadline: number;
   readonly resolve: (result: InvocationResult) => void;
   readonly reject: (error: CairnError) => void;
+  /** Set when the client was answered before the command completed (its deadline passed). */
+  clientGone?: boolean;
 }
 
 interface InFlight {
   readonly command: Pending;
   readonly id: bigint;
-  readonly cancelTimer: CancelTimeout;
+  /** Ends the client's wait at its deadline. */
+  readonly cancelDeadline: CancelTimeout;
 }
+
+/** Why an entity restarts: the `reason` label of cairn_entity_restarts_total. */
+export type RestartReason =
+  | "command_timeout"
+  | "function_failure"
+  | "channel_failure"
+  | "invalid_reply"
+  | "store_failure"
+  | "engine_fault";
 
 /**
  * Commands sent to the function and not answered yet. Bounded so that a
@@ -56,6 +78,8 @@ export class Entity<
   private readonly mailbox: Pending[] = [];
   /** Sent to the function, oldest first; replies come in this order. */
   private readonly inFlight: InFlight[] = [];
+  /** The command timeout of the oldest command in flight. */
+  private cancelHeadTimeout: CancelTimeout = () => {};
   private nextCommandId = 1n;
   private readonly commits: CommitQueue<Pending, R>;
   /** Sequence of the last durable event, or version of the durable state. */
@@ -123,7 +147,7 @@ export class Entity<
       );
     }
     const now = this.env.clock.now();
-    const deadline = Math.min(invocation.deadline ?? Infinity, now + this.env.commandTimeoutMs);
+    const deadline = invocation.deadline ?? now + this.env.commandTimeoutMs;
     return new Promise<InvocationResult>((resolve, reject) => {
       this.mailbox.push({ invocation, deadline, resolve, reject });
       this.lastActive = now;
@@ -163,10 +187,14 @@ export class Entity<
       if (next.invocation.signal?.aborted) {
         next.reject(new CairnError(Code.Canceled, "the client cancelled the call"));
       } else if (this.env.clock.now() >= next.deadline) {
+        const ahead = this.inFlight.length;
+        const method = next.invocation.method.name;
         next.reject(
           new CairnError(
             Code.DeadlineExceeded,
-            `deadline passed while ${this.label} was busy with earlier commands`,
+            ahead === 0
+              ? `the deadline passed before ${method} on ${this.label} could start; it was not run`
+              : `the deadline passed while ${method} waited behind ${ahead} earlier commands of ${this.label}; it was not run`,
           ),
         );
       } else return next;
@@ -175,21 +203,51 @@ export class Entity<
 
   private send(command: Pending, channel: bigint): void {
     const id = this.nextCommandId++;
-    const timeoutMs = Math.max(0, command.deadline - this.env.clock.now());
-    const cancelTimer = this.env.clock.timeout(timeoutMs, () => this.onTimeout(id, timeoutMs));
-    this.inFlight.push({ command, id, cancelTimer });
+    const left = command.deadline - this.env.clock.now();
+    const cancelDeadline = this.env.clock.timeout(left, () => this.deadlinePassed(id));
+    this.inFlight.push({ command, id, cancelDeadline });
+    if (this.inFlight.length === 1) this.armHeadTimeout();
     this.kind.mux().send(this.kind.commandMessage(channel, id, command.invocation, this.entityId));
   }
 
-  private onTimeout(id: bigint, ms: number): void {
-    const timedOut = this.inFlight.find((f) => f.id === id);
-    if (timedOut === undefined) return;
-    const method = timedOut.command.invocation.method.name;
-    this.restart(
-      "timeout",
+  /**
+   * The client's deadline passed while the function has the command: only
+   * that client's wait ends. The command completes; its outcome stands.
+   */
+  private deadlinePassed(id: bigint): void {
+    const f = this.inFlight.find((x) => x.id === id);
+    if (f === undefined) return;
+    f.command.clientGone = true;
+    const method = f.command.invocation.method.name;
+    f.command.reject(
       new CairnError(
         Code.DeadlineExceeded,
-        `${this.service.desc.typeName}.${method} on entity '${this.entityId}' did not answer within ${ms} ms; the entity was restarted and nothing was persisted`,
+        `the deadline passed while the user function was handling ${method} on ${this.label}; the command was not cancelled: it completes, and its outcome stands (retry with the same idempotency-key to learn it)`,
+      ),
+    );
+  }
+
+  /** The function has `commandTimeoutMs` to answer the oldest command in flight, from now. */
+  private armHeadTimeout(): void {
+    this.cancelHeadTimeout();
+    const head = this.inFlight[0];
+    if (head === undefined) {
+      this.cancelHeadTimeout = () => {};
+      return;
+    }
+    const ms = this.env.commandTimeoutMs;
+    this.cancelHeadTimeout = this.env.clock.timeout(ms, () => this.onTimeout(head.id, ms));
+  }
+
+  private onTimeout(id: bigint, ms: number): void {
+    const timedOut = this.inFlight[0];
+    if (timedOut === undefined || timedOut.id !== id) return;
+    const method = timedOut.command.invocation.method.name;
+    this.restart(
+      "command_timeout",
+      new CairnError(
+        Code.DeadlineExceeded,
+        `the user function did not answer ${this.service.desc.typeName}.${method} on entity '${this.entityId}' within ${ms} ms (runtime option --command-timeout-ms); the entity was restarted and nothing of this command was persisted`,
       ),
       timedOut.command,
     );
@@ -205,15 +263,11 @@ export class Entity<
       return;
     }
     const f = decoded.failure;
-    this.env.logger.warn(
-      { entity: this.label, code: f.code, message: f.message },
-      "entity failed in the user function; restarting it",
-    );
     // The command it names (or the oldest one) fails; the others run again
     // after re-activation, so a poison command cannot loop forever.
     const culprit = this.inFlight.find((x) => x.id === f.commandId) ?? this.inFlight[0];
     this.restart(
-      "failure",
+      "channel_failure",
       new CairnError(
         f.code === 0 ? Code.Internal : f.code,
         f.message || "entity failed in the user function",
@@ -226,8 +280,9 @@ export class Entity<
   /** ChannelListener: the stream to the function broke. */
   onLost(error: Error): void {
     this.channel = undefined;
+    this.cancelHeadTimeout();
     for (const f of this.inFlight.splice(0)) {
-      f.cancelTimer();
+      f.cancelDeadline();
       f.command.reject(
         new CairnError(
           Code.Unavailable,
@@ -249,8 +304,9 @@ export class Entity<
       );
       return;
     }
-    inFlight.cancelTimer();
+    inFlight.cancelDeadline();
     this.inFlight.shift();
+    this.armHeadTimeout();
     const action = reply.clientAction?.action;
     if (action?.case === "failure") {
       const f = action.value;
@@ -262,13 +318,13 @@ export class Entity<
         );
       }
       const error = new CairnError(f.code === 0 ? Code.Unknown : f.code, f.message);
-      if (f.restart) this.restart("failure", error, inFlight.command);
+      if (f.restart) this.restart("function_failure", error, inFlight.command);
       else inFlight.command.reject(error);
     } else {
       const problem = this.env.checkReply(inFlight.command.invocation, reply);
       if (problem !== undefined) {
         // The function already applied the events in memory: it must forget them.
-        this.restart("invalid reply", problem, inFlight.command);
+        this.restart("invalid_reply", problem, inFlight.command);
       } else {
         this.commits
           .push({ command: inFlight.command, reply })
@@ -283,22 +339,40 @@ export class Entity<
 
   private persistFailed(err: unknown, lost: readonly Replied<Pending, R>[]): void {
     const error = storeError(err, `the state of ${this.label}`);
-    this.env.logger.error({ entity: this.label, err }, "persist failed; restarting the entity");
     for (const r of lost) r.command.reject(error);
-    this.restart("store", error, undefined, false);
+    this.restart("store_failure", error, undefined, false);
   }
 
   private release(replied: Replied<Pending, R>): void {
+    const { command } = replied;
     this.env
-      .release(replied.command.invocation, replied.reply)
-      .then(replied.command.resolve, (err: unknown) => {
-        replied.command.reject(CairnError.from(err));
+      .release(this.releaseInvocation(command), replied.reply)
+      .then(command.resolve, (err: unknown) => {
+        command.reject(CairnError.from(err));
       });
+  }
+
+  /**
+   * The invocation effects and forwards run for. A client that is gone (its
+   * deadline passed, or it cancelled) does not cancel the command's outcome:
+   * they run within the runtime's own timeout instead of a passed deadline.
+   */
+  private releaseInvocation(command: Pending): Invocation {
+    const inv = command.invocation;
+    if (!command.clientGone && inv.signal?.aborted !== true) return inv;
+    const { signal: _gone, ...rest } = inv;
+    return { ...rest, deadline: this.env.clock.now() + this.env.commandTimeoutMs };
   }
 
   // ---- lifecycle ----------------------------------------------------------
 
   private async activate(): Promise<void> {
+    const refused = this.env.activations.acquire(this.label);
+    if (refused !== undefined) {
+      this.env.metrics.limitRejected("max-activations");
+      this.failQueued(refused);
+      return;
+    }
     this.activating = true;
     try {
       const first = this.mailbox[0];
@@ -341,6 +415,7 @@ export class Entity<
       );
     } finally {
       this.activating = false;
+      this.env.activations.release();
     }
     this.pump();
   }
@@ -351,17 +426,13 @@ export class Entity<
    * client cannot know, and the entity starts over from the store.
    */
   private fault(err: unknown): void {
-    this.env.logger.error(
-      { entity: this.label, err },
-      "entity engine failed; restarting the entity",
-    );
     const error = new CairnError(
       Code.Internal,
       `the runtime failed while handling ${this.label}; the outcome of the commands in progress is unknown`,
       { cause: err },
     );
     for (const r of this.commits.drain()) r.command.reject(error);
-    this.restart("engine fault", error, undefined, false);
+    this.restart("engine_fault", error, undefined, false);
     this.failQueued(error);
   }
 
@@ -378,14 +449,32 @@ export class Entity<
    * false (the store failed), in which case they fail with `error` too.
    * Replies already being committed keep their place: their events are valid.
    */
-  private restart(reason: string, error: CairnError, command?: Pending, requeue = true): void {
+  private restart(
+    reason: RestartReason,
+    error: CairnError,
+    command?: Pending,
+    requeue = true,
+  ): void {
+    this.cancelHeadTimeout();
     const pending = this.inFlight.splice(0);
-    for (const f of pending) f.cancelTimer();
+    for (const f of pending) f.cancelDeadline();
     const others = pending.map((f) => f.command).filter((c) => c !== command);
     command?.reject(error);
     if (requeue) this.mailbox.unshift(...others);
     else for (const c of others) c.reject(error);
     this.closeChannel();
+    const level = reason === "engine_fault" || reason === "store_failure" ? "error" : "warn";
+    this.env.logger[level](
+      {
+        entity: this.label,
+        reason,
+        ...(command === undefined ? {} : { method: command.invocation.method.name }),
+        code: error.code,
+        err: error,
+        [requeue ? "requeued" : "failed"]: others.length,
+      },
+      `entity restarted (${reason.replace("_", " ")}): ${error.message}`,
+    );
     this.env.restarted(this, reason);
   }
 

@@ -9,5 +9,7 @@ export interface HostMetrics {
   entityRestarted(service: string, reason: string): void;
   activeEntities(service: string, delta: number): void;
   mailboxRejected(service: string): void;
+  /** A request refused by a node limit, named by its option ("max-activations", "max-fan-out"). */
+  limitRejected(limit: string): void;
   functionConnected(up: boolean): void;
 }

@@ -21,7 +21,10 @@ export interface RuntimeMetrics {
   entityActivated(service: string): void;
   /** An entity was passivated (idle timeout or shutdown). */
   entityPassivated(service: string): void;
-  /** An entity was restarted, e.g. reason "function_failure" or "conflict". */
+  /**
+   * An entity was restarted; reason: command_timeout, function_failure,
+   * channel_failure, invalid_reply, store_failure or engine_fault.
+   */
   entityRestarted(service: string, reason: string): void;
   /** Adds `delta` (+1 / -1) to the number of active entities of a service. */
   activeEntities(service: string, delta: number): void;
@@ -29,6 +32,8 @@ export interface RuntimeMetrics {
   storeCommit(store: string, batchSize: number, seconds: number): void;
   /** A command was refused because the entity's mailbox was full. */
   mailboxRejected(service: string): void;
+  /** A request refused by a node limit, named by its option: "max-activations", "max-fan-out". */
+  limitRejected(limit: string): void;
   /** The user function connection went up or down. */
   functionConnected(up: boolean): void;
   /** An asynchronous effect delivery attempt: "delivered" or "retry". */
@@ -180,6 +185,12 @@ export function createMetrics(): RuntimeMetrics {
     labelNames: ["service"],
     registers,
   });
+  const limits = new Counter({
+    name: "cairn_limit_rejections_total",
+    help: "Requests refused with RESOURCE_EXHAUSTED by a node limit, by the limit's option (max-activations, max-fan-out).",
+    labelNames: ["limit"],
+    registers,
+  });
   const connected = new Gauge({
     name: "cairn_function_connected",
     help: "1 while the user function is connected and discovered, else 0.",
@@ -210,6 +221,7 @@ export function createMetrics(): RuntimeMetrics {
   const activationsBy = new ChildCache((s) => activations.labels(s));
   const passivationsBy = new ChildCache((s) => passivations.labels(s));
   const rejectionsBy = new ChildCache((s) => rejections.labels(s));
+  const limitsBy = new ChildCache((l) => limits.labels(l));
   const commitsBy = new ChildCache((s) => commits.labels(s));
   const restartsBy = new ChildCache((s) => new ChildCache((reason) => restarts.labels(s, reason)));
 
@@ -229,6 +241,7 @@ export function createMetrics(): RuntimeMetrics {
       commitDuration.observe(seconds);
     },
     mailboxRejected: (service) => rejectionsBy.get(service).inc(),
+    limitRejected: (limit) => limitsBy.get(limit).inc(),
     functionConnected: (up) => connected.set(up ? 1 : 0),
     effectAttempt: (outcome) => effectsBy.get(outcome).inc(),
     timerFired: (outcome) => timersBy.get(outcome).inc(),

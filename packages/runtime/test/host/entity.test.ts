@@ -3,9 +3,12 @@
  * store (observed, and held back where a test needs a write in flight) and a
  * manual clock, so timeouts are exact and instant.
  */
-import { Code } from "@cairn/protocol";
+import { create } from "@bufbuild/protobuf";
+import { Code, SideEffectSchema } from "@cairn/protocol";
 import { describe, expect, it } from "vitest";
+import { ActivationLimit } from "../../src/host/activation-limit.js";
 import { PIPELINE_WINDOW } from "../../src/host/entity.js";
+import { ShoppingCart } from "../../../../examples/shopping-cart/src/gen/shoppingcart/v1/shopping_cart_pb.js";
 import { SequenceConflictError } from "../../src/store/types.js";
 import { CART_TYPE, cartAny, entityHarness, journal, settle } from "./harness.js";
 
@@ -126,7 +129,7 @@ describe("a failed append in mid-pipeline", () => {
     expect(cmds[0]!.error?.message).toMatch(
       /another writer changed the state of shoppingcart.v1.ShoppingCart\/c1/,
     );
-    expect(h.observed.restarts).toEqual(["store"]);
+    expect(h.observed.restarts).toEqual(["store_failure"]);
     // Nothing of ours is in the journal; the entity starts over from it.
     expect(await journal(h.held.store)).toEqual(['"theirs"']);
     const later = h.addItem("later");
@@ -154,7 +157,7 @@ describe("a failed append in mid-pipeline", () => {
     h.fn.reply(h.fn.unanswered[0]!, { events: ['"banana"'] });
     await settle();
     expect(b.error?.code).toBe(Code.Aborted);
-    expect(h.observed.restarts).toEqual(["store", "store"]);
+    expect(h.observed.restarts).toEqual(["store_failure", "store_failure"]);
   });
 });
 
@@ -162,22 +165,22 @@ describe("timeouts", () => {
   it("restarts an entity whose function does not answer within the command timeout, then runs the commands behind it", async () => {
     const h = entityHarness({ commandTimeoutMs: 1_000 });
     const hang = h.addItem("hang");
-    await settle();
-    h.clock.advance(500);
     const behind = h.addItem("behind");
     await settle();
     expect(h.fn.unanswered).toHaveLength(2);
-    h.clock.advance(499);
+    h.clock.advance(999);
     expect(hang.settled).toBe(false);
     h.clock.advance(1);
     await settle();
     expect(hang.error?.code).toBe(Code.DeadlineExceeded);
-    expect(hang.error?.message).toMatch(/did not answer within 1000 ms/);
-    expect(h.observed.restarts).toEqual(["timeout"]);
+    expect(hang.error?.message).toMatch(
+      /did not answer .*AddItem on entity 'c1' within 1000 ms \(runtime option --command-timeout-ms\)/,
+    );
+    expect(h.observed.restarts).toEqual(["command_timeout"]);
     // The command behind it runs again on a new channel.
     expect(h.fn.open).toHaveLength(1);
     const again = h.fn.unanswered;
-    expect(again.map((c) => c.name)).toEqual(["AddItem"]);
+    expect(again.map((c) => c.product)).toEqual(["behind"]);
     h.fn.reply(again[0]!, { events: ['"behind"'] });
     await settle();
     expect(behind.error).toBeUndefined();
@@ -210,6 +213,125 @@ describe("timeouts", () => {
   });
 });
 
+describe("client deadlines and the command timeout", () => {
+  it("answers DEADLINE_EXCEEDED to a client whose deadline passes while the function has the command; the command completes and stands, no restart", async () => {
+    const h = entityHarness({ commandTimeoutMs: 10_000 });
+    const short = h.addItem("short", 100);
+    await settle();
+    h.clock.advance(100);
+    await settle();
+    expect(short.error?.code).toBe(Code.DeadlineExceeded);
+    expect(short.error?.message).toMatch(/not cancelled: it completes, and its outcome stands/);
+    expect(h.observed.restarts).toEqual([]);
+    // The function answers later: the outcome is kept, on the same channel.
+    h.fn.reply(h.fn.unanswered[0]!, { events: ['"short"'] });
+    const next = h.addItem("next");
+    await settle();
+    h.fn.reply(h.fn.unanswered[0]!, { events: ['"next"'] });
+    await settle();
+    expect(next.error).toBeUndefined();
+    expect(await journal(h.held.store)).toEqual(['"short"', '"next"']);
+    expect(h.fn.log.filter((l) => l === "init")).toHaveLength(1);
+    expect(h.fn.log).not.toContain("close");
+  });
+
+  it("never restarts for 200 commands with a 1 ms deadline", async () => {
+    const h = entityHarness({ commandTimeoutMs: 10_000 });
+    const cmds = Array.from({ length: 200 }, (_, i) => h.addItem(`p${i}`, 1));
+    for (let round = 0; round < 20; round++) {
+      await settle();
+      h.clock.advance(1);
+      for (const c of h.fn.unanswered) h.fn.reply(c, { events: [JSON.stringify(c.product)] });
+    }
+    await settle();
+    expect(cmds.every((c) => c.settled)).toBe(true);
+    expect(h.observed.restarts).toEqual([]);
+    // Whatever reached the function completed; nothing else did.
+    const sent = new Set(h.fn.commands().map((c) => c.product));
+    const stored = (await journal(h.held.store)).map((e) => JSON.parse(e) as string);
+    expect(new Set(stored)).toEqual(sent);
+  });
+
+  it("runs the effects of a command whose client has gone, within the runtime's timeout", async () => {
+    const h = entityHarness({ commandTimeoutMs: 10_000 });
+    h.addItem("short", 100);
+    await settle();
+    h.clock.advance(150);
+    await settle();
+    const effect = create(SideEffectSchema, {
+      serviceName: ShoppingCart.typeName,
+      method: "GetCart",
+      synchronous: true,
+    });
+    h.fn.reply(h.fn.unanswered[0]!, { events: ['"short"'], effects: [effect] });
+    await settle();
+    expect(h.dispatched).toHaveLength(1);
+    expect(h.dispatched[0]!.deadline).toBe(h.clock.now() + 10_000);
+  });
+
+  it("times each command from when it is the oldest in flight, not from when it was sent", async () => {
+    const h = entityHarness({ commandTimeoutMs: 1_000 });
+    const first = h.addItem("first", 60_000);
+    const second = h.addItem("second", 60_000);
+    await settle();
+    h.clock.advance(900);
+    h.fn.reply(h.fn.unanswered[0]!, { events: ['"first"'] });
+    h.clock.advance(900); // 1,800 ms after it was sent, 900 ms as the oldest
+    await settle();
+    expect(second.settled).toBe(false);
+    expect(h.observed.restarts).toEqual([]);
+    h.clock.advance(100);
+    await settle();
+    expect(first.error).toBeUndefined();
+    expect(second.error?.code).toBe(Code.DeadlineExceeded);
+    expect(h.observed.restarts).toEqual(["command_timeout"]);
+  });
+
+  it("logs every restart with its cause", async () => {
+    const h = entityHarness({ commandTimeoutMs: 1_000 });
+    h.addItem("hang");
+    await settle();
+    h.clock.advance(1_000);
+    h.addItem("next");
+    await settle();
+    h.fn.reply(h.fn.unanswered[0]!, {
+      failure: { code: Code.Internal, message: "x" },
+      restart: true,
+    });
+    await settle();
+    const restarts = h.observed.logs.filter((l) => l.reason !== undefined);
+    expect(restarts.map((l) => [l.reason, l.entity, l.method])).toEqual([
+      ["command_timeout", "shoppingcart.v1.ShoppingCart/c1", "AddItem"],
+      ["function_failure", "shoppingcart.v1.ShoppingCart/c1", "AddItem"],
+    ]);
+    expect(String(restarts[0]!.msg)).toMatch(
+      /entity restarted \(command timeout\): the user function did not answer/,
+    );
+  });
+});
+
+describe("the activation limit", () => {
+  it("refuses an activation past --max-activations with RESOURCE_EXHAUSTED, and frees its slot after each activation", async () => {
+    const limit = new ActivationLimit(1);
+    const h = entityHarness({ activations: limit });
+    expect(limit.acquire("another entity")).toBeUndefined();
+    const refused = h.addItem("apple");
+    await settle();
+    expect(refused.error?.code).toBe(Code.ResourceExhausted);
+    expect(refused.error?.message).toMatch(
+      /cannot activate shoppingcart.v1.ShoppingCart\/c1 now: 1 entities are activating .*--max-activations is 1/,
+    );
+    expect(h.observed.metrics.limits).toEqual(["max-activations"]);
+    limit.release();
+    const ok = h.addItem("apple");
+    await settle();
+    expect(limit.active).toBe(0);
+    h.fn.reply(h.fn.unanswered[0]!, { events: ['"apple"'] });
+    await settle();
+    expect(ok.error).toBeUndefined();
+  });
+});
+
 describe("restarts", () => {
   it("a failure with restart fails that command, re-initialises from the journal and runs the others again", async () => {
     const h = entityHarness();
@@ -228,7 +350,7 @@ describe("restarts", () => {
     await settle();
     expect(a.error).toBeUndefined();
     expect(bad.error).toEqual({ code: Code.Internal, message: "event handler threw" });
-    expect(h.observed.restarts).toEqual(["failure"]);
+    expect(h.observed.restarts).toEqual(["function_failure"]);
     const channel = h.fn.open[0]!;
     expect(h.fn.replayed(channel)).toEqual(['"apple"']);
     const rerun = h.fn.unanswered;
@@ -265,7 +387,7 @@ describe("restarts", () => {
     await settle();
     expect(two.error?.message).toBe("sdk state corrupt");
     expect(one.settled).toBe(false);
-    expect(h.observed.restarts).toEqual(["failure"]);
+    expect(h.observed.restarts).toEqual(["channel_failure"]);
     const rerun = h.fn.unanswered;
     expect(rerun).toHaveLength(1);
     expect(rerun[0]!.id).not.toBe(c1!.id);
@@ -284,7 +406,7 @@ describe("restarts", () => {
     expect(a.error?.message).toMatch(
       /replied with .*Cart, but the method returns google.protobuf.Empty/,
     );
-    expect(h.observed.restarts).toEqual(["invalid reply"]);
+    expect(h.observed.restarts).toEqual(["invalid_reply"]);
     expect(await journal(h.held.store)).toEqual([]);
   });
 

@@ -28,6 +28,7 @@ import { Replies } from "../../src/core/replies.js";
 import { durableExtras } from "../../src/core/reply-work.js";
 import type { Catalog, Invocation, InvocationResult, ServiceEntry } from "../../src/core/types.js";
 import type { ChannelListener, EntityChannels } from "../../src/host/channel-mux.js";
+import { ActivationLimit } from "../../src/host/activation-limit.js";
 import { Entity } from "../../src/host/entity.js";
 import type { EntityKind, EntityReply } from "../../src/host/entity-kind.js";
 import type { EntityEnv } from "../../src/host/entity-env.js";
@@ -303,7 +304,7 @@ export interface Observed {
   readonly activations: number;
   readonly protocolErrors: string[];
   readonly logs: Array<Record<string, unknown>>;
-  readonly metrics: { restarts: Array<[string, string]>; rejections: number };
+  readonly metrics: { restarts: Array<[string, string]>; rejections: number; limits: string[] };
 }
 
 /** Options of {@link entityHarness}. */
@@ -312,6 +313,8 @@ export interface HarnessOptions {
   readonly mailboxCapacity?: number;
   readonly commandTimeoutMs?: number;
   readonly store?: HeldStore;
+  /** Shared by harnesses that stand for entities of one node. */
+  readonly activations?: ActivationLimit;
 }
 
 const cartFile = file_shoppingcart_v1_shopping_cart;
@@ -345,7 +348,7 @@ export function entityHarness(options: HarnessOptions = {}) {
     activations: 0,
     protocolErrors: [] as string[],
     logs,
-    metrics: { restarts: [] as Array<[string, string]>, rejections: 0 },
+    metrics: { restarts: [] as Array<[string, string]>, rejections: 0, limits: [] as string[] },
   };
   const metrics: HostMetrics = {
     commandCompleted: () => {},
@@ -354,6 +357,7 @@ export function entityHarness(options: HarnessOptions = {}) {
     entityRestarted: (s, reason) => observed.metrics.restarts.push([s, reason]),
     activeEntities: () => {},
     mailboxRejected: () => observed.metrics.rejections++,
+    limitRejected: (limit) => observed.metrics.limits.push(limit),
     functionConnected: () => {},
   };
   const dispatched: Invocation[] = [];
@@ -374,6 +378,7 @@ export function entityHarness(options: HarnessOptions = {}) {
     metrics,
     mailboxCapacity: options.mailboxCapacity ?? 1000,
     commandTimeoutMs: options.commandTimeoutMs ?? 10_000,
+    activations: options.activations ?? new ActivationLimit(1000),
     connection: {
       whenConnected: () => Promise.resolve(fn.up),
       get status() {

@@ -19,15 +19,17 @@ export interface Caller {
 
 /**
  * Metadata keys of a command that follow it into the calls it makes: trace
- * context, and `cairn-call-chain`, the components waiting on this call, with
+ * context; `cairn-call-chain`, the components waiting on this call, with
  * which the runtime refuses a call cycle at once instead of letting it wait
- * on itself until its deadline.
+ * on itself until its deadline; and `cairn-caller`, the command's id, with
+ * which the runtime bounds the calls one command has in flight.
  */
 export const TRACE_METADATA_KEYS: readonly string[] = [
   "traceparent",
   "tracestate",
   "x-request-id",
   "cairn-call-chain",
+  "cairn-caller",
 ];
 
 /**

@@ -1,11 +1,16 @@
 /** The parts of the channel protocol that every entity kind shares. */
 import type { ChannelFailure } from "@cairn/protocol";
+import { CALLER_KEY, newCallerId } from "../../core/fan-out.js";
 import { CALL_CHAIN_KEY } from "../../core/types.js";
 import type { Invocation } from "../../core/types.js";
 import { messageAny, toWireMetadata } from "../../core/payloads.js";
 
-/** The call chain a handler's own calls carry: the incoming chain plus `self`. */
-export function extendChain(
+/**
+ * The metadata of a command as sent to the function, with what its
+ * handler's own calls must carry: the call chain (the incoming one plus
+ * `self`, for the cycle check) and a fresh caller id (for the fan-out bound).
+ */
+export function callContext(
   metadata: Invocation["metadata"],
   self: string,
 ): Invocation["metadata"] {
@@ -13,6 +18,7 @@ export function extendChain(
   return {
     ...metadata,
     [CALL_CHAIN_KEY]: chain === undefined || chain === "" ? self : `${chain} > ${self}`,
+    [CALLER_KEY]: newCallerId(),
   };
 }
 
@@ -25,7 +31,7 @@ export function commandBody(id: bigint, inv: Invocation, entityId: string) {
       name: inv.method.name,
       payload: messageAny(inv.method.input.typeName, inv.input),
       metadata: toWireMetadata(
-        extendChain(inv.metadata, `${inv.service.desc.typeName}/${entityId}`),
+        callContext(inv.metadata, `${inv.service.desc.typeName}/${entityId}`),
       ),
     },
   };
