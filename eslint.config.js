@@ -74,6 +74,23 @@ export default tseslint.config(
   ),
   ...restrictImports(["packages/runtime/src/host/**/*.ts"], ["**/ingress/**", "**/ops/**"]),
   {
+    // Tests reach PostgreSQL through one definition that honours
+    // CAIRN_TEST_POSTGRES_URL (the README promises it), never a literal URL.
+    files: ["**/test/**/*.ts"],
+    ignores: ["packages/runtime/test/store/drivers.ts", "examples/shopping-cart/test/harness.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            "Literal[value=/(127\\.0\\.0\\.1|localhost):5432/], TemplateElement[value.raw=/(127\\.0\\.0\\.1|localhost):5432/]",
+          message:
+            "use PG_SERVER (runtime tests) or PG_TEST_URL (examples), which honour CAIRN_TEST_POSTGRES_URL",
+        },
+      ],
+    },
+  },
+  {
     files: ["**/test/**/*.ts", "bench/**/*.ts", "packages/cli/src/**/*.ts"],
     rules: {
       "no-console": "off",

@@ -11,6 +11,10 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
 export const ROOT = resolve(import.meta.dirname, "../../..");
+
+/** The test PostgreSQL server: `CAIRN_TEST_POSTGRES_URL`, else the local one (trust auth). */
+export const PG_TEST_URL =
+  process.env.CAIRN_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const CLI = join(ROOT, "packages/cli/dist/bin.js");
 const SAMPLE = join(ROOT, "examples/shopping-cart/src/main.ts");
 

@@ -20,7 +20,15 @@ import {
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { ShoppingCart } from "../src/gen/shoppingcart/v1/shopping_cart_pb.js";
-import { ROOT, http, startFunction, startRuntime, tempDir, waitUntil } from "./harness.js";
+import {
+  PG_TEST_URL,
+  ROOT,
+  http,
+  startFunction,
+  startRuntime,
+  tempDir,
+  waitUntil,
+} from "./harness.js";
 import type { Proc } from "./harness.js";
 
 const run = promisify(execFile);
@@ -151,14 +159,14 @@ describe("other clients and stores", () => {
 
   it("runs on PostgreSQL", async () => {
     const schema = `cairn_e2e_${process.pid}_${Date.now()}`;
-    const base = process.env.CAIRN_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const base = PG_TEST_URL;
     cleanups.push(async () => {
       const client = new pg.Client({ connectionString: base });
       await client.connect();
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await client.end();
     });
-    const s = await system([], `${base}?schema=${schema}`);
+    const s = await system([], `${base}${base.includes("?") ? "&" : "?"}schema=${schema}`);
     await add(s.url, "pg1", "apple", 2);
     await add(s.url, "pg1", "pear", 1);
     await s.rt.proc.stop();

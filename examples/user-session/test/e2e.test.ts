@@ -27,6 +27,7 @@ import {
 } from "../src/gen/usersession/v1/user_session_pb.js";
 import type { Session } from "../src/gen/usersession/v1/user_session_pb.js";
 import {
+  PG_TEST_URL,
   http,
   startFunction,
   startRuntime,
@@ -143,7 +144,7 @@ describe("user sessions (value entity)", () => {
 
 describe("on PostgreSQL", () => {
   it("stores sessions and fires their timers on the PostgreSQL store", async () => {
-    const base = process.env.CAIRN_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const base = PG_TEST_URL;
     const schema = `cairn_us_${process.pid}_${Date.now()}`;
     cleanups.push(async () => {
       const client = new pg.Client({ connectionString: base });
@@ -153,7 +154,7 @@ describe("on PostgreSQL", () => {
     });
     const fn = await startFunction(0, SAMPLE);
     procs.push(fn.proc);
-    const store = `${base}?schema=${schema}`;
+    const store = `${base}${base.includes("?") ? "&" : "?"}schema=${schema}`;
     const rt = await startRuntime({ functionPort: fn.port, store });
     procs.push(rt.proc);
     expect((await login(rt.url, "pg1", "ann", 2)).status).toBe(200);

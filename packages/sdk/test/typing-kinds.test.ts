@@ -1,6 +1,7 @@
 // Compile-time guarantees of value entities and actions. The @ts-expect-error
-// lines are checked by `tsc -p packages/sdk/tsconfig.test.json`; at run time
-// vitest only checks that invalid definitions are refused.
+// lines are checked by `tsc -p packages/sdk/tsconfig.test.json` (part of
+// `npm test`); at run time vitest only checks that invalid definitions are
+// refused.
 import { describe, expect, it } from "vitest";
 import { action, valueEntity } from "../src/index.js";
 import { SessionFanout, UserSession } from "./fixtures/session.js";
@@ -13,6 +14,17 @@ const commands = {
   get: () => ({}),
   logout: () => ({}),
   expire: () => ({}),
+};
+
+/** Valid handlers of the client- and bidirectional-streaming methods, for the checks below. */
+const streams = {
+  async touchStream(requests: AsyncIterable<{ sessionId: string }>) {
+    for await (const _ of requests) break;
+    return {};
+  },
+  async *touchEach(requests: AsyncIterable<{ sessionId: string }>) {
+    for await (const req of requests) yield { sessionId: req.sessionId };
+  },
 };
 
 // Never called: only its compilation matters.
@@ -50,6 +62,7 @@ export function compileTimeChecks(): void {
       *watchSessions() {
         yield { sessionId: "s" };
       },
+      ...streams,
     },
   });
   action(SessionFanout, {
@@ -57,6 +70,7 @@ export function compileTimeChecks(): void {
       touchAll: () => ({}),
       // @ts-expect-error a unary handler does not fit a server-streaming method
       watchSessions: () => ({ sessionId: "s" }),
+      ...streams,
     },
   });
   action(SessionFanout, {
@@ -69,6 +83,17 @@ export function compileTimeChecks(): void {
       *watchSessions() {
         yield { missing: ["x"] };
       },
+      ...streams,
+    },
+  });
+  action(SessionFanout, {
+    handlers: {
+      touchAll: () => ({}),
+      watchSessions: () => [],
+      // @ts-expect-error a client-streaming handler answers with the method's output
+      touchStream: () => Promise.resolve({ missing: [1] }),
+      // @ts-expect-error a bidirectional handler streams its replies (a generator), not one reply
+      touchEach: () => Promise.resolve({ sessionId: "s" }),
     },
   });
 }
@@ -79,7 +104,12 @@ describe("value entity and action definitions", () => {
     expect(() => valueEntity(UserSession, { ...base, commands: bogusCommands })).toThrow(
       /handler 'bogus' matches no method/,
     );
-    const bogusHandlers = { touchAll: () => ({}), watchSessions: () => [], bogus: () => ({}) };
+    const bogusHandlers = {
+      touchAll: () => ({}),
+      watchSessions: () => [],
+      ...streams,
+      bogus: () => ({}),
+    };
     expect(() => action(SessionFanout, { handlers: bogusHandlers })).toThrow(
       /handler 'bogus' matches no method/,
     );

@@ -1,6 +1,6 @@
 // Compile-time guarantees of the entity definition. The @ts-expect-error
-// lines are checked by `tsc -p packages/sdk/test` (npm run typecheck -w
-// @cairn/sdk); at run time vitest only checks that definitions are refused.
+// lines are checked by `tsc -p packages/sdk/tsconfig.test.json` (part of
+// `npm test`); at run time vitest only checks that definitions are refused.
 import { describe, expect, it } from "vitest";
 import { eventSourcedEntity } from "../src/index.js";
 import { ShoppingCart } from "./fixtures/cart.js";

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { createPostgresStore } from "../../src/store/postgres.js";
 import { createSqliteStore } from "../../src/store/sqlite.js";
 import type { Store } from "../../src/store/types.js";
-import { pgExec } from "./drivers.js";
+import { pgExec, pgStoreUrl } from "./drivers.js";
 
 const [
   mode = "sqlite",
@@ -64,10 +64,7 @@ const metrics = {
 async function open(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
   if (mode === "postgres") {
     const schema = `bench_${process.pid}`;
-    const store = await createPostgresStore(
-      `postgres://postgres@127.0.0.1:5432/test?schema=${schema}`,
-      { metrics },
-    );
+    const store = await createPostgresStore(pgStoreUrl(schema), { metrics });
     const cleanup = async () => {
       await pgExec(`DROP SCHEMA ${schema} CASCADE`);
     };

@@ -18,8 +18,23 @@ export const Database = require("better-sqlite3") as new (
 /** The pg module. */
 export const pg = require("pg") as typeof PgTypes;
 
-/** The test PostgreSQL server (trust auth). */
-export const PG_SERVER = "postgres://postgres@127.0.0.1:5432/test";
+/**
+ * The test PostgreSQL server: `CAIRN_TEST_POSTGRES_URL`, else the local one
+ * (user postgres, trust auth), as the README says.
+ */
+export const PG_SERVER =
+  process.env.CAIRN_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+/**
+ * A store location on the test server with a schema of its own; `change`
+ * may alter the URL further (scheme, password) for tests of URL handling.
+ */
+export function pgStoreUrl(schema: string, change?: (url: URL) => void): string {
+  const url = new URL(PG_SERVER);
+  url.searchParams.set("schema", schema);
+  change?.(url);
+  return url.toString();
+}
 
 /** Runs one statement on the test server with a short-lived client. */
 export async function pgExec<R extends PgTypes.QueryResultRow = PgTypes.QueryResultRow>(
