@@ -212,3 +212,36 @@ export async function http(
   }
   return { status: res.status, body: parsed, headers: res.headers };
 }
+
+/** A shell command of a README, with the JSON its `# {...}` comment line says it prints. */
+export interface ReadmeCommand {
+  readonly command: string;
+  readonly expected?: unknown;
+}
+
+/**
+ * The commands of a Markdown file's `sh` blocks that start with one of
+ * `prefixes` (continuation lines joined), so a test runs the README as a
+ * reader pastes it.
+ */
+export function readmeCommands(markdown: string, prefixes: readonly string[]): ReadmeCommand[] {
+  const out: Array<{ command: string; expected?: unknown }> = [];
+  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    const lines = (block[1] ?? "").replace(/\\\n\s*/g, "").split("\n");
+    for (const line of lines) {
+      const comment = /^# (\{.*\})$/.exec(line.trim());
+      const last = out[out.length - 1];
+      if (comment !== null && last !== undefined && last.expected === undefined) {
+        try {
+          last.expected = JSON.parse(comment[1] ?? "");
+        } catch {
+          // a comment with "..." in it: prose, not output
+        }
+        continue;
+      }
+      const command = line.replace(/\s+#.*$/, "").trim();
+      if (prefixes.some((p) => command.startsWith(p))) out.push({ command });
+    }
+  }
+  return out;
+}

@@ -4,7 +4,9 @@
  * effects and timers across a runtime killed with SIGKILL, and timers whose
  * target disappears in a redeploy.
  */
+import { execFile } from "node:child_process";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
@@ -28,6 +30,7 @@ import {
 import type { Session } from "../src/gen/usersession/v1/user_session_pb.js";
 import {
   PG_TEST_URL,
+  ROOT,
   http,
   startFunction,
   startRuntime,
@@ -37,6 +40,8 @@ import {
 import type { Proc } from "../../shopping-cart/test/harness.js";
 
 const SAMPLE = join(import.meta.dirname, "../src/main.ts");
+const CLI = join(ROOT, "packages/cli/dist/bin.js");
+const run = promisify(execFile);
 const FAULTY = join(import.meta.dirname, "fixtures/faulty.ts");
 const procs: Proc[] = [];
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -97,6 +102,35 @@ describe("user sessions (value entity)", () => {
     expect(got).toMatchObject({ sessionId: "u1", userId: "ann", loggedIn: true });
     expect((await http("POST", `${s.url}/sessions/u1/logout`, {})).status).toBe(200);
     expect((await http("GET", `${s.url}/sessions/u1`)).status).toBe(404);
+  });
+
+  it("cairn inspect shows a value entity's state and version, finding the runtime from CAIRN_PORT and CAIRN_ADMIN_PORT", async () => {
+    const s = await system();
+    const env = {
+      ...process.env,
+      CAIRN_PORT: String(s.rt.port),
+      CAIRN_ADMIN_PORT: String(s.rt.adminPort),
+    };
+    const cairn = async (...args: string[]) =>
+      (await run(process.execPath, [CLI, ...args], { env, timeout: 20_000 })).stdout;
+    await cairn("call", "UserSession/Login", '{"sessionId":"i1","userId":"ann","ttlSeconds":600}');
+    await cairn("call", "UserSession/Touch", '{"sessionId":"i1"}');
+    const shown = await cairn("inspect", "UserSession", "i1");
+    expect(shown).toContain(
+      "usersession.v1.UserSession i1 (type user-session, value entity, version 2, active)",
+    );
+    expect(shown).toContain('"userId": "ann"');
+    expect(shown).not.toContain("events");
+    const json = JSON.parse(await cairn("inspect", "UserSession", "i1", "--json")) as {
+      kind: string;
+      version: number;
+      state: { userId: string };
+    };
+    expect(json).toMatchObject({ kind: "value_entity", version: 2, state: { userId: "ann" } });
+    await cairn("call", "UserSession/Logout", '{"sessionId":"i1"}');
+    expect(await cairn("inspect", "UserSession", "i1")).toContain(
+      "state: none (never written, or deleted)",
+    );
   });
 
   it("expires an idle session with a durable timer", async () => {

@@ -142,7 +142,7 @@ function pick(
 }
 
 /** Reads the JSON config file: an object of runtime option keys (camelCase). */
-function readConfig(path: string): { value: Record<string, unknown> } | { error: string } {
+export function readConfig(path: string): { value: Record<string, unknown> } | { error: string } {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -9,6 +9,10 @@ export interface MethodInfo {
   readonly inputType: string;
   readonly outputType: string;
   readonly http?: string;
+  /** The route's body: "*", a field name, or "" (none). */
+  readonly httpBody?: string;
+  /** A sample request in proto3 JSON (runtimes before 0.1 omit it). */
+  readonly example?: Readonly<Record<string, unknown>>;
 }
 
 /** A service as `GET /v1/services` lists it. */

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CART, startFakeRuntime } from "./fake-runtime.js";
@@ -122,6 +125,69 @@ describe("cairn call", () => {
     expect(result.stderr).toBe(
       `cairn: cannot reach the runtime at ${address} (connect ECONNREFUSED): is 'cairn dev' or 'cairn runtime' running? Use --address to point elsewhere.\n`,
     );
+  });
+});
+
+describe("cairn call and cairn inspect find the runtime like the runtime finds its ports", () => {
+  const port = () => new URL(fake.url).port;
+  const clean = { CAIRN_PORT: "", CAIRN_ADMIN_PORT: "", CAIRN_HOST: "", CAIRN_CONFIG: "" };
+
+  it("from CAIRN_PORT and CAIRN_ADMIN_PORT", async () => {
+    const env = { ...clean, CAIRN_PORT: port(), CAIRN_ADMIN_PORT: port() };
+    const call = await runCli(["call", "ShoppingCart/GetCart", '{"cartId":"e1"}'], { env });
+    expect(call.stderr).toBe("");
+    expect(JSON.parse(call.stdout)).toEqual({ cartId: "e1", items: [] });
+    const inspect = await runCli(["inspect", "shop.v1.ShoppingCart", "c1", "--json"], { env });
+    expect(JSON.parse(inspect.stdout)).toEqual(CART);
+  });
+
+  it("from the --config file (or CAIRN_CONFIG), with flags first", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-call-"));
+    try {
+      const config = join(dir, "cairn.json");
+      writeFileSync(config, JSON.stringify({ port: Number(port()), adminPort: Number(port()) }));
+      const viaFlag = await runCli(["call", "ShoppingCart/GetCart", "{}", "--config", config], {
+        env: clean,
+      });
+      expect(viaFlag.code).toBe(0);
+      const viaEnv = await runCli(["inspect", "shop.v1.ShoppingCart", "c1"], {
+        env: { ...clean, CAIRN_CONFIG: config },
+      });
+      expect(viaEnv.stdout).toContain("shop.v1.ShoppingCart c1");
+      // A flag beats the environment, which beats the file.
+      const closed = String(await closedPort());
+      const flagFirst = await runCli(
+        ["call", "shop.v1.ShoppingCart/GetCart", "{}", "--port", port()],
+        { env: { ...clean, CAIRN_PORT: closed } },
+      );
+      expect(flagFirst.code).toBe(0);
+      const envFirst = await runCli(["call", "shop.v1.ShoppingCart/GetCart", "{}"], {
+        env: { ...clean, CAIRN_PORT: closed, CAIRN_CONFIG: config },
+      });
+      expect(envFirst.code).toBe(1);
+      expect(envFirst.stderr).toContain(
+        `cannot reach the runtime (port from CAIRN_PORT) at http://127.0.0.1:${closed}`,
+      );
+      expect(envFirst.stderr).toContain("Use --port (or --address) to point elsewhere.");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a port that is not one, naming where it came from", async () => {
+    const env = await runCli(["call", "shop.v1.ShoppingCart/GetCart"], {
+      env: { ...clean, CAIRN_PORT: "abc" },
+    });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain(
+      'invalid environment variable CAIRN_PORT: expected an integer from 1 to 65535 (the port the runtime printed when it started), got "abc"',
+    );
+    const flag = await runCli(["inspect", "ShoppingCart", "c1", "--admin-port", "0"], {
+      env: clean,
+    });
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("invalid option --admin-port");
+    expect(fake.received).toHaveLength(0);
   });
 });
 

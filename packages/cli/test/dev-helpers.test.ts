@@ -1,30 +1,47 @@
 import { describe, expect, it } from "vitest";
-import { curlExample, renderBanner } from "../src/dev/banner.js";
+import { clientFlags, curlExample, renderBanner } from "../src/dev/banner.js";
 import { formatLine } from "../src/dev/pretty-log.js";
 import { isRelevantChange } from "../src/dev/watch.js";
 
 const INGRESS = "http://127.0.0.1:9000";
 
+const ADD_ITEM = {
+  name: "AddItem",
+  inputType: "shop.v1.AddLineItem",
+  outputType: "google.protobuf.Empty",
+  http: "POST /carts/{cart_id}/items",
+  httpBody: "*",
+  example: { cartId: "cart-1", productId: "product-1", quantity: 1 },
+};
+
 describe("cairn dev banner", () => {
-  it("turns a google.api.http route into a runnable curl line with sample path values", () => {
-    expect(
-      curlExample(INGRESS, "shop.v1.ShoppingCart", {
-        name: "AddItem",
-        inputType: "a",
-        outputType: "b",
-        http: "POST /carts/{cart_id}/items",
-      }),
-    ).toBe(
-      "curl -X POST 'http://127.0.0.1:9000/carts/cart-1/items' -H 'content-type: application/json' -d '{}'",
+  it("turns a google.api.http route into a curl line with the sample request, less its path fields", () => {
+    expect(curlExample(INGRESS, "shop.v1.ShoppingCart", ADD_ITEM)).toBe(
+      `curl -X POST 'http://127.0.0.1:9000/carts/cart-1/items' -H 'content-type: application/json' -d '{"productId":"product-1","quantity":1}'`,
     );
     expect(
       curlExample(INGRESS, "shop.v1.ShoppingCart", {
-        name: "GetCart",
+        name: "RemoveItem",
         inputType: "a",
         outputType: "b",
-        http: "GET /carts/{cart_id}",
+        http: "DELETE /carts/{cart_id}/items/{product_id}",
+        httpBody: "",
+        example: { cartId: "cart-1", productId: "product-1" },
       }),
-    ).toBe("curl -X GET 'http://127.0.0.1:9000/carts/cart-1'");
+    ).toBe("curl -X DELETE 'http://127.0.0.1:9000/carts/cart-1/items/product-1'");
+    // A body of one field sends that field; a variable with a pattern keeps its literal parts.
+    expect(
+      curlExample(INGRESS, "lib.v1.Library", {
+        name: "Update",
+        inputType: "a",
+        outputType: "b",
+        http: "PATCH /v1/{name=shelves/*}",
+        httpBody: "shelf",
+        example: { name: "name-1", shelf: { theme: "theme-1" } },
+      }),
+    ).toBe(
+      `curl -X PATCH 'http://127.0.0.1:9000/v1/shelves/name-1' -H 'content-type: application/json' -d '{"theme":"theme-1"}'`,
+    );
   });
 
   it("falls back to POST /<Service>/<Method> for methods without a route", () => {
@@ -33,23 +50,54 @@ describe("cairn dev banner", () => {
         name: "Clear",
         inputType: "a",
         outputType: "b",
+        example: { cartId: "it's" },
       }),
     ).toBe(
-      "curl -X POST http://127.0.0.1:9000/shop.v1.ShoppingCart/Clear -H 'content-type: application/json' -d '{}'",
+      `curl -X POST http://127.0.0.1:9000/shop.v1.ShoppingCart/Clear -H 'content-type: application/json' -d '{"cartId":"it'\\''s"}'`,
     );
   });
 
-  it("shows the ingress, each service and grpcurl examples", () => {
-    const banner = renderBanner(INGRESS, "http://127.0.0.1:9090", [
-      {
-        name: "shop.v1.ShoppingCart",
-        kind: "event_sourced_entity",
-        methods: [{ name: "GetCart", inputType: "a", outputType: "b" }],
-      },
-    ]);
+  it("shows the ingress, each service, a cairn call line and grpcurl examples", () => {
+    const banner = renderBanner(
+      { ingress: INGRESS, admin: "http://127.0.0.1:9090", callFlags: [], inspectFlags: [] },
+      [{ name: "shop.v1.ShoppingCart", kind: "event_sourced_entity", methods: [ADD_ITEM] }],
+    );
     expect(banner).toContain("ready on http://127.0.0.1:9000");
     expect(banner).toContain("shop.v1.ShoppingCart (event sourced entity)");
+    expect(banner).toContain(
+      `cairn call ShoppingCart/AddItem '{"cartId":"cart-1","productId":"product-1","quantity":1}'\n`,
+    );
+    expect(banner).toContain("cairn inspect ShoppingCart <entity-id>\n");
     expect(banner).toContain("grpcurl -plaintext 127.0.0.1:9000 list");
+  });
+
+  it("gives the cairn lines the flags that reach a runtime on other ports or another host", () => {
+    expect(clientFlags("127.0.0.1", { ingress: 9000, admin: 9090 })).toEqual({
+      call: [],
+      inspect: [],
+    });
+    const other = clientFlags("127.0.0.1", { ingress: 9100, admin: 9190 });
+    expect(other).toEqual({
+      call: ["--port", "9100", "--admin-port", "9190"],
+      inspect: ["--admin-port", "9190"],
+    });
+    expect(clientFlags("10.0.0.5", { ingress: 9000, admin: 9090 }).call).toEqual([
+      "--address",
+      "http://10.0.0.5:9000",
+      "--admin",
+      "http://10.0.0.5:9090",
+    ]);
+    const banner = renderBanner(
+      {
+        ingress: "http://127.0.0.1:9100",
+        admin: "http://127.0.0.1:9190",
+        callFlags: other.call,
+        inspectFlags: other.inspect,
+      },
+      [{ name: "shop.v1.ShoppingCart", kind: "event_sourced_entity", methods: [ADD_ITEM] }],
+    );
+    expect(banner).toMatch(/cairn call ShoppingCart\/AddItem '.*' --port 9100 --admin-port 9190\n/);
+    expect(banner).toContain("cairn inspect ShoppingCart <entity-id> --admin-port 9190\n");
   });
 });
 

@@ -1,8 +1,10 @@
+import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runCli, startCli } from "./run-cli.js";
+import { BIN, runCli, startCli } from "./run-cli.js";
 import type { CliProcess } from "./run-cli.js";
 
 let dir: string;
@@ -60,6 +62,34 @@ describe("cairn dev", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(existsSync(join(dir, ".cairn", "cairn.db"))).toBe(true);
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+  });
+
+  it("prints curl and cairn call lines that run as pasted, with the flags of non-default ports", async () => {
+    const sample = resolve(import.meta.dirname, "../../../examples/shopping-cart/src/main.ts");
+    running = startCli(["dev", sample, ...devArgs.slice(2), "--no-watch"], { cwd: dir });
+    await running.waitForStderr(/grpcurl -plaintext \S+ list/, 30_000);
+    const banner = running.stderr();
+    const curls = banner.split("\n").filter((l) => l.trim().startsWith("curl "));
+    const [call] = banner.split("\n").filter((l) => l.trim().startsWith("cairn call "));
+    expect(curls.map((l) => l.trim().split(" ").slice(0, 3).join(" "))).toEqual([
+      "curl -X POST",
+      "curl -X DELETE",
+      "curl -X GET",
+      "curl -X POST",
+    ]);
+    // Ports were picked by the OS, so the line must say which.
+    expect(call).toMatch(
+      /^ {4}cairn call ShoppingCart\/AddItem '\{.*\}' --port \d+ --admin-port \d+$/,
+    );
+    const sh = promisify(execFile);
+    const cairn = `'${process.execPath}' '${BIN}'`;
+    await sh("sh", ["-c", call!.trim().replace(/^cairn /, `${cairn} `)], { timeout: 20_000 });
+    // Add, remove, read, check out: each answers 2xx (curl --fail exits non-zero otherwise).
+    for (const line of curls) {
+      await sh("sh", ["-c", `${line.trim()} --fail-with-body -sS`], { timeout: 20_000 });
+    }
     running.child.kill("SIGTERM");
     expect(await running.exited).toBe(0);
   });

@@ -26,6 +26,8 @@ export type {
   AdminServiceInfo,
   AdminMethodInfo,
   EntityInspection,
+  EventSourcedInspection,
+  ValueInspection,
   InspectedEvent,
 } from "./ops/index.js";
 export { createStore } from "./store/index.js";

@@ -224,7 +224,9 @@ class RuntimeImpl implements Runtime {
         (service, id) => host.isActive(service, id),
         (catalog, method) => {
           const route = httpRouteOf(method, catalog.registry);
-          return route === undefined ? undefined : `${route.verb} ${route.path}`;
+          return route === undefined
+            ? undefined
+            : { http: `${route.verb} ${route.path}`, body: route.body };
         },
       ),
       logger: this.logger,

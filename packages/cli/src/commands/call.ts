@@ -2,13 +2,13 @@
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
-import { checkBaseUrl, describeFailure, request } from "../http.js";
+import { addEndpointOptions, resolveEndpoints } from "../endpoints.js";
+import type { EndpointFlags } from "../endpoints.js";
+import { describeFailure, request } from "../http.js";
 import type { Endpoint } from "../http.js";
 import { fetchServices, resolveService } from "../services.js";
 
-interface CallFlags {
-  readonly address: string;
-  readonly admin: string;
+interface CallFlags extends EndpointFlags {
   readonly header: string[];
 }
 
@@ -17,27 +17,26 @@ Examples:
   $ cairn call ShoppingCart/AddItem '{"cartId": "c1", "productId": "apple", "quantity": 2}'
   $ cairn call shop.v1.ShoppingCart/GetCart '{"cartId": "c1"}'
   $ echo '{"cartId": "c1"}' | cairn call ShoppingCart/GetCart -
+  $ cairn call ShoppingCart/GetCart '{"cartId": "c1"}' --port 9100 --admin-port 9190
   $ cairn call ShoppingCart/GetCart '{"cartId": "c1"}' -H 'authorization: Bearer t0ken' --address http://cairn-runtime.internal:9000
 
 A service name without a package (no dot) is looked up in the admin API
-(GET <admin>/v1/services). The request goes to POST <address>/<package.Service>/<Method>.`;
+(GET <admin>/v1/services). The request goes to POST <address>/<package.Service>/<Method>.
+The runtime is found as it finds its own ports: --address/--port, else
+CAIRN_PORT (and CAIRN_HOST), else the --config file (CAIRN_CONFIG), else 9000;
+the admin API likewise (--admin/--admin-port, CAIRN_ADMIN_PORT, 9090).`;
 
 /** Registers the `call` command. */
 export function registerCall(program: Command): void {
-  program
+  const command = program
     .command("call")
     .description("call a method through the runtime's HTTP/JSON ingress and print the JSON reply")
     .argument(
       "<target>",
       "Service/Method, e.g. ShoppingCart/AddItem or shop.v1.ShoppingCart/AddItem",
     )
-    .argument("[json]", "request as JSON; '-' reads it from stdin", "{}")
-    .option("-a, --address <url>", "the runtime's ingress", "http://127.0.0.1:9000")
-    .option(
-      "--admin <url>",
-      "the runtime's admin API, used to resolve short service names",
-      "http://127.0.0.1:9090",
-    )
+    .argument("[json]", "request as JSON; '-' reads it from stdin", "{}");
+  addEndpointOptions(command, true)
     .option("-H, --header <name:value>", "request header, repeatable", collect, [])
     .addHelpText("after", EXAMPLES)
     .action(async (target: string, json: string, flags: CallFlags) => {
@@ -50,16 +49,7 @@ function collect(value: string, previous: string[]): string[] {
 }
 
 async function call(target: string, json: string, flags: CallFlags): Promise<void> {
-  const ingress: Endpoint = {
-    base: checkBaseUrl(flags.address, "--address"),
-    what: "the runtime",
-    flag: "--address",
-  };
-  const admin: Endpoint = {
-    base: checkBaseUrl(flags.admin, "--admin"),
-    what: "the runtime's admin API",
-    flag: "--admin",
-  };
+  const { ingress, admin } = resolveEndpoints(flags, process.env);
   const { service, method } = parseTarget(target);
   const headers = parseHeaders(flags.header);
   const body = await readBody(json);

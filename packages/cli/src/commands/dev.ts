@@ -12,7 +12,7 @@ import type { Runtime, RuntimeOptions } from "@cairn/runtime";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import { say, stopOnSignals, survivePromiseBugs } from "../lifecycle.js";
 import { fetchServices } from "../services.js";
-import { renderBanner } from "../dev/banner.js";
+import { clientFlags, renderBanner } from "../dev/banner.js";
 import { FunctionProcess } from "../dev/function-process.js";
 import { prettyDestination } from "../dev/pretty-log.js";
 import { watchTree } from "../dev/watch.js";
@@ -204,6 +204,8 @@ function startWatching(dirs: string[], entryPath: string, fn: FunctionProcess): 
 function announceReadiness(runtime: Runtime, options: RuntimeOptions): { stop(): void } {
   const ingress = `http://${options.host}:${runtime.ports.ingress}`;
   const admin = `http://${options.host}:${runtime.ports.admin}`;
+  const flags = clientFlags(options.host, runtime.ports);
+  const target = { ingress, admin, callFlags: flags.call, inspectFlags: flags.inspect };
   let wasReady = false;
   let since = Date.now();
   let hinted = false;
@@ -212,7 +214,7 @@ function announceReadiness(runtime: Runtime, options: RuntimeOptions): { stop():
     if (ready && !wasReady) {
       hinted = false;
       fetchServices({ base: admin, what: "the runtime's admin API", flag: "--admin-port" }).then(
-        (services) => process.stderr.write(renderBanner(ingress, admin, services)),
+        (services) => process.stderr.write(renderBanner(target, services)),
         (err: unknown) =>
           say(
             `cairn dev: ready on ${ingress}, but listing services failed: ${err instanceof Error ? err.message : String(err)}`,

@@ -1,22 +1,24 @@
 /** `cairn inspect <service> <entity-id>`: an entity's snapshot and events from the admin API. */
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
-import { checkBaseUrl, describeFailure, request } from "../http.js";
-import type { Endpoint } from "../http.js";
+import { addEndpointOptions, resolveEndpoints } from "../endpoints.js";
+import type { EndpointFlags } from "../endpoints.js";
+import { describeFailure, request } from "../http.js";
 
-interface InspectFlags {
-  readonly admin: string;
+interface InspectFlags extends EndpointFlags {
   readonly json?: boolean;
   readonly limit?: string;
 }
 
-/** The admin API's answer, as far as the table needs it. */
+/** The admin API's answer, as far as the views need it. */
 interface Inspection {
+  kind?: string;
   service: string;
   entityId: string;
   entityType?: string;
-  sequence?: number;
   active?: boolean;
+  /** Event-sourced entities. */
+  sequence?: number;
   snapshot?: { sequence: number; state: unknown };
   events?: Array<{
     sequence: number;
@@ -25,27 +27,33 @@ interface Inspection {
     type?: string;
     payload?: unknown;
   }>;
+  /** Value entities; `state` is absent when there is none. */
+  version?: number;
+  state?: unknown;
 }
 
 const EXAMPLES = `
 Examples:
   $ cairn inspect shop.v1.ShoppingCart c1
   $ cairn inspect ShoppingCart c1 --limit 20
-  $ cairn inspect ShoppingCart c1 --json | jq '.events[].payload'`;
+  $ cairn inspect ShoppingCart c1 --json | jq '.events[].payload'
+  $ cairn inspect UserSession s1 --admin-port 9190     a value entity: its state and version`;
 
 /** Payload column width; --json shows everything. */
 const PAYLOAD_WIDTH = 80;
 
 /** Registers the `inspect` command. */
 export function registerInspect(program: Command): void {
-  program
+  const command = program
     .command("inspect")
-    .description("show an entity's snapshot and events (or state) through the admin API")
+    .description(
+      "show an entity through the admin API: an event-sourced entity's snapshot and events, a value entity's state and version",
+    )
     .argument("<service>", "component service, e.g. shop.v1.ShoppingCart (or ShoppingCart)")
-    .argument("<entity-id>", "the entity's id, e.g. c1")
-    .option("--admin <url>", "the runtime's admin API", "http://127.0.0.1:9090")
+    .argument("<entity-id>", "the entity's id, e.g. c1");
+  addEndpointOptions(command, false)
     .option("--json", "print the raw JSON answer instead of a table")
-    .option("-n, --limit <n>", "show at most the n most recent events")
+    .option("-n, --limit <n>", "show at most the n most recent events (event-sourced entities)")
     .addHelpText("after", EXAMPLES)
     .action(async (service: string, entityId: string, flags: InspectFlags) => {
       await inspect(service, entityId, flags);
@@ -53,11 +61,7 @@ export function registerInspect(program: Command): void {
 }
 
 async function inspect(service: string, entityId: string, flags: InspectFlags): Promise<void> {
-  const admin: Endpoint = {
-    base: checkBaseUrl(flags.admin, "--admin"),
-    what: "the runtime's admin API",
-    flag: "--admin",
-  };
+  const { admin } = resolveEndpoints(flags, process.env);
   const query = flags.limit === undefined ? "" : `?limit=${parseLimit(flags.limit)}`;
   const answer = await request(
     admin,
@@ -82,14 +86,34 @@ function parseLimit(raw: string): number {
   return Number(raw);
 }
 
-/** The human view: a header, the snapshot, then one row per event. */
+/** The human view of an entity, by its kind. */
 export function renderInspection(entity: Inspection): string {
-  const facts = [
+  return entity.kind === "value_entity" ? renderValue(entity) : renderJournal(entity);
+}
+
+function header(entity: Inspection, facts: Array<string | undefined>): string {
+  const all = [
     entity.entityType === undefined ? undefined : `type ${entity.entityType}`,
-    entity.sequence === undefined ? undefined : `sequence ${entity.sequence}`,
+    ...facts,
     entity.active === true ? "active" : "passive",
   ].filter((f) => f !== undefined);
-  const lines = [`${entity.service} ${entity.entityId} (${facts.join(", ")})`, ""];
+  return `${entity.service} ${entity.entityId} (${all.join(", ")})`;
+}
+
+/** A value entity: a header with the version, then the state. */
+function renderValue(entity: Inspection): string {
+  const lines = [header(entity, ["value entity", `version ${entity.version ?? 0}`]), ""];
+  if (!("state" in entity)) lines.push("state: none (never written, or deleted)");
+  else lines.push("state:", indent(JSON.stringify(entity.state, null, 2)));
+  return `${lines.join("\n")}\n`;
+}
+
+/** An event-sourced entity: a header, the snapshot, then one row per event. */
+function renderJournal(entity: Inspection): string {
+  const lines = [
+    header(entity, [entity.sequence === undefined ? undefined : `sequence ${entity.sequence}`]),
+    "",
+  ];
   if (entity.snapshot === undefined) lines.push("snapshot: none");
   else
     lines.push(

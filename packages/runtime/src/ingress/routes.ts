@@ -201,14 +201,17 @@ function matchRoute(routes: Route[] | undefined, path: string): RouteMatch | und
 
 /**
  * The primary `google.api.http` binding of a method, for listings (admin
- * API, logs): `{ verb: "POST", path: "/carts/{cart_id}/items" }`.
+ * API, logs): `{ verb: "POST", path: "/carts/{cart_id}/items", body: "*" }`.
  */
 export function httpRouteOf(
   method: DescMethod,
   registry: Registry,
-): { verb: string; path: string } | undefined {
+): { verb: string; path: string; body: string } | undefined {
   const ext = findHttpExtension(registry);
   if (ext === undefined || !hasOption(method, ext)) return undefined;
-  const pattern = patternOf(getOption(method, ext) as HttpRuleShape);
-  return pattern === undefined ? undefined : { verb: pattern[0], path: pattern[1] };
+  const rule = getOption(method, ext) as HttpRuleShape;
+  const pattern = patternOf(rule);
+  return pattern === undefined
+    ? undefined
+    : { verb: pattern[0], path: pattern[1], body: rule.body ?? "" };
 }

@@ -14,6 +14,13 @@ export interface AdminMethodInfo {
   readonly outputType: string;
   /** The HTTP route from `google.api.http`, e.g. "POST /carts/{cart_id}/items". */
   readonly http?: string;
+  /** The route's `body`: "*" (the whole request), a field name, or "" (no body). */
+  readonly httpBody?: string;
+  /**
+   * A sample request in proto3 JSON with every field set, e.g.
+   * `{"cartId": "cart-1", "quantity": 1}`, for copy-paste examples.
+   */
+  readonly example: Readonly<Record<string, unknown>>;
 }
 
 /** A served component (one gRPC service). */
@@ -39,18 +46,35 @@ export interface InspectedEvent {
   readonly payload: unknown;
 }
 
-/** What the runtime knows about one entity. */
-export interface EntityInspection {
+/** What every inspection says, whatever the entity's kind. */
+interface InspectionBase {
   readonly service: string;
   readonly entityId: string;
   readonly entityType: string;
-  /** Sequence number of the latest event (or state version). */
-  readonly sequence: number;
-  readonly snapshot?: { readonly sequence: number; readonly state: unknown };
-  readonly events: readonly InspectedEvent[];
   /** True when the entity is in memory on this node now. */
   readonly active: boolean;
 }
+
+/** An event-sourced entity: its latest snapshot and journal. */
+export interface EventSourcedInspection extends InspectionBase {
+  readonly kind: "event_sourced_entity";
+  /** Sequence number of the latest event (0 when it has none). */
+  readonly sequence: number;
+  readonly snapshot?: { readonly sequence: number; readonly state: unknown };
+  readonly events: readonly InspectedEvent[];
+}
+
+/** A value entity: its current state and version. */
+export interface ValueInspection extends InspectionBase {
+  readonly kind: "value_entity";
+  /** Incremented on each write; 0 when there is no state (never written, or deleted). */
+  readonly version: number;
+  /** The state decoded to JSON; absent when there is none. */
+  readonly state?: unknown;
+}
+
+/** What the runtime knows about one entity, by its kind. */
+export type EntityInspection = EventSourcedInspection | ValueInspection;
 
 /** Options of {@link AdminApi.inspectEntity}. */
 export interface InspectOptions {
@@ -66,7 +90,7 @@ export interface InspectOptions {
 export interface AdminApi {
   /** The components the user function serves (empty before discovery). */
   services(): readonly AdminServiceInfo[] | Promise<readonly AdminServiceInfo[]>;
-  /** Snapshot and events of one entity. */
+  /** Snapshot and events of an event-sourced entity, or a value entity's state. */
   inspectEntity(
     service: string,
     entityId: string,

@@ -15,6 +15,8 @@ export type {
   AdminMethodInfo,
   AdminServiceInfo,
   EntityInspection,
+  EventSourcedInspection,
+  ValueInspection,
   InspectedEvent,
   InspectOptions,
   ReadinessReport,

@@ -9,6 +9,7 @@ import type {
 } from "../../src/ops/index.js";
 
 const CART: EntityInspection = {
+  kind: "event_sourced_entity",
   service: "shop.v1.ShoppingCart",
   entityId: "c 1",
   entityType: "cart",
