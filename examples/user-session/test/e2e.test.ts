@@ -223,6 +223,43 @@ describe("session fan-out (action)", () => {
     expect(body.missing).toEqual(["nobody"]);
   });
 
+  it("counts action calls in the command metrics, like entity commands", async () => {
+    const s = await system();
+    const series = (method: string, code: string) =>
+      new RegExp(
+        `^cairn_commands_total\\{service="usersession.v1.SessionFanout",method="${method}",code="${code}"\\}`,
+      );
+    for (let i = 0; i < 3; i++) {
+      expect(
+        (await http("POST", `${s.url}/sessions:touchAll`, { sessionIds: ["m1"] })).status,
+      ).toBe(200);
+    }
+    // A failure the function answers (an empty id) counts under its code.
+    expect((await http("POST", `${s.url}/sessions:touchAll`, { sessionIds: [""] })).status).toBe(
+      400,
+    );
+    // A streaming call counts once, when its stream ends.
+    const stream = await fetch(`${s.url}/sessions:watch`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sessionIds: ["m1"] }),
+    });
+    await stream.text();
+    await waitUntil(
+      async () => (await metric(s.admin, series("WatchSessions", "OK"))) === 1,
+      10_000,
+      "the stream counted",
+    );
+    expect(await metric(s.admin, series("TouchAll", "OK"))).toBe(3);
+    expect(await metric(s.admin, series("TouchAll", "INVALID_ARGUMENT"))).toBe(1);
+    expect(
+      await metric(
+        s.admin,
+        /^cairn_command_duration_seconds_count\{service="usersession.v1.SessionFanout",method="TouchAll"\}/,
+      ),
+    ).toBe(4);
+  });
+
   it("streams sessions over server-sent events, gRPC and Connect", async () => {
     const s = await system();
     await login(s.url, "w1", "ann");

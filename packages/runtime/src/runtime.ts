@@ -14,6 +14,7 @@ import { storedCallResolver } from "./core/stored-calls.js";
 import type { Catalog } from "./core/types.js";
 import type { DiscoveredCatalog } from "./host/catalog.js";
 import { ActivationLimit } from "./host/activation-limit.js";
+import { withActionMetrics } from "./host/action-metrics.js";
 import { createActionHandler } from "./host/actions.js";
 import { EntityHost } from "./host/entity-host.js";
 import { eventSourcedKind } from "./host/kinds/event-sourced.js";
@@ -170,12 +171,15 @@ class RuntimeImpl implements Runtime {
       value_entity: valueKind(store, () => connection.value, durableExtras),
     });
     this.host = host;
-    const actions = createActionHandler({
-      client: () => connection.grpcClient,
-      connection,
-      commandTimeoutMs: o.commandTimeoutMs,
-      mux: () => connection.actions,
-    });
+    const actions = withActionMetrics(
+      createActionHandler({
+        client: () => connection.grpcClient,
+        connection,
+        commandTimeoutMs: o.commandTimeoutMs,
+        mux: () => connection.actions,
+      }),
+      this.metrics,
+    );
     const fanOut = new FanOutLimit(o.maxFanOut, () => this.metrics.limitRejected("max-fan-out"));
     const router = new Router(host, new ActionCalls(actions, replies, store), fanOut);
     late.router = router;
