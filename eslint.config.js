@@ -23,6 +23,8 @@ export default tseslint.config(
       "**/*.js",
       "**/*.cjs",
       "vitest.config.ts",
+      // A new project's files: type-checked by that project's tsconfig (the new-project test).
+      "packages/cli/templates/**",
     ],
   },
   eslint.configs.recommended,

@@ -2,12 +2,14 @@
 import { Command } from "commander";
 import { registerCall } from "./commands/call.js";
 import { registerDev } from "./commands/dev.js";
+import { registerGen } from "./commands/gen.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerRuntime } from "./commands/runtime.js";
 
 const EXAMPLES = `
 Examples:
   $ cairn dev src/main.ts                         run your function with a local runtime
+  $ cairn gen                                     TypeScript from your protos
   $ cairn call ShoppingCart/AddItem '{"cartId": "c1", "productId": "apple", "quantity": 1}'
   $ cairn inspect ShoppingCart c1                 show the cart's events
   $ cairn runtime --store postgres://db/cairn     a production node
@@ -22,6 +24,7 @@ export function createProgram(version: string): Command {
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXAMPLES);
   registerDev(program);
+  registerGen(program);
   registerRuntime(program);
   registerCall(program);
   registerInspect(program);

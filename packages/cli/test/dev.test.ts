@@ -1,5 +1,13 @@
 import { execFile } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -36,19 +44,58 @@ const devArgs = [
 ];
 
 describe("cairn dev", () => {
-  it("runs the TypeScript function with CAIRN_FUNCTION_* set, restarts it on change, reports its exit and stops on SIGINT", async () => {
+  it("runs the TypeScript function with CAIRN_FUNCTION_* set, restarts it on change and stops on SIGINT", async () => {
     running = startCli(devArgs, { cwd: dir });
     const [, port] = await running.waitForStderr(/starting main\.ts on 127\.0\.0\.1:(\d+)/);
-    await running.waitForStdout(new RegExp(`\\[function\\] fixture up on 127\\.0\\.0\\.1:${port}`));
+    await running.waitForStdout(
+      new RegExp(`\\[function\\] fixture up on 127\\.0\\.0\\.1:${port} \\(start 1\\)`),
+    );
+    writeFileSync(join(dir, "other.ts"), "export {};\n");
+    await running.waitForStderr(/other\.ts changed; restarting the function/);
+    await running.waitForStdout(/fixture up on \S+ \(start 2\)/);
+    running.child.kill("SIGINT");
+    expect(await running.exited).toBe(0);
+  });
 
+  it("restarts a function that crashed on its own, after a delay, and says so", async () => {
+    writeFileSync(join(dir, "mode.json"), JSON.stringify({ exit: 3, times: 2 }));
+    running = startCli(devArgs, { cwd: dir });
+    await running.waitForStderr(
+      /the function exited with code 3 after [\d.]+ s; restarting it in 0\.25 s \(crash 1 in a row\)/,
+    );
+    await running.waitForStderr(/restarting it in 1 s \(crash 2 in a row\)/);
+    // Up on the third start, with no file changed.
+    await running.waitForStdout(/fixture up on \S+ \(start 3\)/);
+    expect(running.stderr()).not.toContain("changed; restarting");
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+  });
+
+  it("stops restarting a crash loop quickly, says what to fix, and restarts on the next change", async () => {
     writeFileSync(join(dir, "mode.json"), JSON.stringify({ exit: 3 }));
-    await running.waitForStderr(/mode\.json changed; restarting the function/);
-    await running.waitForStderr(/the function exited with code 3; waiting for a file change/);
-    expect(running.stdout()).toContain("[function] fixture exiting with 3");
-
+    running = startCli(devArgs, { cwd: dir });
+    await running.waitForStderr(
+      /crashed 4 times in a row, each soon after starting, so restarting cannot help: not restarting it again\. Fix the error in its output above \(the \[function\] lines\), then save a file to restart it/,
+      30_000,
+    );
+    expect(running.stdout().match(/fixture exiting with 3/g)).toHaveLength(4);
     writeFileSync(join(dir, "mode.json"), JSON.stringify({}));
-    await running.waitForStdout(/fixture exiting with 3[\s\S]*fixture up/);
+    await running.waitForStdout(/fixture up on \S+ \(start 5\)/);
+    running.child.kill("SIGINT");
+    expect(await running.exited).toBe(0);
+  });
 
+  it("survives editors' safe-write: two saves by rename, two restarts", async () => {
+    running = startCli(devArgs, { cwd: dir });
+    await running.waitForStdout(/fixture up on \S+ \(start 1\)/);
+    const source = readFileSync(join(dir, "main.ts"), "utf8");
+    for (const save of [1, 2]) {
+      // What vim, JetBrains and sed -i do: write a new file, rename it over the old one.
+      writeFileSync(join(dir, "main.ts.tmp"), `${source}\n// save ${save}\n`);
+      renameSync(join(dir, "main.ts.tmp"), join(dir, "main.ts"));
+      await running.waitForStdout(new RegExp(`fixture up on \\S+ \\(start ${save + 1}\\)`));
+    }
+    expect(running.stderr().match(/main\.ts changed; restarting the function/g)).toHaveLength(2);
     running.child.kill("SIGINT");
     expect(await running.exited).toBe(0);
   });

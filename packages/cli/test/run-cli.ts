@@ -13,21 +13,22 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `cairn <args>`, with optional stdin and extra environment; kills it after 20 s. */
+/** Runs `cairn <args>`, with optional stdin, extra environment and folder; kills it after 20 s (or `timeoutMs`). */
 export function runCli(
   args: string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
+  options: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...options.env },
+      cwd: options.cwd,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
     child.once("error", reject);
     child.once("close", (code) => {
       clearTimeout(timer);
@@ -54,13 +55,20 @@ export interface CliProcess {
   kill(): Promise<void>;
 }
 
+/** Options of {@link startCli}. */
+export interface StartCliOptions {
+  /** Added to this process's environment, or the whole of it with `inheritEnv: false`. */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly inheritEnv?: boolean;
+  readonly cwd?: string;
+  /** Another install's cairn (default: this checkout's build). */
+  readonly bin?: string;
+}
+
 /** Starts `cairn <args>` in the background. */
-export function startCli(
-  args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
-): CliProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...options.env },
+export function startCli(args: string[], options: StartCliOptions = {}): CliProcess {
+  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
+    env: options.inheritEnv === false ? options.env : { ...process.env, ...options.env },
     cwd: options.cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,21 +1,23 @@
 /**
  * `cairn dev <entry.ts>`: the runtime and the user function together, with
  * zero setup. The function runs as a child process (TypeScript through
- * tsx) and restarts when a source file changes; the runtime runs in this
- * process on the embedded SQLite store and reconnects by itself.
+ * tsx) and restarts when a source file changes, or after a crash; a changed
+ * .proto regenerates the project's TypeScript first. The runtime runs in
+ * this process on the embedded SQLite store and reconnects by itself.
  */
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import type { Runtime, RuntimeOptions } from "@cairn/runtime";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import { say, stopOnSignals, survivePromiseBugs } from "../lifecycle.js";
 import { fetchServices } from "../services.js";
 import { clientFlags, renderBanner } from "../dev/banner.js";
-import { FunctionProcess } from "../dev/function-process.js";
 import { prettyDestination } from "../dev/pretty-log.js";
-import { watchTree } from "../dev/watch.js";
+import { DevSupervisor } from "../dev/supervisor.js";
+import type { DevGen } from "../dev/supervisor.js";
+import { GEN_DEFAULTS } from "./gen.js";
 import {
   addRuntimeOptions,
   loadRuntime,
@@ -26,10 +28,12 @@ import {
 interface DevFlags extends Record<string, unknown> {
   readonly functionPort?: string;
   readonly watch: string[] | false;
+  readonly gen: boolean;
+  readonly proto?: string;
+  readonly genOut?: string;
 }
 
 const DEFAULT_FUNCTION_PORT = 8080;
-const RESTART_DEBOUNCE_MS = 150;
 const READY_POLL_MS = 200;
 /** After this long without readiness, a hint tells where to look. */
 const SLOW_START_MS = 15_000;
@@ -38,7 +42,10 @@ const EXAMPLES = `
 The store defaults to .cairn/cairn.db in the current directory. The function
 gets CAIRN_FUNCTION_HOST=127.0.0.1 and CAIRN_FUNCTION_PORT=<port>, which the
 SDK's serve() reads. Files ending in .ts .js .json .proto under the entry's
-folder (or each --watch folder) restart it.
+folder (or each --watch folder) restart it; so does a crash, after a short
+delay (a crash loop stops after 4 tries). When the project (the folder of the
+package.json above the entry) has a proto/ folder, a changed .proto first
+regenerates src/gen, as 'cairn gen' does.
 
 Examples:
   $ cairn dev src/main.ts
@@ -68,6 +75,15 @@ export function registerDev(program: Command): void {
       [],
     )
     .option("--no-watch", "do not restart the function on changes")
+    .option(
+      "--proto <dir>",
+      `folder of the project's .proto files (default: ${GEN_DEFAULTS.proto}/ beside the package.json above the entry)`,
+    )
+    .option(
+      "--gen-out <dir>",
+      `folder for the generated TypeScript (default: ${GEN_DEFAULTS.out} beside that package.json)`,
+    )
+    .option("--no-gen", "never regenerate code from the protos")
     .addHelpText("after", EXAMPLES);
   addRuntimeOptions(command, ["functionAddress"]).action(async (entry: string, flags: DevFlags) => {
     await runDev(entry, flags);
@@ -87,20 +103,14 @@ async function runDev(entry: string, flags: DevFlags): Promise<void> {
   });
   ensureStoreFolder(options.store);
 
-  const fn = new FunctionProcess({
+  const gen = genOf(entryPath, flags);
+  const supervisor = new DevSupervisor({
     entry: entryPath,
     port: functionPort,
-    prefix: "[function] ",
-    onExit: (code, signal) => {
-      const how = signal === null ? `with code ${code ?? "?"}` : `on ${signal}`;
-      say(
-        `cairn dev: the function exited ${how}; ${flags.watch === false ? "Ctrl-C to quit" : "waiting for a file change to restart it"}`,
-      );
-    },
+    watch: flags.watch === false ? false : watchedFolders(flags.watch, entryPath, gen),
+    ...(gen === undefined ? {} : { gen }),
+    say,
   });
-  say(`cairn dev: starting ${entry} on 127.0.0.1:${functionPort}`);
-  fn.start();
-
   const logger = module.createLogger({
     level: options.logLevel,
     name: "cairn-runtime",
@@ -108,26 +118,26 @@ async function runDev(entry: string, flags: DevFlags): Promise<void> {
   });
   const runtime = module.createRuntime(options, { logger });
   survivePromiseBugs(runtime);
-  // Signals are handled from here on, even while the runtime starts: a
-  // Ctrl-C during start-up still stops the function and closes the store.
-  const parts: { watcher?: { close(): void }; readiness?: { stop(): void } } = {};
+  // Signals are handled from here on, even while the function and the
+  // runtime start: a Ctrl-C during start-up still stops both and closes the store.
+  const parts: { readiness?: { stop(): void } } = {};
   stopOnSignals(
     async () => {
-      parts.watcher?.close();
       parts.readiness?.stop();
       // The runtime drains in-flight commands first, which needs the function alive.
       await runtime.stop();
-      await fn.stop();
+      await supervisor.stop();
     },
     (line) => say(`cairn dev: ${line}`),
   );
+  say(`cairn dev: starting ${entry} on 127.0.0.1:${functionPort}`);
   try {
+    await supervisor.start();
     await runtime.start();
   } catch (err) {
-    await Promise.allSettled([runtime.stop(), fn.stop()]);
-    throw startError(err, options);
+    await Promise.allSettled([runtime.stop(), supervisor.stop()]);
+    throw err instanceof CliError ? err : startError(err, options);
   }
-  parts.watcher = flags.watch === false ? undefined : startWatching(flags.watch, entryPath, fn);
   parts.readiness = announceReadiness(runtime, options);
 }
 
@@ -181,20 +191,45 @@ function ensureStoreFolder(store: string): void {
   mkdirSync(dirname(resolve(store.replace(/^sqlite:/, ""))), { recursive: true });
 }
 
-function startWatching(dirs: string[], entryPath: string, fn: FunctionProcess): { close(): void } {
+/**
+ * Codegen settings: the flags, else proto/ and src/gen beside the nearest
+ * package.json above the entry; none when there is no such proto folder.
+ */
+function genOf(entryPath: string, flags: DevFlags): DevGen | undefined {
+  if (!flags.gen) return undefined;
+  const root = projectRoot(dirname(entryPath));
+  const protoDir =
+    flags.proto === undefined ? join(root ?? ".", GEN_DEFAULTS.proto) : resolve(flags.proto);
+  if (flags.proto === undefined && (root === undefined || !existsSync(protoDir))) return undefined;
+  if (!existsSync(protoDir)) {
+    throw new CliError(
+      `no proto folder at ${flags.proto}: fix --proto (or pass --no-gen)`,
+      EXIT_USAGE,
+    );
+  }
+  const outDir =
+    flags.genOut === undefined ? join(root ?? ".", GEN_DEFAULTS.out) : resolve(flags.genOut);
+  return { protoDir, outDir };
+}
+
+/** The nearest folder at or above `dir` holding a package.json. */
+function projectRoot(dir: string): string | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "package.json"))) return d;
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/** --watch folders, else the entry's folder plus the proto folder when it lies elsewhere. */
+function watchedFolders(dirs: string[], entryPath: string, gen: DevGen | undefined): string[] {
   const folders = dirs.length === 0 ? [dirname(entryPath)] : dirs.map((d) => resolve(d));
   for (const folder of folders) {
     if (!existsSync(folder))
       throw new CliError(`cannot watch ${folder}: no such folder; fix --watch`, EXIT_USAGE);
   }
-  let restarting = Promise.resolve();
-  return watchTree(folders, RESTART_DEBOUNCE_MS, (paths) => {
-    say(
-      `cairn dev: ${paths.slice(0, 3).join(", ")}${paths.length > 3 ? ", ..." : ""} changed; restarting the function`,
-    );
-    // Chained so that a change during a slow stop never starts two children.
-    restarting = restarting.then(() => fn.restart());
-  });
+  const inside = (dir: string) => folders.some((f) => !relative(f, dir).startsWith(".."));
+  if (dirs.length === 0 && gen !== undefined && !inside(gen.protoDir)) folders.push(gen.protoDir);
+  return folders;
 }
 
 /**

@@ -17,8 +17,8 @@ export interface FunctionProcessOptions {
   readonly port: number;
   /** Prefix of forwarded output lines. */
   readonly prefix: string;
-  /** Called when the child exits without being asked to. */
-  onExit(code: number | null, signal: NodeJS.Signals | null): void;
+  /** Called when the child exits without being asked to, after running `ranMs`. */
+  onExit(code: number | null, signal: NodeJS.Signals | null, ranMs: number): void;
 }
 
 /** Time a child gets to stop on SIGTERM before it is killed. */
@@ -58,12 +58,13 @@ export class FunctionProcess {
       },
     );
     this.child = child;
+    const startedAt = performance.now();
     forward(child.stdout, process.stdout, this.options.prefix);
     forward(child.stderr, process.stderr, this.options.prefix);
     child.once("exit", (code, signal) => {
       if (this.child !== child) return; // stopped on purpose
       this.child = undefined;
-      this.options.onExit(code, signal);
+      this.options.onExit(code, signal, performance.now() - startedAt);
     });
     child.once("error", (err) => {
       process.stderr.write(`${this.options.prefix}cannot start: ${err.message}\n`);
