@@ -3,11 +3,13 @@ import { Command } from "commander";
 import { registerCall } from "./commands/call.js";
 import { registerDev } from "./commands/dev.js";
 import { registerGen } from "./commands/gen.js";
+import { registerInit } from "./commands/init.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerRuntime } from "./commands/runtime.js";
 
 const EXAMPLES = `
 Examples:
+  $ cairn init my-app                             a new project: proto, code, a test, scripts
   $ cairn dev src/main.ts                         run your function with a local runtime
   $ cairn gen                                     TypeScript from your protos
   $ cairn call ShoppingCart/AddItem '{"cartId": "c1", "productId": "apple", "quantity": 1}'
@@ -23,6 +25,7 @@ export function createProgram(version: string): Command {
     .version(version, "-v, --version")
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXAMPLES);
+  registerInit(program, version);
   registerDev(program);
   registerGen(program);
   registerRuntime(program);
