@@ -245,3 +245,11 @@ export function readmeCommands(markdown: string, prefixes: readonly string[]): R
   }
   return out;
 }
+
+/** The part of a Markdown file under `## heading`, up to the next `## `. */
+export function markdownSection(markdown: string, heading: string): string {
+  const start = markdown.indexOf(`\n## ${heading}\n`);
+  if (start < 0) throw new Error(`no "## ${heading}" section`);
+  const end = markdown.indexOf("\n## ", start + 1);
+  return markdown.slice(start, end < 0 ? undefined : end);
+}

@@ -14,6 +14,7 @@ describe("the README quickstart", () => {
   it("runs as written against the shopping-cart sample", async () => {
     await runReadmeOf({
       readme: join(ROOT, "README.md"),
+      section: "Quickstart",
       entry: join(ROOT, "examples/shopping-cart/src/main.ts"),
       prefixes: ["curl ", "npx cairn "],
       count: 6,

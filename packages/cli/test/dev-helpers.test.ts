@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import { clientFlags, curlExample, renderBanner } from "../src/dev/banner.js";
 import { formatLine } from "../src/dev/pretty-log.js";
 import { isRelevantChange } from "../src/dev/watch.js";
+import { isStale, markFresh } from "../src/dev/gen-stale.js";
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const INGRESS = "http://127.0.0.1:9000";
 
@@ -110,6 +114,26 @@ describe("cairn dev watching", () => {
     expect(isRelevantChange("node_modules/x/index.js")).toBe(false);
     expect(isRelevantChange("dist/main.js")).toBe(false);
     expect(isRelevantChange(".cairn/cairn.db")).toBe(false);
+  });
+});
+
+describe("cairn dev codegen at start", () => {
+  it("regenerates when the output is missing or older than a proto, and not after markFresh", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-stale-"));
+    try {
+      mkdirSync(join(dir, "proto/a"), { recursive: true });
+      writeFileSync(join(dir, "proto/a/a.proto"), 'syntax = "proto3";');
+      expect(isStale(join(dir, "proto"), join(dir, "gen"))).toBe(true);
+      mkdirSync(join(dir, "gen/a"), { recursive: true });
+      writeFileSync(join(dir, "gen/a/a_pb.ts"), "");
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(join(dir, "gen/a/a_pb.ts"), old, old);
+      expect(isStale(join(dir, "proto"), join(dir, "gen"))).toBe(true);
+      markFresh(join(dir, "gen"));
+      expect(isStale(join(dir, "proto"), join(dir, "gen"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,4 +1,12 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -92,6 +100,8 @@ describe("cairn init", () => {
     const partial = await runCli(["init", "app", "--packages", join(dir, "packs")], { cwd: dir });
     expect(partial.code).toBe(2);
     expect(partial.stderr).toContain("no tarball of @cairn/protocol, @cairn/runtime, @cairn/cli");
+    // Nothing half-made is left behind.
+    expect(existsSync(join(dir, "app"))).toBe(false);
   });
 
   it("gives a project the tool versions this repository builds with", () => {

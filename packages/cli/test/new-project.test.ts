@@ -20,6 +20,12 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import {
+  ROOT,
+  markdownSection,
+  readmeCommands,
+} from "../../../examples/shopping-cart/test/harness.js";
+import { runReadme } from "../../../examples/shopping-cart/test/readme-runner.js";
 import { BIN, startCli } from "./run-cli.js";
 import type { CliProcess } from "./run-cli.js";
 
@@ -62,6 +68,11 @@ async function localPrebuilds(): Promise<string> {
   await run("mkdir", ["-p", dir]);
   await run("tar", ["-czf", join(dir, name), "-C", pkg, "build/Release/better_sqlite3.node"]);
   return dir;
+}
+
+/** The admin port from the banner's `cairn call ... --admin-port N` line. */
+function adminPortOf(callLine: string): number {
+  return Number(/--admin-port (\d+)/.exec(callLine)?.[1]);
 }
 
 async function sh(line: string, timeout = 20_000): Promise<string> {
@@ -131,6 +142,7 @@ describe("a project of one's own", () => {
       );
       await dev.waitForStderr(/grpcurl -plaintext \S+ list/, 60_000);
       step("dev ready");
+      const cairn = `'${join(app, "node_modules/.bin/cairn")}'`;
       const banner = dev.stderr().split("\n");
       const increase = banner.find((l) =>
         /curl -X POST '\S+\/counters\/counter-1\/increase'/.test(l),
@@ -140,11 +152,26 @@ describe("a project of one's own", () => {
       expect(JSON.parse(await sh(`${increase!.trim()} -sS --fail-with-body`))).toEqual({
         value: 1,
       });
-      const cairn = `'${join(app, "node_modules/.bin/cairn")}'`;
       expect(JSON.parse(await sh(call!.trim().replace(/^cairn /, `${cairn} `)))).toEqual({
         value: 2,
       });
       const url = /curl -X POST '(http:\/\/[^/]+)/.exec(increase!)![1]!;
+      // The READMEs' lines, as a user pastes them: this repository's "Start your own project",
+      // then the new project's own, each on a fresh counter c1.
+      const ports = { port: Number(new URL(url).port), adminPort: adminPortOf(call!) };
+      const readme = (path: string, section?: string) => {
+        const text = readFileSync(path, "utf8");
+        // `npx cairn init` is the step this test made already.
+        return readmeCommands(section === undefined ? text : markdownSection(text, section), [
+          "curl ",
+          "npx cairn call ",
+          "npx cairn inspect ",
+        ]);
+      };
+      const asUser = { cwd: app, cairn: cairn };
+      await runReadme(readme(join(ROOT, "README.md"), "Start your own project"), ports, 2, asUser);
+      await sh(`curl -sS --fail-with-body -X DELETE '${url}/counters/c1'`);
+      await runReadme(readme(join(app, "README.md")), ports, 4, asUser);
       const withNote = `curl -sS -o /dev/null -w '%{http_code}' -X POST '${url}/counters/n1/increase' -H 'content-type: application/json' -d '{"by":1,"note":"hi"}'`;
       expect(await sh(withNote)).toBe("400"); // no such field yet
 

@@ -4,11 +4,12 @@
  * its main, a testkit test, the scripts (dev, test, gen, build), and the
  * generated code, so `npm install` is the only step before `npm test`.
  */
-import { readFileSync } from "node:fs";
-import { basename, relative, resolve } from "node:path";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { basename, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import { generate } from "../gen/generate.js";
+import type { SyncResult } from "../gen/sync.js";
 import { providePackages, runningCheckout } from "../init/packages.js";
 import { isFreeFolder, packageName, projectManifest, writeProject } from "../init/scaffold.js";
 import { say } from "../lifecycle.js";
@@ -59,12 +60,12 @@ async function init(dir: string, flags: InitFlags, version: string): Promise<voi
   }
   const source = flags.packages ?? runningCheckout() ?? "registry";
   const name = flags.name ?? packageName(basename(target));
-  const { specs, from } = await providePackages(source, target, version);
-  writeProject(target, projectManifest(name, specs, protobufRange()));
-  const gen = await generate({
-    protoDir: GEN_DEFAULTS.proto,
-    outDir: GEN_DEFAULTS.out,
-    cwd: target,
+  const existed = existsSync(target);
+  const { from, gen } = await createProject(target, name, source, version).catch((err: unknown) => {
+    // Half a project is worse than none: a second try must find the folder free again.
+    if (existed) clearFolder(target);
+    else rmSync(target, { recursive: true, force: true });
+    throw err;
   });
   const shown = relative(process.cwd(), target) || ".";
   say(
@@ -82,6 +83,29 @@ async function init(dir: string, flags: InitFlags, version: string): Promise<voi
       "",
     ].join("\n"),
   );
+}
+
+async function createProject(
+  target: string,
+  name: string,
+  source: string,
+  version: string,
+): Promise<{ from: string; gen: SyncResult }> {
+  const { specs, from } = await providePackages(source, target, version);
+  writeProject(target, projectManifest(name, specs, protobufRange()));
+  const gen = await generate({
+    protoDir: GEN_DEFAULTS.proto,
+    outDir: GEN_DEFAULTS.out,
+    cwd: target,
+  });
+  return { from, gen };
+}
+
+/** Empties a folder that was empty but for a .git before init wrote into it. */
+function clearFolder(dir: string): void {
+  for (const entry of readdirSync(dir)) {
+    if (entry !== ".git") rmSync(join(dir, entry), { recursive: true, force: true });
+  }
 }
 
 /** The @bufbuild/protobuf range the SDK and the CLI use: generated code must match it. */

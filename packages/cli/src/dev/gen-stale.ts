@@ -1,5 +1,5 @@
 /** Whether generated code is older than its protos, so `cairn dev` regenerates before starting. */
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 
 /** True when `outDir` is missing or some .proto under `protoDir` is newer than all of it. */
@@ -20,4 +20,16 @@ function newest(dir: string, match: (name: string) => boolean): number {
     }
   }
   return latest;
+}
+
+/**
+ * Marks generated code as current after a regeneration that changed no
+ * file (a fresh checkout gives protos and generated files arbitrary
+ * times), so the next start does not regenerate again for nothing.
+ */
+export function markFresh(outDir: string): void {
+  const now = new Date();
+  for (const entry of readdirSync(outDir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) utimesSync(join(entry.parentPath, entry.name), now, now);
+  }
 }

@@ -12,7 +12,7 @@ import { CrashPolicy } from "./crash-policy.js";
 import { FunctionProcess } from "./function-process.js";
 import { watchTree } from "./watch.js";
 import type { TreeWatcher } from "./watch.js";
-import { isStale } from "./gen-stale.js";
+import { isStale, markFresh } from "./gen-stale.js";
 
 /** Where `cairn dev` regenerates code from and to (absolute paths). */
 export interface DevGen {
@@ -57,7 +57,9 @@ export class DevSupervisor {
   /** Generates code if it is older than the protos, starts the function, then watches. */
   async start(): Promise<void> {
     const gen = this.options.gen;
-    if (gen !== undefined && isStale(gen.protoDir, gen.outDir)) await this.regenerate([]);
+    if (gen !== undefined && isStale(gen.protoDir, gen.outDir)) {
+      if (await this.regenerate([])) markFresh(gen.outDir);
+    }
     this.fn.start();
     if (this.options.watch === false) return;
     this.watcher = watchTree(
@@ -90,15 +92,22 @@ export class DevSupervisor {
       `cairn dev: ${shown.slice(0, 3).join(", ")}${shown.length > 3 ? ", ..." : ""} changed; restarting the function`,
     );
     // Chained so that a change during a slow stop never starts two children.
-    this.restarting = this.restarting.then(async () => {
-      clearTimeout(this.crashTimer);
-      this.crashes.reset();
-      const protos = fresh.filter((p) => p.endsWith(".proto"));
-      if (protos.length > 0 && this.options.gen !== undefined) {
-        if (!(await this.regenerate(protos))) return;
-      }
-      if (!this.stopped) await this.fn.restart();
-    });
+    this.restarting = this.restarting
+      .then(async () => {
+        clearTimeout(this.crashTimer);
+        this.crashes.reset();
+        const protos = fresh.filter((p) => p.endsWith(".proto"));
+        if (protos.length > 0 && this.options.gen !== undefined) {
+          if (!(await this.regenerate(protos))) return;
+        }
+        if (!this.stopped) await this.fn.restart();
+      })
+      // A failed restart must not end the chain: the next change tries again.
+      .catch((err: unknown) =>
+        this.options.say(
+          `cairn dev: restarting the function failed: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
   }
 
   /** Runs codegen; false (and the reason said) when the protos do not compile. */
