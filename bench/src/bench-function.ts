@@ -9,8 +9,8 @@
  * plain `node` from dist); it prints the SDK's JSON "listening" line with its
  * port, like the shopping-cart sample.
  */
-import { action, serve, valueEntity } from "@cairn/sdk";
-import { Counter, Echo } from "./gen/cairnbench/v1/bench_pb.js";
+import { action, eventSourcedEntity, serve, valueEntity } from "@cairn/sdk";
+import { Counter, Echo, Tally } from "./gen/cairnbench/v1/bench_pb.js";
 
 /** The stored state: a plain JSON number, the smallest value a state update can write. */
 type CounterState = number;
@@ -29,6 +29,32 @@ const counter = valueEntity(Counter, {
   },
 });
 
+/** The one event of a tally, stored as JSON in the journal. */
+interface Incremented {
+  by: number;
+}
+
+/**
+ * An event-sourced counter (issue 14's side-by-side bench): each increment
+ * appends one event; reads answer from the state in memory. Snapshots every
+ * 100 events, like the shopping-cart sample, so activation replays < 100.
+ */
+const tally = eventSourcedEntity(Tally, {
+  entityType: "bench-tally",
+  snapshotEvery: 100,
+  passivationTimeoutMs: 600_000,
+  initialState: (): CounterState => 0,
+  applyEvent: (state: CounterState, e: Incremented): CounterState => state + e.by,
+  commands: {
+    increment(cmd, state, ctx) {
+      const by = cmd.by === 0 ? 1 : cmd.by;
+      ctx.emit({ by });
+      return { counterId: ctx.entityId, value: state + by };
+    },
+    get: (_cmd, state, ctx) => ({ counterId: ctx.entityId, value: state }),
+  },
+});
+
 const echo = action(Echo, {
   handlers: {
     // The request message itself is a valid reply: no copy, no allocation.
@@ -37,4 +63,4 @@ const echo = action(Echo, {
 });
 
 // The bench stops it with SIGTERM at the end of the run.
-await serve({ components: [counter, echo], handleSignals: true });
+await serve({ components: [counter, tally, echo], handleSignals: true });

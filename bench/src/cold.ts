@@ -18,7 +18,7 @@
  * Steps 2-3 repeat `restarts` times, so each cart is measured once per restart.
  */
 import { createHttpClient } from "./clients.js";
-import { CART_ROUTE, httpPost } from "./scenarios.js";
+import { CART_ROUTE, httpSend } from "./scenarios.js";
 import { errorKind } from "./load.js";
 import { percentile } from "./stats.js";
 
@@ -108,7 +108,7 @@ export async function coldActivation(
     ) {
       const n = started[c]!++;
       try {
-        const kind = await httpPost(writer, CART_ROUTE, ids[c]!, n);
+        const kind = await httpSend(writer, CART_ROUTE, ids[c]!, n);
         if (kind === undefined) written[c]!++;
         else {
           bump(writeErrors, kind);

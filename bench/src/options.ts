@@ -3,6 +3,8 @@
  * `{ value } | { error }` so the entry point alone decides how to exit.
  */
 import { parseArgs } from "node:util";
+import { VS_SITES, VS_WORKLOADS } from "./vs-names.js";
+import type { VsSite, VsWorkload } from "./vs-names.js";
 
 /** Every scenario, in the order a full run executes them. */
 export const SCENARIOS = [
@@ -40,7 +42,20 @@ export interface BenchOptions {
   coldRestarts: number;
   json: boolean;
   help: boolean;
+  /** `--vs three-tier`: run the side-by-side set (issue 14). */
+  vs: boolean;
+  vsSites: VsSite[];
+  vsWorkloads: VsWorkload[];
+  /** Delay relay, microseconds each way, for the pg-remote site. */
+  dbDelayUs: number;
+  /** pg pool of the three-tier service. */
+  poolSize: number;
+  /** Whether --scenarios was given (with --vs, only then do the scenarios run too). */
+  scenariosGiven: boolean;
 }
+
+/** The PostgreSQL of the side-by-side run when neither --postgres-url nor the environment names one. */
+export const DEFAULT_VS_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
 
 export const HELP = `Cairn benchmarks: the shopping-cart sample and the bench's own value entity and action
 through a real runtime, beside bare gRPC/HTTP echo baselines.
@@ -49,7 +64,7 @@ usage: npm run bench -- [options]        (builds first)
        node bench/dist/run.js [options]
 
 options:
-  --duration <s>         measured seconds per scenario (default 10)
+  --duration <s>         measured seconds per scenario (default 10; 8 with --vs alone)
   --warmup <s>           unmeasured warm-up seconds before each scenario (default 2)
   --scenarios <a,b,...>  which to run (default all): ${SCENARIOS.join(", ")}
                          (action-echo = both action-echo rows)
@@ -63,6 +78,13 @@ options:
   --cold-carts <n>       carts written for cold-activation (default 3)
   --cold-events <n>      events written to each of them (default 10000)
   --cold-restarts <n>    runtime restarts, each measuring every cold cart once (default 3)
+  --vs three-tier        side by side with a stateless three-tier service (issue 14); runs only
+                         this set unless --scenarios is given too
+  --vs-sites <a,b>       pg, sqlite, pg-remote (default all: local PostgreSQL, SQLite, and
+                         PostgreSQL behind a relay that delays each direction)
+  --vs-workloads <a,b>   ${VS_WORKLOADS.join(", ")} (default all)
+  --db-delay-us <us>     pg-remote: delay of each direction, microseconds (default 1000)
+  --pool-size <n>        pg pool of the three-tier service (default 10, pg's own default)
   --json                 print the full result as JSON on stdout (progress stays on stderr)
   --help                 this text
 
@@ -80,6 +102,24 @@ function positive(
   if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0))
     return `--${name} must be a positive number, got '${raw}'`;
   return n;
+}
+
+/** A comma-separated subset of `all`, in `all`'s order; every unknown name is a problem. */
+function list<T extends string>(
+  flag: string,
+  raw: string | undefined,
+  all: readonly T[],
+  problems: string[],
+): T[] {
+  if (raw === undefined) return [...all];
+  const names = raw
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+  for (const n of names)
+    if (!(all as readonly string[]).includes(n))
+      problems.push(`${flag}: unknown name '${n}': choose among ${all.join(", ")}`);
+  return all.filter((x) => names.includes(x));
 }
 
 /** Parses argv (without node and script); every problem is reported, one per line. */
@@ -106,6 +146,11 @@ export function parseOptions(
         "cold-events": { type: "string" },
         "cold-restarts": { type: "string" },
         json: { type: "boolean" },
+        vs: { type: "string" },
+        "vs-sites": { type: "string" },
+        "vs-workloads": { type: "string" },
+        "db-delay-us": { type: "string" },
+        "pool-size": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -148,7 +193,15 @@ export function parseOptions(
   if (httpClient !== "auto" && httpClient !== "node" && httpClient !== "wrk") {
     problems.push(`--http-client must be auto, node or wrk, got '${httpClient}'`);
   }
-  const postgresUrl = v["postgres-url"] ?? env.CAIRN_BENCH_POSTGRES_URL;
+  if (v.vs !== undefined && v.vs !== "three-tier")
+    problems.push(`--vs must be three-tier (the only baseline so far), got '${v.vs}'`);
+  const vsSites = list("--vs-sites", v["vs-sites"], VS_SITES, problems);
+  const vsWorkloads = list("--vs-workloads", v["vs-workloads"], VS_WORKLOADS, problems);
+  const vs = v.vs !== undefined;
+  const postgresUrl =
+    v["postgres-url"] ??
+    env.CAIRN_BENCH_POSTGRES_URL ??
+    (vs && vsSites.some((x) => x !== "sqlite") ? DEFAULT_VS_POSTGRES_URL : undefined);
   if (store === "postgres" && postgresUrl === undefined) {
     problems.push(
       "--store postgres needs --postgres-url <url> or CAIRN_BENCH_POSTGRES_URL (the bench does not start a database)",
@@ -156,7 +209,12 @@ export function parseOptions(
   }
 
   const value: BenchOptions = {
-    durationS: num("duration", v.duration, 10),
+    // The side-by-side set has 42 rows: 8 s each keeps a full run under 10 minutes.
+    durationS: num(
+      "duration",
+      v.duration,
+      v.vs !== undefined && v.scenarios === undefined ? 8 : 10,
+    ),
     warmupS: num("warmup", v.warmup, 2, true),
     // Sorted into the canonical order: baselines first, cold-activation last
     // (it restarts the runtime, which would disturb anything after it).
@@ -172,6 +230,12 @@ export function parseOptions(
     coldRestarts: Math.round(num("cold-restarts", v["cold-restarts"], 3)),
     json: v.json ?? false,
     help: v.help ?? false,
+    vs,
+    vsSites,
+    vsWorkloads,
+    dbDelayUs: num("db-delay-us", v["db-delay-us"], 1000, true),
+    poolSize: Math.round(num("pool-size", v["pool-size"], 10)),
+    scenariosGiven: v.scenarios !== undefined,
   };
   return problems.length > 0 ? { error: problems.join("\n") } : { value };
 }

@@ -94,9 +94,16 @@ export class Proc {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Resolves with the first line (already seen or future) that matches. */
-  waitForLine(match: (line: string) => boolean, timeoutMs = 30_000): Promise<string> {
-    const seen = this.tail.find(match);
+  /**
+   * Resolves with the first line that matches: already seen or future, or
+   * with `fresh` only a line printed from now on (an answer to a request).
+   */
+  waitForLine(
+    match: (line: string) => boolean,
+    timeoutMs = 30_000,
+    fresh = false,
+  ): Promise<string> {
+    const seen = fresh ? undefined : this.tail.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const done = (): void => {
@@ -107,7 +114,7 @@ export class Proc {
         done();
         reject(
           new Error(
-            `${this.name}: no start-up line within ${timeoutMs} ms; last output:\n${this.tail.slice(-20).join("\n")}`,
+            `${this.name}: no awaited line within ${timeoutMs} ms; last output:\n${this.tail.slice(-20).join("\n")}`,
           ),
         );
       }, timeoutMs);
@@ -149,15 +156,43 @@ export function jsonLine(line: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Starts a baseline echo server (`grpc` or `http`) in its own process. */
-export async function startEcho(kind: "grpc" | "http"): Promise<{ proc: Proc; port: number }> {
-  const script = join(HERE, FROM_SOURCE ? "echo-server.ts" : "echo-server.js");
-  const args = FROM_SOURCE ? ["--import", "tsx", script, kind] : [script, kind];
-  // stdin is a pipe so the server notices when the bench dies and exits too.
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] });
-  const proc = new Proc(`${kind}-echo`, child);
-  const line = await proc.waitForLine((l) => jsonLine(l)?.msg === "echo listening");
+/** The command line that runs one of the bench's own scripts (`name` without extension). */
+function ownScript(name: string): string[] {
+  const script = join(HERE, FROM_SOURCE ? `${name}.ts` : `${name}.js`);
+  return FROM_SOURCE ? ["--import", "tsx", script] : [script];
+}
+
+/**
+ * Starts one of the bench's server scripts and reads the port from its JSON
+ * start-up line `{"msg": ready, "port": N}`. stdin is a pipe so the server
+ * notices when the bench dies and exits too.
+ */
+async function startServer(
+  name: string,
+  script: string,
+  args: string[],
+  ready: string,
+): Promise<{ proc: Proc; port: number }> {
+  const child = spawn(process.execPath, [...ownScript(script), ...args], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const proc = new Proc(name, child);
+  const line = await proc.waitForLine((l) => jsonLine(l)?.msg === ready);
   return { proc, port: jsonLine(line)!.port as number };
+}
+
+/** Starts a baseline echo server (`grpc` or `http`) in its own process. */
+export function startEcho(kind: "grpc" | "http"): Promise<{ proc: Proc; port: number }> {
+  return startServer(`${kind}-echo`, "echo-server", [kind], "echo listening");
+}
+
+/**
+ * Starts the stateless three-tier service (three-tier-server.ts) on
+ * PostgreSQL (`["postgres", url, schema, poolSize]`) or SQLite (`["sqlite", file]`).
+ */
+export function startThreeTier(args: string[]): Promise<{ proc: Proc; port: number }> {
+  return startServer("three-tier", "three-tier-server", args, "three-tier listening");
 }
 
 /**
@@ -167,20 +202,16 @@ export async function startEcho(kind: "grpc" | "http"): Promise<{ proc: Proc; po
  */
 export async function startFunction(
   which: "shopping-cart" | "bench" = "shopping-cart",
+  name = "function",
 ): Promise<{ proc: Proc; port: number }> {
-  const own = join(HERE, FROM_SOURCE ? "bench-function.ts" : "bench-function.js");
   const args =
-    which === "shopping-cart"
-      ? ["--import", "tsx", SAMPLE]
-      : FROM_SOURCE
-        ? ["--import", "tsx", own]
-        : [own];
+    which === "shopping-cart" ? ["--import", "tsx", SAMPLE] : ownScript("bench-function");
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CAIRN_FUNCTION_HOST: "127.0.0.1", CAIRN_FUNCTION_PORT: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const proc = new Proc("function", child);
+  const proc = new Proc(name, child);
   const line = await proc.waitForLine((l) => {
     const j = jsonLine(l);
     return typeof j?.port === "number" && typeof j.msg === "string" && /listen|serv/i.test(j.msg);
@@ -195,11 +226,26 @@ export interface RuntimeProc {
   adminPort: number;
 }
 
+/** How to start a runtime beyond its store and function. */
+export interface RuntimeStart {
+  /** Process name in progress lines and CPU notes (default "runtime"). */
+  name?: string;
+  /** Flags for node itself, before the CLI (`--cpu-prof`, `--expose-gc`, `--import`). */
+  nodeArgs?: string[];
+  /** Extra environment (CAIRN_* options). */
+  env?: Record<string, string>;
+}
+
 /** Starts a runtime node on `store`, pointed at the function, and waits for `/readyz`. */
-export async function startRuntime(functionPort: number, store: string): Promise<RuntimeProc> {
+export async function startRuntime(
+  functionPort: number,
+  store: string,
+  start: RuntimeStart = {},
+): Promise<RuntimeProc> {
   if (!existsSync(CLI))
     throw new Error(`${CLI} is missing: build first (npm run build), or run through npm run bench`);
   const args = [
+    ...(start.nodeArgs ?? []),
     CLI,
     "runtime",
     "--function",
@@ -213,10 +259,10 @@ export async function startRuntime(functionPort: number, store: string): Promise
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: process.env,
+    env: { ...process.env, ...start.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const proc = new Proc("runtime", child);
+  const proc = new Proc(start.name ?? "runtime", child);
   const line = await proc.waitForLine((l) => jsonLine(l)?.msg === "cairn runtime started");
   const j = jsonLine(line)!;
   const port = Number(String(j.ingress).split(":").pop());

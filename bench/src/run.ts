@@ -32,6 +32,9 @@ import {
 } from "./scenarios.js";
 import type { HttpGenerator, LoadShape } from "./scenarios.js";
 import { describeSetup, httpGenerator, printSetup } from "./setup.js";
+import { runVs } from "./vs.js";
+import type { VsResult } from "./vs.js";
+import { vsNotes, vsTable } from "./vs-report.js";
 
 const BASELINES: readonly ScenarioName[] = ["grpc-echo", "http-echo"];
 /** Served by the bench's own function (bench-function.ts), not the shopping-cart sample. */
@@ -313,33 +316,32 @@ async function runAll(
     warmupMs: o.warmupS * 1000,
     durationMs: o.durationS * 1000,
   };
-  const results: ScenarioResult[] = [];
-  for (const name of o.scenarios.filter((s) => BASELINES.includes(s))) {
-    results.push(
-      await measure(name, async (probe) => ({
-        summary:
-          name === "grpc-echo"
-            ? await grpcEcho({ ...shape, probe }, o.grpcChannels)
-            : await httpEcho({ ...shape, probe }, gen.value),
-      })),
-    );
+  let vs: VsResult | undefined;
+  if (o.vs) {
+    vs = await runVs({
+      sites: o.vsSites,
+      workloads: o.vsWorkloads,
+      postgresUrl: o.postgresUrl ?? "",
+      delayUs: o.dbDelayUs,
+      poolSize: o.poolSize,
+      keys: o.carts,
+      shape,
+      gen: gen.value,
+      log,
+    });
+    print("");
+    print(vsTable(vs));
+    print("");
+    print(vsNotes(vs));
   }
-  const own = o.scenarios.filter((s) => BENCH_FUNCTION.includes(s));
-  if (own.length > 0) results.push(...(await runBenchFunctionScenarios(o, shape, own, gen.value)));
-  const cartScenarios = o.scenarios.filter(
-    (s) => !BASELINES.includes(s) && !BENCH_FUNCTION.includes(s),
-  );
-  if (cartScenarios.length > 0)
-    results.push(...(await runCartScenarios(o, shape, cartScenarios, gen.value)));
-
-  print("");
-  print(table(results));
-  print("");
-  print(notes(results, o.concurrency));
-  print(
-    "Targets are issue 2's (issue 3 set none); the peer's numbers were measured earlier on this machine and are quoted, not re-run.",
-  );
-  if (o.json) process.stdout.write(`${JSON.stringify({ setup, results }, null, 2)}\n`);
+  const results = o.vs && !o.scenariosGiven ? [] : await runScenarios(o, shape, gen.value, print);
+  if (o.json) process.stdout.write(`${JSON.stringify({ setup, results, vs }, null, 2)}\n`);
+  const vsBroken = (vs?.rows ?? [])
+    .filter((r) =>
+      [r.cairn, r.threeTier].some((x) => x.failed !== undefined || x.summary?.ok === 0),
+    )
+    .map((r) => `${r.workload} on ${r.site}`);
+  vsBroken.push(...(vs?.sites ?? []).filter((x) => x.failed !== undefined).map((x) => x.site));
   // A scenario with no successful request measured nothing: fail the run so
   // scripts notice, as for a scenario that threw. A missed target does not.
   const broken = results.filter(
@@ -348,8 +350,45 @@ async function runAll(
       (r.summary !== undefined && r.summary.ok === 0) ||
       (r.cold !== undefined && (!r.cold.complete || r.cold.samples.length === 0)),
   );
-  if (broken.length > 0) log(`no usable measurement from: ${broken.map((r) => r.name).join(", ")}`);
-  return broken.length > 0 ? 1 : 0;
+  const names = [...broken.map((r) => r.name), ...vsBroken];
+  if (names.length > 0) log(`no usable measurement from: ${names.join(", ")}`);
+  return names.length > 0 ? 1 : 0;
+}
+
+/** The scenarios of issues 2 and 3 (and the memory scenario): baselines, bench function, carts. */
+async function runScenarios(
+  o: BenchOptions,
+  shape: LoadShape,
+  gen: HttpGenerator,
+  print: (line: string) => void,
+): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  for (const name of o.scenarios.filter((s) => BASELINES.includes(s))) {
+    results.push(
+      await measure(name, async (probe) => ({
+        summary:
+          name === "grpc-echo"
+            ? await grpcEcho({ ...shape, probe }, o.grpcChannels)
+            : await httpEcho({ ...shape, probe }, gen),
+      })),
+    );
+  }
+  const own = o.scenarios.filter((s) => BENCH_FUNCTION.includes(s));
+  if (own.length > 0) results.push(...(await runBenchFunctionScenarios(o, shape, own, gen)));
+  const cartScenarios = o.scenarios.filter(
+    (s) => !BASELINES.includes(s) && !BENCH_FUNCTION.includes(s),
+  );
+  if (cartScenarios.length > 0)
+    results.push(...(await runCartScenarios(o, shape, cartScenarios, gen)));
+
+  print("");
+  print(table(results));
+  print("");
+  print(notes(results, o.concurrency));
+  print(
+    "Targets are issue 2's (issue 3 set none); the peer's numbers were measured earlier on this machine and are quoted, not re-run.",
+  );
+  return results;
 }
 
 main().then(

@@ -46,14 +46,26 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** One kind of HTTP request of a scenario: `{id}` in the template is replaced by the entity id. */
+export interface HttpRequestShape {
+  method: "GET" | "POST";
+  template: string;
+  /** JSON body of a POST. */
+  body?: string;
+}
+
 /**
- * What an HTTP scenario sends: a POST to `template` with `{id}` replaced by the
- * entity id, the n-th request carrying `bodies[n % bodies.length]`. Both HTTP
- * clients (node and wrk) take it, so they send the same requests.
+ * What an HTTP scenario sends: the n-th request is `requests[n % length]`
+ * on an entity picked at random. Both HTTP clients (node and wrk) take it, so
+ * they send the same requests.
  */
 export interface HttpRoute {
-  template: string;
-  bodies: readonly string[];
+  requests: readonly HttpRequestShape[];
+}
+
+/** POSTs to one template, the n-th request carrying `bodies[n % length]`. */
+export function posts(template: string, bodies: readonly string[]): HttpRoute {
+  return { requests: bodies.map((body) => ({ method: "POST", template, body })) };
 }
 
 /** The JSON body of AddItem for the n-th request; the product rotates so carts hold a few lines. */
@@ -62,41 +74,60 @@ function addItemBody(n: number): string {
   return JSON.stringify({ productId: `p${p}`, name: `Product ${p}`, quantity: 1 });
 }
 
+const ADD_ITEM_BODIES = Array.from({ length: PRODUCTS }, (_, n) => addItemBody(n));
+
 /** The shopping cart's AddItem. */
-export const CART_ROUTE: HttpRoute = {
-  template: "/carts/{id}/items",
-  bodies: Array.from({ length: PRODUCTS }, (_, n) => addItemBody(n)),
+export const CART_ROUTE: HttpRoute = posts("/carts/{id}/items", ADD_ITEM_BODIES);
+
+/**
+ * The cart-shaped mix: AddItem and GetCart in turn (half writes, half reads),
+ * each on a cart picked at random.
+ */
+export const CART_MIX_ROUTE: HttpRoute = {
+  requests: ADD_ITEM_BODIES.flatMap((body): HttpRequestShape[] => [
+    { method: "POST", template: "/carts/{id}/items", body },
+    { method: "GET", template: "/carts/{id}" },
+  ]),
 };
 
 /** The bench function's Counter.Increment: a value entity state update. */
-export const COUNTER_ROUTE: HttpRoute = {
-  template: "/counters/{id}/increment",
-  bodies: [JSON.stringify({ by: 1 })],
+export const COUNTER_ROUTE: HttpRoute = posts("/counters/{id}/increment", [
+  JSON.stringify({ by: 1 }),
+]);
+
+/** The bench function's Tally.Increment: one event appended (the three-tier service: one UPSERT). */
+export const TALLY_INCREMENT_ROUTE: HttpRoute = posts("/tallies/{id}/increment", [
+  JSON.stringify({ by: 1 }),
+]);
+
+/** The bench function's Tally.Get: a read of the state in memory (the three-tier service: one SELECT). */
+export const TALLY_GET_ROUTE: HttpRoute = {
+  requests: [{ method: "GET", template: "/tallies/{id}" }],
 };
 
 /**
  * The bench function's Echo.Echo action. The body is about the size of an
  * AddItem body, so the row compares with the http-echo baseline.
  */
-export const ECHO_ROUTE: HttpRoute = {
-  template: "/echo",
-  bodies: [JSON.stringify({ text: "Product 1 in cart-1, p1", n: 1 })],
-};
+export const ECHO_ROUTE: HttpRoute = posts("/echo", [
+  JSON.stringify({ text: "Product 1 in cart-1, p1", n: 1 }),
+]);
 
 /** The gRPC path of the bench function's echo action. */
 const ECHO_ACTION_PATH = "/cairnbench.v1.Echo/Echo";
 
-/** One POST of `route` over HTTP/JSON; `undefined` on 200, else the error kind. */
-export async function httpPost(
+/** The n-th request of `route` on entity `id` over HTTP/JSON; `undefined` on 200, else the error kind. */
+export async function httpSend(
   client: HttpClient,
   route: HttpRoute,
   id: string,
   n: number,
 ): Promise<string | undefined> {
+  const r = route.requests[n % route.requests.length]!;
   const res = await client.request(
-    "POST",
-    route.template.replace("{id}", encodeURIComponent(id)),
-    route.bodies[n % route.bodies.length],
+    r.method,
+    r.template.replace("{id}", encodeURIComponent(id)),
+    r.body,
   );
   return res.status === 200 ? undefined : `http ${res.status}`;
 }
@@ -168,7 +199,7 @@ export async function httpLoad(
     return await runLoad({
       ...shape,
       maxRequests: MAX_REQUESTS,
-      request: (seq) => httpPost(client, route, id(), seq),
+      request: (seq) => httpSend(client, route, id(), seq),
     });
   } finally {
     client.close();

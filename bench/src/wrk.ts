@@ -36,31 +36,37 @@ export function findWrk(): string | undefined {
   return undefined;
 }
 
-// args: <carts> <id prefix> <path template> <body>... carts = 0 means the
-// prefix is the one entity id; "{id}" in the template is replaced by the id;
-// the n-th request sends the bodies in turn. Statuses are counted per thread
+// args: <carts> <id prefix> then (<method> <path template> <body>)... carts
+// = 0 means the prefix is the one entity id; "{id}" in the template is
+// replaced by the id; the n-th request is the n-th triple in turn (an empty
+// body sends none). Statuses are counted per thread
 // (wrk runs one Lua state per thread) and gathered in `done` through thread:get.
 const SCRIPT = `
-local carts, prefix, template, n = 0, "", "", 0
-local bodies = {}
+local carts, prefix, n = 0, "", 0
+local shapes = {}
 statuses = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
-  carts = tonumber(args[1]); prefix = args[2]; template = args[3]
+  carts = tonumber(args[1]); prefix = args[2]
   math.randomseed(carts * 7919 + #threads)
-  for i = 4, #args do bodies[#bodies + 1] = args[i] end
+  for i = 3, #args - 2, 3 do
+    local body = args[i + 2]
+    if body == "" then body = nil end
+    shapes[#shapes + 1] = { method = args[i], template = args[i + 1], body = body }
+  end
 end
 local headers = { ["Content-Type"] = "application/json" }
 function request()
   n = n + 1
   local id = prefix
   if carts > 0 then id = prefix .. "-" .. math.random(0, carts - 1) end
+  local shape = shapes[(n % #shapes) + 1]
   -- plain find/sub, not gsub: the id must not be read as a replacement pattern
-  local at = string.find(template, "{id}", 1, true)
-  local path = template
-  if at then path = string.sub(template, 1, at - 1) .. id .. string.sub(template, at + 4) end
-  return wrk.format("POST", path, headers, bodies[(n % #bodies) + 1])
+  local at = string.find(shape.template, "{id}", 1, true)
+  local path = shape.template
+  if at then path = string.sub(path, 1, at - 1) .. id .. string.sub(path, at + 4) end
+  return wrk.format(shape.method, path, headers, shape.body)
 end
 function response(status, hdrs, body)
   if status ~= 200 then statuses[status] = (statuses[status] or 0) + 1 end
@@ -100,7 +106,7 @@ export interface WrkOptions {
   /** Distinct entities; 0 sends everything to the entity named `prefix`. */
   carts: number;
   prefix: string;
-  /** What to send: POST to the template's path with `{id}` replaced, the bodies in turn. */
+  /** What to send: the route's requests in turn, `{id}` replaced by the entity id. */
   route: HttpRoute;
   concurrency: number;
   warmupMs: number;
@@ -132,8 +138,7 @@ function once(o: WrkOptions, ms: number): Promise<{ result: WrkJson; cpuSeconds:
     "--",
     String(o.carts),
     o.prefix,
-    o.route.template,
-    ...o.route.bodies,
+    ...o.route.requests.flatMap((r) => [r.method, r.template, r.body ?? ""]),
   );
   return new Promise((resolve, reject) => {
     const child = spawn(o.wrk, args, { stdio: ["ignore", "pipe", "pipe"] });

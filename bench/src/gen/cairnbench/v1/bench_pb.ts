@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairnbench/v1/bench.proto.
  */
 export const file_cairnbench_v1_bench: GenFile = /*@__PURE__*/
-  fileDesc("ChljYWlybmJlbmNoL3YxL2JlbmNoLnByb3RvEg1jYWlybmJlbmNoLnYxIjgKEEluY3JlbWVudFJlcXVlc3QSGAoKY291bnRlcl9pZBgBIAEoCUIE6LscARIKCgJieRgCIAEoBSItChFHZXRDb3VudGVyUmVxdWVzdBIYCgpjb3VudGVyX2lkGAEgASgJQgTouxwBIjEKDENvdW50ZXJWYWx1ZRISCgpjb3VudGVyX2lkGAEgASgJEg0KBXZhbHVlGAIgASgFIiYKC0VjaG9NZXNzYWdlEgwKBHRleHQYASABKAkSCQoBbhgCIAEoBTLnAQoHQ291bnRlchJ2CglJbmNyZW1lbnQSHy5jYWlybmJlbmNoLnYxLkluY3JlbWVudFJlcXVlc3QaGy5jYWlybmJlbmNoLnYxLkNvdW50ZXJWYWx1ZSIrgtPkkwIlOgEqIiAvY291bnRlcnMve2NvdW50ZXJfaWR9L2luY3JlbWVudBJkCgNHZXQSIC5jYWlybmJlbmNoLnYxLkdldENvdW50ZXJSZXF1ZXN0GhsuY2Fpcm5iZW5jaC52MS5Db3VudGVyVmFsdWUiHoLT5JMCGBIWL2NvdW50ZXJzL3tjb3VudGVyX2lkfTJYCgRFY2hvElAKBEVjaG8SGi5jYWlybmJlbmNoLnYxLkVjaG9NZXNzYWdlGhouY2Fpcm5iZW5jaC52MS5FY2hvTWVzc2FnZSIQgtPkkwIKOgEqIgUvZWNob2IGcHJvdG8z", [file_cairn_options, file_google_api_annotations]);
+  fileDesc("ChljYWlybmJlbmNoL3YxL2JlbmNoLnByb3RvEg1jYWlybmJlbmNoLnYxIjgKEEluY3JlbWVudFJlcXVlc3QSGAoKY291bnRlcl9pZBgBIAEoCUIE6LscARIKCgJieRgCIAEoBSItChFHZXRDb3VudGVyUmVxdWVzdBIYCgpjb3VudGVyX2lkGAEgASgJQgTouxwBIjEKDENvdW50ZXJWYWx1ZRISCgpjb3VudGVyX2lkGAEgASgJEg0KBXZhbHVlGAIgASgFIiYKC0VjaG9NZXNzYWdlEgwKBHRleHQYASABKAkSCQoBbhgCIAEoBTLnAQoHQ291bnRlchJ2CglJbmNyZW1lbnQSHy5jYWlybmJlbmNoLnYxLkluY3JlbWVudFJlcXVlc3QaGy5jYWlybmJlbmNoLnYxLkNvdW50ZXJWYWx1ZSIrgtPkkwIlOgEqIiAvY291bnRlcnMve2NvdW50ZXJfaWR9L2luY3JlbWVudBJkCgNHZXQSIC5jYWlybmJlbmNoLnYxLkdldENvdW50ZXJSZXF1ZXN0GhsuY2Fpcm5iZW5jaC52MS5Db3VudGVyVmFsdWUiHoLT5JMCGBIWL2NvdW50ZXJzL3tjb3VudGVyX2lkfTLjAQoFVGFsbHkSdQoJSW5jcmVtZW50Eh8uY2Fpcm5iZW5jaC52MS5JbmNyZW1lbnRSZXF1ZXN0GhsuY2Fpcm5iZW5jaC52MS5Db3VudGVyVmFsdWUiKoLT5JMCJDoBKiIfL3RhbGxpZXMve2NvdW50ZXJfaWR9L2luY3JlbWVudBJjCgNHZXQSIC5jYWlybmJlbmNoLnYxLkdldENvdW50ZXJSZXF1ZXN0GhsuY2Fpcm5iZW5jaC52MS5Db3VudGVyVmFsdWUiHYLT5JMCFxIVL3RhbGxpZXMve2NvdW50ZXJfaWR9MlgKBEVjaG8SUAoERWNobxIaLmNhaXJuYmVuY2gudjEuRWNob01lc3NhZ2UaGi5jYWlybmJlbmNoLnYxLkVjaG9NZXNzYWdlIhCC0+STAgo6ASoiBS9lY2hvYgZwcm90bzM", [file_cairn_options, file_google_api_annotations]);
 
 /**
  * @generated from message cairnbench.v1.IncrementRequest
@@ -131,6 +131,37 @@ export const Counter: GenService<{
   serviceDesc(file_cairnbench_v1_bench, 0);
 
 /**
+ * An event-sourced counter (issue 14): Increment appends one event, Get reads
+ * the state folded in memory. The side-by-side bench compares it with a
+ * stateless service doing one UPSERT (or one SELECT) per request.
+ *
+ * @generated from service cairnbench.v1.Tally
+ */
+export const Tally: GenService<{
+  /**
+   * Appends one Incremented event and answers the new value.
+   *
+   * @generated from rpc cairnbench.v1.Tally.Increment
+   */
+  increment: {
+    methodKind: "unary";
+    input: typeof IncrementRequestSchema;
+    output: typeof CounterValueSchema;
+  },
+  /**
+   * Returns the value (0 for a tally never incremented); no store access once active.
+   *
+   * @generated from rpc cairnbench.v1.Tally.Get
+   */
+  get: {
+    methodKind: "unary";
+    input: typeof GetCounterRequestSchema;
+    output: typeof CounterValueSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_cairnbench_v1_bench, 1);
+
+/**
  * A stateless action that returns its input: the runtime and function hop
  * with no store involved.
  *
@@ -146,5 +177,5 @@ export const Echo: GenService<{
     output: typeof EchoMessageSchema;
   },
 }> = /*@__PURE__*/
-  serviceDesc(file_cairnbench_v1_bench, 1);
+  serviceDesc(file_cairnbench_v1_bench, 2);
 
