@@ -18,6 +18,7 @@ export const SCENARIOS = [
   "http-hot",
   "http-serial",
   "cold-activation",
+  "memory",
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
@@ -40,6 +41,8 @@ export interface BenchOptions {
   coldCarts: number;
   coldEvents: number;
   coldRestarts: number;
+  /** Active counters of each memory measurement. */
+  memoryEntities: number[];
   json: boolean;
   help: boolean;
   /** `--vs three-tier`: run the side-by-side set (issue 14). */
@@ -50,6 +53,8 @@ export interface BenchOptions {
   dbDelayUs: number;
   /** pg pool of the three-tier service. */
   poolSize: number;
+  /** `--profile <dir>`: the side-by-side run's runtimes write V8 CPU profiles there. */
+  profileDir: string | undefined;
   /** Whether --scenarios was given (with --vs, only then do the scenarios run too). */
   scenariosGiven: boolean;
 }
@@ -85,6 +90,10 @@ options:
   --vs-workloads <a,b>   ${VS_WORKLOADS.join(", ")} (default all)
   --db-delay-us <us>     pg-remote: delay of each direction, microseconds (default 1000)
   --pool-size <n>        pg pool of the three-tier service (default 10, pg's own default)
+  --memory-entities <a,b> active counters of each memory measurement (default 1000,100000)
+  --profile <dir>        with --vs: every Cairn runtime runs under node --cpu-prof and writes its
+                         profile to <dir>/<site>-<tally|cart>/ when it stops (read it with
+                         node bench/dist/profile-summary.js <file>)
   --json                 print the full result as JSON on stdout (progress stays on stderr)
   --help                 this text
 
@@ -145,12 +154,14 @@ export function parseOptions(
         "cold-carts": { type: "string" },
         "cold-events": { type: "string" },
         "cold-restarts": { type: "string" },
+        "memory-entities": { type: "string" },
         json: { type: "boolean" },
         vs: { type: "string" },
         "vs-sites": { type: "string" },
         "vs-workloads": { type: "string" },
         "db-delay-us": { type: "string" },
         "pool-size": { type: "string" },
+        profile: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -228,6 +239,9 @@ export function parseOptions(
     coldCarts: Math.round(num("cold-carts", v["cold-carts"], 3)),
     coldEvents: Math.round(num("cold-events", v["cold-events"], 10_000)),
     coldRestarts: Math.round(num("cold-restarts", v["cold-restarts"], 3)),
+    memoryEntities: (v["memory-entities"] ?? "1000,100000")
+      .split(",")
+      .map((x) => Math.round(num("memory-entities", x.trim(), 1000))),
     json: v.json ?? false,
     help: v.help ?? false,
     vs,
@@ -236,6 +250,7 @@ export function parseOptions(
     dbDelayUs: num("db-delay-us", v["db-delay-us"], 1000, true),
     poolSize: Math.round(num("pool-size", v["pool-size"], 10)),
     scenariosGiven: v.scenarios !== undefined,
+    profileDir: v.profile,
   };
   return problems.length > 0 ? { error: problems.join("\n") } : { value };
 }

@@ -156,9 +156,19 @@ export function jsonLine(line: string): Record<string, unknown> | undefined {
   }
 }
 
+/** The file of one of the bench's own modules (`name` without extension), from sources or dist. */
+export function ownModule(name: string): string {
+  return join(HERE, FROM_SOURCE ? `${name}.ts` : `${name}.js`);
+}
+
+/** Node flags that preload one of the bench's own modules into another process (mem-probe). */
+export function preloadArgs(name: string): string[] {
+  return [...(FROM_SOURCE ? ["--import", "tsx"] : []), "--import", ownModule(name)];
+}
+
 /** The command line that runs one of the bench's own scripts (`name` without extension). */
 function ownScript(name: string): string[] {
-  const script = join(HERE, FROM_SOURCE ? `${name}.ts` : `${name}.js`);
+  const script = ownModule(name);
   return FROM_SOURCE ? ["--import", "tsx", script] : [script];
 }
 
@@ -203,9 +213,12 @@ export function startThreeTier(args: string[]): Promise<{ proc: Proc; port: numb
 export async function startFunction(
   which: "shopping-cart" | "bench" = "shopping-cart",
   name = "function",
+  nodeArgs: string[] = [],
 ): Promise<{ proc: Proc; port: number }> {
-  const args =
-    which === "shopping-cart" ? ["--import", "tsx", SAMPLE] : ownScript("bench-function");
+  const args = [
+    ...nodeArgs,
+    ...(which === "shopping-cart" ? ["--import", "tsx", SAMPLE] : ownScript("bench-function")),
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CAIRN_FUNCTION_HOST: "127.0.0.1", CAIRN_FUNCTION_PORT: "0" },

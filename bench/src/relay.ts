@@ -119,6 +119,19 @@ export async function measureRoundTrip(url: string, n = 300): Promise<RoundTrip>
   }
 }
 
+/** "PostgreSQL 15.20, fsync on, synchronous_commit on": what durability the server gives. */
+export async function serverSettings(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const show = async (name: string): Promise<string> =>
+      (await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!;
+    return `PostgreSQL ${await show("server_version")}, fsync ${await show("fsync")}, synchronous_commit ${await show("synchronous_commit")}`;
+  } finally {
+    await client.end();
+  }
+}
+
 /**
  * The URL with its host and port replaced (the relay's), keeping user,
  * database and parameters; and the original host as an IPv4 address, which

@@ -6,6 +6,7 @@
  */
 import type { ColdSummary } from "./cold.js";
 import type { CpuUsage } from "./cpu.js";
+import type { MemoryResult } from "./memory.js";
 import type { ScenarioName } from "./options.js";
 import type { Summary } from "./stats.js";
 
@@ -16,6 +17,8 @@ export interface ScenarioResult {
   loadavg: number;
   summary?: Summary;
   cold?: ColdSummary;
+  /** The memory scenario's measurements, one per count (printed as their own table). */
+  memory?: MemoryResult[];
   /** CPU of each process over the measured window (Linux). */
   cpu?: CpuUsage;
   /** Why it did not run (option, store), or why it failed. */
@@ -60,7 +63,20 @@ export const TARGETS: Partial<Record<ScenarioName, Target>> = {
       r.cold.samples.length > 0 &&
       r.cold.p50 < 20,
   },
+  memory: {
+    text: "runtime ≤ 1 KB/entity",
+    met: (r) => {
+      const b = runtimeBytesPerEntity(r);
+      return Number.isNaN(b) ? undefined : b <= 1000;
+    },
+  },
 };
+
+/** Runtime RSS growth per entity (bytes) at the largest count of the memory scenario. */
+function runtimeBytesPerEntity(r: ScenarioResult): number {
+  const last = r.memory?.[r.memory.length - 1];
+  return last ? (last.runtime.after.rss - last.runtime.before.rss) / last.entities : NaN;
+}
 
 /** The best-known peer, measured earlier on this machine; quoted, not re-run. */
 export const PEER: Partial<Record<ScenarioName, string>> = {
@@ -87,6 +103,8 @@ export const DESCRIPTIONS: Record<ScenarioName, string> = {
   "http-serial": "AddItem over HTTP/JSON, one request in flight, random among the carts",
   "cold-activation":
     "first GetCart on a cart of many events after a runtime restart (snapshot + replay)",
+  memory:
+    "memory per active entity: N Tally counters activated (one GET each) behind a fresh runtime; RSS and live heap (after a full GC) before and after",
 };
 
 function fmtMs(v: number | undefined): string {
@@ -122,6 +140,20 @@ function row(r: ScenarioResult): string[] {
       "",
       "",
       "",
+      ...tail,
+    ];
+  }
+  if (r.memory) {
+    const last = r.memory[r.memory.length - 1];
+    const at = last ? ` at ${last.entities.toLocaleString("en-US")}` : "";
+    return [
+      r.name,
+      `— (runtime RSS ${fmtMs(runtimeBytesPerEntity(r) / 1024)} KiB/entity${at})`,
+      "—",
+      "—",
+      "—",
+      "—",
+      "0",
       ...tail,
     ];
   }

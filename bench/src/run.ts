@@ -18,6 +18,8 @@ import type { BenchOptions, ScenarioName } from "./options.js";
 import { CpuProbe } from "./cpu.js";
 import { liveProcesses, startFunction, startRuntime, tempDir } from "./procs.js";
 import type { Proc, RuntimeProc } from "./procs.js";
+import { measureMemory, memoryTable } from "./memory.js";
+import type { MemoryResult } from "./memory.js";
 import { notes, table } from "./report.js";
 import type { ScenarioResult } from "./report.js";
 import {
@@ -328,6 +330,7 @@ async function runAll(
       shape,
       gen: gen.value,
       log,
+      profileDir: o.profileDir,
     });
     print("");
     print(vsTable(vs));
@@ -376,15 +379,31 @@ async function runScenarios(
   const own = o.scenarios.filter((s) => BENCH_FUNCTION.includes(s));
   if (own.length > 0) results.push(...(await runBenchFunctionScenarios(o, shape, own, gen)));
   const cartScenarios = o.scenarios.filter(
-    (s) => !BASELINES.includes(s) && !BENCH_FUNCTION.includes(s),
+    (s) => !BASELINES.includes(s) && !BENCH_FUNCTION.includes(s) && s !== "memory",
   );
   if (cartScenarios.length > 0)
     results.push(...(await runCartScenarios(o, shape, cartScenarios, gen)));
+  if (o.scenarios.includes("memory"))
+    results.push(
+      await measure("memory", async () => {
+        const memory: MemoryResult[] = [];
+        for (const n of o.memoryEntities) {
+          log(`  activating ${n} counters`);
+          memory.push(await measureMemory(n));
+        }
+        return { memory };
+      }),
+    );
 
   print("");
   print(table(results));
   print("");
   print(notes(results, o.concurrency));
+  const memory = results.find((r) => r.memory !== undefined)?.memory;
+  if (memory !== undefined) {
+    print("");
+    print(memoryTable(memory));
+  }
   print(
     "Targets are issue 2's (issue 3 set none); the peer's numbers were measured earlier on this machine and are quoted, not re-run.",
   );

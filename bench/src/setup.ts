@@ -92,8 +92,11 @@ export function describeSetup(o: BenchOptions, httpClient: string): Setup {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     commit: gitCommit(),
-    store: o.store,
-    durability: durabilityOf(o.store),
+    store: o.vs && !o.scenariosGiven ? `side by side on ${o.vsSites.join(", ")}` : o.store,
+    durability:
+      o.vs && !o.scenariosGiven
+        ? "SQLite WAL, synchronous=FULL on both sides; PostgreSQL as the server is configured (see Databases below)"
+        : durabilityOf(o.store),
     durationS: o.durationS,
     warmupS: o.warmupS,
     concurrency: o.concurrency,

@@ -180,12 +180,14 @@ function siteText(i: VsSiteInfo): string {
   if (i.roundTrip === undefined)
     return `- ${SITE_TEXT[i.site]}: a fresh file per system, WAL, synchronous=FULL`;
   const rt = `SELECT 1 round trip p50 ${ms(i.roundTrip.p50)} ms, p99 ${ms(i.roundTrip.p99)} ms`;
-  if (i.site !== "pg-remote") return `- ${SITE_TEXT[i.site]}: ${rt} (fresh schemas, dropped after)`;
+  const settings = i.settings === undefined ? "" : `${i.settings}; `;
+  if (i.site !== "pg-remote")
+    return `- ${SITE_TEXT[i.site]}: ${settings}${rt} (fresh schemas, dropped after)`;
   const late = i.relayLate
     ? `; chunks left the relay late by ${i.relayLate.meanUs.toFixed(0)} µs on average, at most ${(i.relayLate.maxUs / 1000).toFixed(1)} ms`
     : "";
   return (
-    `- ${SITE_TEXT[i.site]}: the delay relay adds ${(i.delayUs ?? 0) / 1000} ms each way; measured ${rt} through it ` +
+    `- ${SITE_TEXT[i.site]}: ${settings}the delay relay adds ${(i.delayUs ?? 0) / 1000} ms each way; measured ${rt} through it ` +
     `(direct: p50 ${ms(i.directRoundTrip?.p50 ?? NaN)} ms)${late}`
   );
 }

@@ -23,7 +23,14 @@ import type { CpuUsage } from "./cpu.js";
 import type { WindowProbe } from "./load.js";
 import { liveProcesses, startFunction, startRuntime, startThreeTier, tempDir } from "./procs.js";
 import type { Proc } from "./procs.js";
-import { buildRelay, measureRoundTrip, startRelay, upstreamOf, viaRelay } from "./relay.js";
+import {
+  buildRelay,
+  measureRoundTrip,
+  serverSettings,
+  startRelay,
+  upstreamOf,
+  viaRelay,
+} from "./relay.js";
 import type { Relay, RelayStats, RoundTrip } from "./relay.js";
 import { CART_MIX_ROUTE, TALLY_GET_ROUTE, TALLY_INCREMENT_ROUTE, httpLoad } from "./scenarios.js";
 import type { HttpGenerator, HttpRoute, LoadShape } from "./scenarios.js";
@@ -48,6 +55,8 @@ export interface VsOptions {
   shape: LoadShape;
   gen: HttpGenerator;
   log: (line: string) => void;
+  /** Where the runtimes write CPU profiles (`--cpu-prof`), if anywhere. */
+  profileDir?: string | undefined;
 }
 
 /** One system's measurement of one workload. */
@@ -76,6 +85,8 @@ export interface VsSiteInfo {
   /** The same, straight to the database. */
   directRoundTrip?: RoundTrip;
   delayUs?: number;
+  /** Server version and durability settings (PostgreSQL). */
+  settings?: string;
   /** How late the relay delivered chunks while the site was measured. */
   relayLate?: { meanUs: number; maxUs: number };
   failed?: string;
@@ -136,7 +147,10 @@ async function startSite(
     info.delayUs = o.delayUs;
     info.directRoundTrip = await measureRoundTrip(o.postgresUrl);
   }
-  if (site !== "sqlite") info.roundTrip = await measureRoundTrip(url);
+  if (site !== "sqlite") {
+    info.settings = await serverSettings(url);
+    info.roundTrip = await measureRoundTrip(url);
+  }
   const tag = `${runId}_${site.replace("-", "_")}`;
   const cairnStore = (which: string): string => {
     if (site === "sqlite") return join(dir, `cairn-${which}.db`);
@@ -152,13 +166,21 @@ async function startSite(
   procs.push(tt.proc);
   const talliesFn = await startFunction("bench", "function (tally)");
   procs.push(talliesFn.proc);
+  const profile = (which: string): string[] =>
+    o.profileDir === undefined
+      ? []
+      : ["--cpu-prof", "--cpu-prof-dir", join(o.profileDir, `${site}-${which}`)];
   const tallies = await startRuntime(talliesFn.port, cairnStore("tally"), {
     name: "runtime (tally)",
+    nodeArgs: profile("tally"),
   });
   procs.push(tallies.proc);
   const cartsFn = await startFunction("shopping-cart", "function (cart)");
   procs.push(cartsFn.proc);
-  const carts = await startRuntime(cartsFn.port, cairnStore("cart"), { name: "runtime (cart)" });
+  const carts = await startRuntime(cartsFn.port, cairnStore("cart"), {
+    name: "runtime (cart)",
+    nodeArgs: profile("cart"),
+  });
   procs.push(carts.proc);
   const systems: SiteSystems = {
     threeTier: tt.port,
