@@ -3,10 +3,17 @@
  * fixed time in each direction, so a database on this machine answers as if
  * it were one network hop away (issue 14). The kernel's netem is not
  * available here, and Node's timers have a resolution of one millisecond
- * (a 1 ms timer fires after 1-2 ms), so the delay is applied here with
- * absolute-deadline sleeps (clock_nanosleep, timer slack 1 us): each chunk
- * leaves at exactly its arrival time plus the delay, in order, whatever the
- * load, and the relay costs almost no CPU while it waits.
+ * (a 1 ms timer fires after 1-2 ms), so the delay is applied here with a
+ * timerfd (nanosecond deadlines, timer slack 1 us): each chunk leaves at its
+ * arrival time plus the delay, in order, whatever the load.
+ *
+ * One thread, one epoll loop: the delay is the same for every chunk, so
+ * deadlines come in arrival order and one FIFO of every connection's chunks
+ * is a timing wheel with a single slot; the timerfd is armed for its head.
+ * Under load one wake-up reads many sockets and sends every chunk that is
+ * due, so the relay's CPU per chunk falls as the load grows (a thread per
+ * direction cost three context switches per chunk, and as much CPU as the
+ * service it carried on this 2-core machine).
  *
  * It also reads the PostgreSQL wire protocol of the client -> server
  * direction and counts round trips: a simple Query ('Q') or an extended
@@ -14,7 +21,7 @@
  * not pipeline), so "round trips per transaction" is counted between a
  * BEGIN and its COMMIT or ROLLBACK.
  *
- * Built by the bench with `cc -O2 -pthread` (bench/src/relay.ts). Usage:
+ * Built by the bench with `cc -O2` (bench/src/relay.ts). Usage:
  *   delay-relay <upstream-host> <upstream-port> <delay-us>
  * Prints {"msg":"relay listening","port":N} on stdout. Commands on stdin,
  * one per line: "stats" prints one JSON line of counters, "reset" zeroes
@@ -23,16 +30,18 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,12 +51,11 @@
 static struct sockaddr_in upstream;
 static int64_t delay_ns;
 
-/* Counters, updated with atomics by every connection's threads. */
 static int64_t n_connections, n_chunks, n_bytes, n_queries, n_syncs, n_begins, n_commits,
     n_rollbacks, n_tx_round_trips, late_sum_ns, late_max_ns, n_late;
 static int64_t tx_hist[HIST];
 
-static void add(int64_t *c, int64_t v) { __atomic_fetch_add(c, v, __ATOMIC_RELAXED); }
+static void add(int64_t *c, int64_t v) { *c += v; }
 
 static int64_t now_ns(void) {
   struct timespec t;
@@ -55,50 +63,43 @@ static int64_t now_ns(void) {
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-struct chunk {
-  struct chunk *next;
-  int64_t due;
-  ssize_t len; /* 0: end of stream */
-  char data[];
-};
-
 /* What the client -> server parser remembers between chunks. */
 struct pgparse {
-  int startup;        /* still in the untyped start-up messages */
+  int startup; /* still in the untyped start-up messages */
   unsigned char head[5];
-  int head_have;      /* bytes of the header (type + length) read */
-  int64_t body_left;  /* bytes of the current message still to skip */
-  char query[8];      /* first bytes of a Query's text */
+  int head_have;     /* bytes of the header (type + length) read */
+  int64_t body_left; /* bytes of the current message still to skip */
+  char query[8];     /* first bytes of a Query's text */
   int query_have;
   int in_tx;
   int64_t tx_rt;
 };
 
-struct pipe_ {
-  int from, to;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  struct chunk *head, *tail;
-  struct pgparse *pg; /* client -> server only */
-  struct conn *conn;
+/* One side of a connection: its socket, and whether its reading ended. */
+struct side {
+  int fd;
+  int read_done;  /* EOF or error read: nothing more will be queued from it */
+  int write_done; /* the EOF from the other side was delivered: shut for writing */
 };
 
 struct conn {
-  struct pipe_ up, down;
-  int refs;
-  pthread_mutex_t mu;
+  struct side client, server;
+  struct pgparse pg;
+  int broken;
 };
 
-static void release(struct conn *c) {
-  pthread_mutex_lock(&c->mu);
-  int last = --c->refs == 0;
-  pthread_mutex_unlock(&c->mu);
-  if (!last) return;
-  close(c->up.from);
-  close(c->up.to);
-  free(c->up.pg);
-  free(c);
-}
+struct chunk {
+  struct chunk *next;
+  int64_t due;
+  struct conn *conn;
+  int to_server;
+  ssize_t len; /* 0: end of stream */
+  char data[];
+};
+
+/* Every queued chunk of every connection, in arrival order = deadline order. */
+static struct chunk *q_head, *q_tail;
+static int epfd, tfd;
 
 static void end_query(struct pgparse *p) {
   const char *q = p->query;
@@ -164,94 +165,95 @@ static void parse(struct pgparse *p, const unsigned char *b, ssize_t n) {
   }
 }
 
-static void *reader(void *arg) {
-  struct pipe_ *p = arg;
-  for (;;) {
-    struct chunk *c = malloc(sizeof(struct chunk) + CHUNK);
-    ssize_t n = recv(p->from, c->data, CHUNK, 0);
-    c->due = now_ns() + delay_ns;
-    c->len = n > 0 ? n : 0;
-    c->next = NULL;
-    if (n > 0) {
-      /* Keep only what was read: a queue of a few hundred chunks must not hold 64 KiB each. */
-      if (n < CHUNK / 2) {
-        struct chunk *small = realloc(c, sizeof(struct chunk) + n);
-        if (small) c = small;
-      }
-      add(&n_chunks, 1);
-      add(&n_bytes, n);
-      if (p->pg) parse(p->pg, (unsigned char *)c->data, n);
-    }
-    pthread_mutex_lock(&p->mu);
-    if (p->tail) p->tail->next = c;
-    else p->head = c;
-    p->tail = c;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    if (n <= 0) break;
+
+static void enqueue(struct conn *c, int to_server, const char *data, ssize_t len) {
+  struct chunk *k = malloc(sizeof(struct chunk) + (len > 0 ? len : 0));
+  k->next = NULL;
+  k->due = now_ns() + delay_ns;
+  k->conn = c;
+  k->to_server = to_server;
+  k->len = len;
+  if (len > 0) memcpy(k->data, data, len);
+  int was_empty = q_head == NULL;
+  if (q_tail) q_tail->next = k;
+  else q_head = k;
+  q_tail = k;
+  if (was_empty) {
+    struct itimerspec t = {{0, 0}, {k->due / 1000000000, k->due % 1000000000}};
+    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &t, NULL);
   }
-  release(p->conn);
-  return NULL;
 }
 
-static void *writer(void *arg) {
-  struct pipe_ *p = arg;
-  int broken = 0;
-  for (;;) {
-    pthread_mutex_lock(&p->mu);
-    while (p->head == NULL) pthread_cond_wait(&p->cv, &p->mu);
-    struct chunk *c = p->head;
-    p->head = c->next;
-    if (p->head == NULL) p->tail = NULL;
-    pthread_mutex_unlock(&p->mu);
-    struct timespec due = {c->due / 1000000000, c->due % 1000000000};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR) {
-    }
-    int64_t late = now_ns() - c->due;
+static void close_if_done(struct conn *c) {
+  if (!(c->client.write_done && c->server.write_done)) return;
+  close(c->client.fd);
+  close(c->server.fd);
+  free(c);
+}
+
+/* Blocking send of all of it: database traffic is small, and every receiver here reads. */
+static int send_all(int fd, const char *p, ssize_t len) {
+  while (len > 0) {
+    ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    len -= w;
+  }
+  return 0;
+}
+
+static void deliver_due(void) {
+  int64_t now = now_ns();
+  while (q_head && q_head->due <= now) {
+    struct chunk *k = q_head;
+    q_head = k->next;
+    if (!q_head) q_tail = NULL;
+    struct conn *c = k->conn;
+    struct side *to = k->to_server ? &c->server : &c->client;
+    int64_t late = now - k->due;
     add(&late_sum_ns, late);
     add(&n_late, 1);
-    int64_t seen = __atomic_load_n(&late_max_ns, __ATOMIC_RELAXED);
-    while (late > seen &&
-           !__atomic_compare_exchange_n(&late_max_ns, &seen, late, 0, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED)) {
+    if (late > late_max_ns) late_max_ns = late;
+    if (k->len > 0 && !c->broken && send_all(to->fd, k->data, k->len) != 0) {
+      /* The peer is gone: both ends read EOF next, and wind down. */
+      c->broken = 1;
+      shutdown(c->client.fd, SHUT_RDWR);
+      shutdown(c->server.fd, SHUT_RDWR);
     }
-    ssize_t len = c->len;
-    for (ssize_t off = 0; !broken && off < len;) {
-      ssize_t w = send(p->to, c->data + off, len - off, MSG_NOSIGNAL);
-      if (w <= 0) {
-        /* The peer is gone: wake every reader of the connection so it winds down. */
-        broken = 1;
-        shutdown(p->from, SHUT_RDWR);
-        shutdown(p->to, SHUT_RDWR);
-      } else off += w;
+    if (k->len == 0) {
+      shutdown(to->fd, SHUT_WR);
+      to->write_done = 1;
+      free(k);
+      close_if_done(c);
+      continue;
     }
-    free(c);
-    if (len == 0) {
-      shutdown(p->to, SHUT_WR);
-      break;
-    }
+    free(k);
+    now = now_ns();
   }
-  release(p->conn);
-  return NULL;
+  if (q_head) {
+    struct itimerspec t = {{0, 0}, {q_head->due / 1000000000, q_head->due % 1000000000}};
+    timerfd_settime(tfd, TFD_TIMER_ABSTIME, &t, NULL);
+  }
 }
 
-static void start_pipe(struct pipe_ *p, struct conn *c, int from, int to, int pg) {
-  p->from = from;
-  p->to = to;
-  p->conn = c;
-  p->head = p->tail = NULL;
-  p->pg = pg ? calloc(1, sizeof(struct pgparse)) : NULL;
-  if (p->pg) p->pg->startup = 1;
-  pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv, NULL);
-  pthread_t t;
-  pthread_attr_t a;
-  pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&a, 256 * 1024);
-  pthread_create(&t, &a, reader, p);
-  pthread_create(&t, &a, writer, p);
-  pthread_attr_destroy(&a);
+static char buf[CHUNK];
+
+static void on_readable(struct conn *c, int from_client) {
+  struct side *from = from_client ? &c->client : &c->server;
+  if (from->read_done) return;
+  ssize_t n = recv(from->fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n > 0) {
+    add(&n_chunks, 1);
+    add(&n_bytes, n);
+    if (from_client) parse(&c->pg, (unsigned char *)buf, n);
+    enqueue(c, from_client, buf, n);
+    return;
+  }
+  from->read_done = 1;
+  epoll_ctl(epfd, EPOLL_CTL_DEL, from->fd, NULL);
+  enqueue(c, from_client, NULL, 0);
 }
 
 static void nodelay(int fd) {
@@ -259,49 +261,68 @@ static void nodelay(int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-static void *acceptor(void *arg) {
-  int lfd = *(int *)arg;
-  for (;;) {
-    int cfd = accept(lfd, NULL, NULL);
-    if (cfd < 0) continue;
-    int sfd = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(sfd, (struct sockaddr *)&upstream, sizeof upstream) != 0) {
-      close(cfd);
-      close(sfd);
-      continue;
-    }
-    nodelay(cfd);
-    nodelay(sfd);
-    add(&n_connections, 1);
-    struct conn *c = calloc(1, sizeof(struct conn));
-    c->refs = 4;
-    pthread_mutex_init(&c->mu, NULL);
-    /* The up pipe owns both fds (closed by the last thread); down shares them. */
-    start_pipe(&c->up, c, cfd, sfd, 1);
-    start_pipe(&c->down, c, sfd, cfd, 0);
+/* epoll data: the conn pointer with its low bit telling the side (1 = client). */
+static void watch(int fd, struct conn *c, int client) {
+  struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)(uintptr_t)c | (uint64_t)client};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+static void on_accept(int lfd) {
+  int cfd = accept(lfd, NULL, NULL);
+  if (cfd < 0) return;
+  int sfd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(sfd, (struct sockaddr *)&upstream, sizeof upstream) != 0) {
+    close(cfd);
+    close(sfd);
+    return;
   }
-  return NULL;
+  nodelay(cfd);
+  nodelay(sfd);
+  add(&n_connections, 1);
+  struct conn *c = calloc(1, sizeof(struct conn));
+  c->client.fd = cfd;
+  c->server.fd = sfd;
+  c->pg.startup = 1;
+  watch(cfd, c, 1);
+  watch(sfd, c, 0);
 }
 
 static void stats(void) {
-  int64_t nl = __atomic_load_n(&n_late, __ATOMIC_RELAXED);
   printf("{\"connections\":%ld,\"chunks\":%ld,\"bytes\":%ld,\"queries\":%ld,\"syncs\":%ld,"
          "\"begins\":%ld,\"commits\":%ld,\"rollbacks\":%ld,\"txRoundTrips\":%ld,"
          "\"lateMeanUs\":%.1f,\"lateMaxUs\":%.1f,\"txHistogram\":[",
          n_connections, n_chunks, n_bytes, n_queries, n_syncs, n_begins, n_commits, n_rollbacks,
-         n_tx_round_trips, nl > 0 ? late_sum_ns / 1000.0 / nl : 0.0, late_max_ns / 1000.0);
+         n_tx_round_trips, n_late > 0 ? late_sum_ns / 1000.0 / n_late : 0.0,
+         late_max_ns / 1000.0);
   for (int i = 0; i < HIST; i++) printf("%s%ld", i ? "," : "", tx_hist[i]);
   printf("]}\n");
   fflush(stdout);
 }
 
 static void reset(void) {
-  int64_t *all[] = {&n_chunks,    &n_bytes,          &n_queries,   &n_syncs,
-                    &n_begins,    &n_commits,        &n_rollbacks, &n_tx_round_trips,
-                    &late_sum_ns, &late_max_ns,      &n_late};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    __atomic_store_n(all[i], 0, __ATOMIC_RELAXED);
-  for (int i = 0; i < HIST; i++) __atomic_store_n(&tx_hist[i], 0, __ATOMIC_RELAXED);
+  n_chunks = n_bytes = n_queries = n_syncs = n_begins = n_commits = n_rollbacks = 0;
+  n_tx_round_trips = late_sum_ns = late_max_ns = n_late = 0;
+  memset(tx_hist, 0, sizeof tx_hist);
+}
+
+/* Commands on stdin, one per line; returns 0 when stdin closed. */
+static int on_stdin(void) {
+  static char line[256];
+  static size_t have;
+  ssize_t n = read(0, line + have, sizeof line - 1 - have);
+  if (n <= 0) return 0;
+  have += n;
+  char *nl;
+  while ((nl = memchr(line, '\n', have)) != NULL) {
+    *nl = 0;
+    if (strncmp(line, "stats", 5) == 0) stats();
+    else if (strncmp(line, "reset", 5) == 0) reset();
+    size_t used = nl + 1 - line;
+    memmove(line, nl + 1, have - used);
+    have -= used;
+  }
+  if (have == sizeof line - 1) have = 0;
+  return 1;
 }
 
 int main(int argc, char **argv) {
@@ -316,7 +337,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   delay_ns = (int64_t)(atof(argv[3]) * 1000);
-  /* Inherited by every thread created below: sleeps wake within a microsecond of their deadline. */
+  /* Wake within a microsecond of a deadline, not the default 50 us slack. */
   prctl(PR_SET_TIMERSLACK, 1UL);
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
@@ -329,15 +350,31 @@ int main(int argc, char **argv) {
     perror("delay-relay: listen");
     return 1;
   }
+  epfd = epoll_create1(0);
+  tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+  /* Tags of the non-connection fds: conn pointers are aligned, so small odd/even values are free. */
+  struct epoll_event e = {.events = EPOLLIN, .data.u64 = 2};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e);
+  e.data.u64 = 4;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &e);
+  e.data.u64 = 6;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &e);
   printf("{\"msg\":\"relay listening\",\"port\":%d,\"delayUs\":%.1f}\n", ntohs(a.sin_port),
          delay_ns / 1000.0);
   fflush(stdout);
-  pthread_t t;
-  pthread_create(&t, NULL, acceptor, &lfd);
-  char line[64];
-  while (fgets(line, sizeof line, stdin) != NULL) {
-    if (strncmp(line, "stats", 5) == 0) stats();
-    else if (strncmp(line, "reset", 5) == 0) reset();
+  struct epoll_event ev[256];
+  for (;;) {
+    int n = epoll_wait(epfd, ev, 256, -1);
+    for (int i = 0; i < n; i++) {
+      uint64_t tag = ev[i].data.u64;
+      if (tag == 2) on_accept(lfd);
+      else if (tag == 4) {
+        uint64_t expirations;
+        if (read(tfd, &expirations, sizeof expirations) < 0) { /* spurious: deliver anyway */ }
+      } else if (tag == 6) {
+        if (!on_stdin()) return 0;
+      } else on_readable((struct conn *)(uintptr_t)(tag & ~1ULL), (int)(tag & 1));
+    }
+    deliver_due();
   }
-  return 0;
 }

@@ -7,7 +7,8 @@
  *   encoding (what a co-located mode in the runtime's own thread would do);
  * - in-process, encoded: the same, but the frames are protobuf-encoded and
  *   decoded on both sides (the encoding cost alone, no transport);
- * - worker thread: encoded frames posted on a MessagePort, buffers transferred;
+ * - worker thread: encoded frames posted on a MessagePort, buffers
+ *   transferred; or the message objects themselves (structured clone);
  * - Unix domain socket: length-prefixed encoded frames to a child process;
  * - gRPC over TCP: today's protocol path, one grpc-js bidi stream to a child
  *   process, encoded frames as its messages.
@@ -74,18 +75,21 @@ function inProcessEncoded(): Promise<Carrier> {
   return Promise.resolve(c);
 }
 
-async function workerThread(): Promise<Carrier> {
+async function workerThread(encoded: boolean): Promise<Carrier> {
   const worker = new Worker(ownModule("hop/hop-worker"));
   await new Promise((resolve, reject) => worker.once("online", resolve).once("error", reject));
   const c: Carrier = {
     onReplies: () => undefined,
     send: (messages) => {
+      if (!encoded) return worker.postMessage(messages);
       const frame = encodeIn(messages);
       worker.postMessage(frame, [frame.buffer as ArrayBuffer]);
     },
     close: async () => void (await worker.terminate()),
   };
-  worker.on("message", (frame: Uint8Array) => c.onReplies(decodeOut(frame)));
+  worker.on("message", (m: Uint8Array | EventSourcedOut[]) =>
+    c.onReplies(m instanceof Uint8Array ? decodeOut(m) : m),
+  );
   return c;
 }
 
@@ -151,7 +155,8 @@ async function grpcTcp(): Promise<Carrier> {
 const CANDIDATES: ReadonlyArray<[string, Start]> = [
   ["in-process, objects", inProcessObjects],
   ["in-process, encoded frames", inProcessEncoded],
-  ["worker thread, MessagePort", workerThread],
+  ["worker thread, MessagePort, encoded frames", () => workerThread(true)],
+  ["worker thread, MessagePort, structured clone", () => workerThread(false)],
   ["Unix domain socket", unixSocket],
   ["gRPC over TCP (today)", grpcTcp],
 ];

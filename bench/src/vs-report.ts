@@ -27,7 +27,7 @@ const p50AtMost = (k: number): VsTarget => ({
   text: k === 1 ? "p50 ≤ three-tier's" : `p50 ≤ ${k}×`,
   check: (c, t) => {
     const ratio = c.p50 / t.p50;
-    return { ratio, met: ratio <= k, missedBy: `${(ratio / k).toFixed(1)}× too slow` };
+    return { ratio, met: ratio <= k, missedBy: `${(ratio / k).toFixed(2)}× the allowed p50` };
   },
 });
 
@@ -225,7 +225,7 @@ export function vsNotes(result: VsResult): string {
       }
       const x = target.check(c, t);
       out.push(
-        `- ${r.workload} on ${SITE_TEXT[r.site]}, ${target.text}: ${x.ratio.toFixed(2)}× ${x.met ? "met" : `missed (${x.missedBy})`}`,
+        `- ${r.workload} on ${SITE_TEXT[r.site]}, ${target.text}: ${x.ratio.toFixed(3)}× ${x.met ? "met" : `missed (${x.missedBy})`}`,
       );
     }
   }
