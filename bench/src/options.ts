@@ -209,6 +209,8 @@ export function parseOptions(
   const vsSites = list("--vs-sites", v["vs-sites"], VS_SITES, problems);
   const vsWorkloads = list("--vs-workloads", v["vs-workloads"], VS_WORKLOADS, problems);
   const vs = v.vs !== undefined;
+  if (v.profile !== undefined && !vs)
+    problems.push("--profile applies to the side-by-side run: add --vs three-tier");
   const postgresUrl =
     v["postgres-url"] ??
     env.CAIRN_BENCH_POSTGRES_URL ??
