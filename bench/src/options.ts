@@ -59,7 +59,10 @@ export interface BenchOptions {
   scenariosGiven: boolean;
 }
 
-/** The PostgreSQL of the side-by-side run when neither --postgres-url nor the environment names one. */
+/**
+ * The PostgreSQL of the side-by-side run when neither --postgres-url,
+ * CAIRN_BENCH_POSTGRES_URL nor CAIRN_TEST_POSTGRES_URL names one.
+ */
 export const DEFAULT_VS_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/test";
 
 export const HELP = `Cairn benchmarks: the shopping-cart sample and the bench's own value entity and action
@@ -214,7 +217,9 @@ export function parseOptions(
   const postgresUrl =
     v["postgres-url"] ??
     env.CAIRN_BENCH_POSTGRES_URL ??
-    (vs && vsSites.some((x) => x !== "sqlite") ? DEFAULT_VS_POSTGRES_URL : undefined);
+    (vs && vsSites.some((x) => x !== "sqlite")
+      ? (env.CAIRN_TEST_POSTGRES_URL ?? DEFAULT_VS_POSTGRES_URL)
+      : undefined);
   if (store === "postgres" && postgresUrl === undefined) {
     problems.push(
       "--store postgres needs --postgres-url <url> or CAIRN_BENCH_POSTGRES_URL (the bench does not start a database)",
