@@ -1,8 +1,11 @@
 /**
  * Where `cairn call` and `cairn inspect` find a runtime: from the same
  * sources the runtime reads its ports from (flags, `CAIRN_PORT`,
- * `CAIRN_ADMIN_PORT`, `CAIRN_HOST`, the `--config`/`CAIRN_CONFIG` file), so a
- * shell that started `cairn dev` on other ports reaches it without flags.
+ * `CAIRN_ADMIN_PORT`, `CAIRN_HOST`, `CAIRN_ADMIN_HOST`, the
+ * `--config`/`CAIRN_CONFIG` file), so a shell that started `cairn dev` on
+ * other ports reaches it without flags. The admin endpoint carries the
+ * admin token (`CAIRN_ADMIN_TOKEN` or the file's `adminToken`), which only
+ * the admin API is sent.
  */
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "./errors.js";
@@ -62,6 +65,11 @@ export function resolveEndpoints(
   if ("error" in config) throw new CliError(config.error, EXIT_USAGE);
   const sources: Sources = { env, configPath: configPath ?? "", config: config.value };
   const host = clientHost(nonEmpty(env["CAIRN_HOST"]) ?? stringOf(config.value["host"]));
+  // The admin port has its own bind address (loopback unless asked), and maybe a token.
+  const adminHost = clientHost(
+    nonEmpty(env["CAIRN_ADMIN_HOST"]) ?? stringOf(config.value["adminHost"]),
+  );
+  const token = nonEmpty(env["CAIRN_ADMIN_TOKEN"]) ?? stringOf(config.value["adminToken"]);
   const ingress: PortSpec = {
     flag: "--port",
     env: "CAIRN_PORT",
@@ -79,8 +87,8 @@ export function resolveEndpoints(
       flags.address !== undefined
         ? { base: checkBaseUrl(flags.address, "--address"), what: "the runtime", flag: "--address" }
         : portEndpoint("the runtime", "--port (or --address)", host, flags.port, ingress, sources),
-    admin:
-      flags.admin !== undefined
+    admin: {
+      ...(flags.admin !== undefined
         ? {
             base: checkBaseUrl(flags.admin, "--admin"),
             what: "the runtime's admin API",
@@ -89,11 +97,13 @@ export function resolveEndpoints(
         : portEndpoint(
             "the runtime's admin API",
             "--admin-port (or --admin)",
-            host,
+            adminHost,
             flags.adminPort,
             admin,
             sources,
-          ),
+          )),
+      token,
+    },
   };
 }
 

@@ -13,6 +13,14 @@ export interface Endpoint {
   readonly what: string;
   /** The flag that changes it, e.g. "--address". */
   readonly flag: string;
+  /** A bearer token to send (the admin API's, when the runtime has one). */
+  readonly token?: string | undefined;
+}
+
+/** The admin token the CLI sends: `CAIRN_ADMIN_TOKEN`, the variable the runtime reads too. */
+export function adminToken(): string | undefined {
+  const token = process.env["CAIRN_ADMIN_TOKEN"];
+  return token === undefined || token === "" ? undefined : token;
 }
 
 /** A finished HTTP exchange: status and the body parsed as JSON when it is JSON. */
@@ -33,7 +41,13 @@ export async function request(
   const url = joinUrl(endpoint.base, path);
   let res: Response;
   try {
-    res = await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(60_000) });
+    const headers = new Headers(init.headers);
+    if (endpoint.token !== undefined) headers.set("authorization", `Bearer ${endpoint.token}`);
+    res = await fetch(url, {
+      ...init,
+      headers,
+      signal: init.signal ?? AbortSignal.timeout(60_000),
+    });
   } catch (err) {
     throw new CliError(
       `cannot reach ${endpoint.what} at ${endpoint.base} (${networkReason(err)}): is 'cairn dev' or 'cairn runtime' running? Use ${endpoint.flag} to point elsewhere.`,

@@ -34,9 +34,12 @@ type Row = [Key, string, string | number, string, string];
 const ROWS: Row[] = [
   ["store", "store", ".cairn/cairn.db", "location", 'store: "memory", a SQLite file path (or sqlite:<path>) or a postgres:// URL'],
   ["functionAddress", "function", "127.0.0.1:8080", "host:port", "address of the user function's gRPC server"],
-  ["host", "host", "127.0.0.1", "address", "interface the ingress and admin servers bind to"],
+  ["host", "host", "127.0.0.1", "address", "interface the ingress binds to"],
   ["port", "port", 9000, "port", "ingress port (gRPC, gRPC-Web, Connect, HTTP/JSON); 0 picks a free port"],
   ["adminPort", "admin-port", 9090, "port", "admin port (health, readiness, /metrics, admin API); 0 picks a free port"],
+  ["adminHost", "admin-host", "127.0.0.1", "address", "interface the admin server binds to (loopback by default, whatever --host is)"],
+  ["adminToken", "admin-token", "", "token", "bearer token the admin API requires (required beyond loopback; prefer the environment variable)"],
+  ["corsOrigins", "cors-origins", "", "origins", 'browser origins allowed to call: "*", or a comma-separated list such as https://app.example.com,http://localhost:*'],
   ["maxRequestBytes", "max-request-bytes", 4194304, "bytes", "largest accepted request body"],
   ["headersTimeoutMs", "headers-timeout-ms", 10000, "ms", "time a client has to send a request's headers (HTTP/1.1 headers, HTTP/2 preface, TLS handshake)"],
   ["requestTimeoutMs", "request-timeout-ms", 30000, "ms", "time a client has to send a unary request's body once its headers are in"],
@@ -114,9 +117,9 @@ export function resolveRuntimeOptions(
     const origin = origins.get(key);
     const name = origin?.name ?? `option ${key}`;
     const got = origin === undefined ? merged[key] : origin.raw;
-    problems.push(
-      `invalid ${name}: expected ${expectation(schema, key)}, got ${JSON.stringify(got)}`,
-    );
+    // A refinement's own message says what is wrong; otherwise say what is expected.
+    const what = issue.code === "custom" ? issue.message : `expected ${expectation(schema, key)}`;
+    problems.push(`invalid ${name}: ${what}, got ${JSON.stringify(got)}`);
   }
   return { error: problems.join("\n") };
 }

@@ -223,6 +223,23 @@ describe("cairn inspect", () => {
     expect(fake.received[0]?.url).toBe("/v1/entities/shop.v1.ShoppingCart/c1?limit=5");
   });
 
+  it("sends CAIRN_ADMIN_TOKEN to the admin API, and only there", async () => {
+    const result = await runCli(["inspect", "shop.v1.ShoppingCart", "c1", "--admin", fake.url], {
+      env: { CAIRN_ADMIN_TOKEN: "s3cret" },
+    });
+    expect(result.code).toBe(0);
+    expect(fake.received[0]?.headers.authorization).toBe("Bearer s3cret");
+    fake.received.length = 0;
+    const call = await runCli(["call", "ShoppingCart/GetCart", '{"cartId":"c1"}', ...at()], {
+      env: { CAIRN_ADMIN_TOKEN: "s3cret" },
+    });
+    expect(call.code).toBe(0);
+    const [services, ingress] = fake.received;
+    expect(services?.url).toBe("/v1/services");
+    expect(services?.headers.authorization).toBe("Bearer s3cret");
+    expect(ingress?.headers.authorization).toBeUndefined();
+  });
+
   it("reports an unknown entity with the admin API's message and exits 1", async () => {
     const result = await runCli(["inspect", "shop.v1.ShoppingCart", "nope", "--admin", fake.url]);
     expect(result.code).toBe(1);

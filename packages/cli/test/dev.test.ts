@@ -137,6 +137,14 @@ describe("cairn dev", () => {
     for (const line of curls) {
       await sh("sh", ["-c", `${line.trim()} --fail-with-body -sS`], { timeout: 20_000 });
     }
+    // Pages on localhost may call (a cairn dev default, said in the banner); others may not.
+    expect(banner).toContain("Browser pages on localhost (any port) may call");
+    const [, url] = /dev runtime ready on (http:\S+)/.exec(banner) ?? [];
+    const local = await fetch(`${url}/carts/c1`, { headers: { origin: "http://localhost:5173" } });
+    expect(local.status).toBe(200);
+    expect(local.headers.get("access-control-allow-origin")).toBe("http://localhost:5173");
+    const evil = await fetch(`${url}/carts/c1`, { headers: { origin: "https://evil.example" } });
+    expect(evil.status).toBe(403);
     running.child.kill("SIGTERM");
     expect(await running.exited).toBe(0);
   });

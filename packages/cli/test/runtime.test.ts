@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli, startCli } from "./run-cli.js";
@@ -45,6 +45,15 @@ describe("cairn runtime", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("refuses an admin port beyond loopback without a token", async () => {
+    const result = await runCli(["runtime", "--store", "memory", "--admin-host", "0.0.0.0"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "cairn: invalid option --admin-host: the admin port would listen on 0.0.0.0 without a token",
+    );
+    expect(result.stderr).toContain("--admin-token or CAIRN_ADMIN_TOKEN");
   });
 
   it("explains a busy port and exits 1", async () => {
@@ -95,4 +104,41 @@ describe("cairn runtime", () => {
     expect(await running.exited).toBe(0);
     expect(running.stderr()).toContain("SIGTERM: stopping");
   });
+
+  it("keeps the admin port on loopback when the ingress listens on every interface", async () => {
+    running = startCli([
+      "runtime",
+      "--store",
+      "memory",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "0",
+      "--admin-port",
+      "0",
+      "--function",
+      "127.0.0.1:1",
+      "--log-level",
+      "silent",
+    ]);
+    const [, port] = await running.waitForStderr(/ingress on http:\/\/0\.0\.0\.0:(\d+)/);
+    const [, admin] = await running.waitForStderr(/admin on (http:\/\/127\.0\.0\.1:\d+)/);
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+    const outside = nonLoopbackAddress();
+    if (outside !== undefined) {
+      // The ingress answers on the machine's own address; the admin port does not listen there.
+      expect((await fetch(`http://${outside}:${port}/carts/x`)).status).toBe(503);
+      const adminPort = new URL(admin as string).port;
+      await expect(fetch(`http://${outside}:${adminPort}/healthz`)).rejects.toThrow();
+    }
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+  });
 });
+
+/** An IPv4 address of this machine other than loopback, if it has one. */
+function nonLoopbackAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return undefined;
+}

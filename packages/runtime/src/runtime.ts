@@ -213,6 +213,7 @@ class RuntimeImpl implements Runtime {
       requestTimeoutMs: o.requestTimeoutMs,
       idleTimeoutMs: o.idleTimeoutMs,
       maxConnections: o.maxConnections,
+      corsOrigins: o.corsOrigins,
     });
     this.ports.ingress = await this.ingress.listen(o.port, o.host);
     this.admin = createAdminServer({
@@ -234,12 +235,13 @@ class RuntimeImpl implements Runtime {
         },
       ),
       logger: this.logger,
+      token: o.adminToken,
     });
-    this.ports.admin = await this.admin.listen(o.adminPort, o.host);
+    this.ports.admin = await this.admin.listen(o.adminPort, o.adminHost);
     this.logger.info(
       {
         ingress: `${o.host}:${this.ports.ingress}`,
-        admin: `${o.host}:${this.ports.admin}`,
+        admin: `${o.adminHost}:${this.ports.admin}`,
         store: this.store.description,
         function: o.functionAddress,
       },

@@ -34,6 +34,8 @@ interface DevFlags extends Record<string, unknown> {
 }
 
 const DEFAULT_FUNCTION_PORT = 8080;
+/** Origins `cairn dev` lets call by default: pages on this machine, any port. */
+export const DEV_CORS_ORIGINS = "http://localhost:*,http://127.0.0.1:*,http://[::1]:*";
 const READY_POLL_MS = 200;
 /** After this long without readiness, a hint tells where to look. */
 const SLOW_START_MS = 15_000;
@@ -100,6 +102,8 @@ async function runDev(entry: string, flags: DevFlags): Promise<void> {
   const functionPort = await pickFunctionPort(flags.functionPort);
   const options = runtimeOptionsFrom(module, flags, {
     functionAddress: `127.0.0.1:${functionPort}`,
+    // Pages served by a local dev server (Vite, Next...) may call; the banner says so.
+    corsOrigins: DEV_CORS_ORIGINS,
   });
   ensureStoreFolder(options.store);
 
@@ -238,7 +242,8 @@ function watchedFolders(dirs: string[], entryPath: string, gen: DevGen | undefin
  */
 function announceReadiness(runtime: Runtime, options: RuntimeOptions): { stop(): void } {
   const ingress = `http://${options.host}:${runtime.ports.ingress}`;
-  const admin = `http://${options.host}:${runtime.ports.admin}`;
+  const admin = `http://${options.adminHost}:${runtime.ports.admin}`;
+  const token = options.adminToken === "" ? undefined : options.adminToken;
   const flags = clientFlags(options.host, runtime.ports);
   const target = { ingress, admin, callFlags: flags.call, inspectFlags: flags.inspect };
   let wasReady = false;
@@ -248,8 +253,17 @@ function announceReadiness(runtime: Runtime, options: RuntimeOptions): { stop():
     const ready = runtime.ready;
     if (ready && !wasReady) {
       hinted = false;
-      fetchServices({ base: admin, what: "the runtime's admin API", flag: "--admin-port" }).then(
-        (services) => process.stderr.write(renderBanner(target, services)),
+      const endpoint = {
+        base: admin,
+        what: "the runtime's admin API",
+        flag: "--admin-port",
+        token,
+      };
+      fetchServices(endpoint).then(
+        (services) =>
+          process.stderr.write(
+            renderBanner({ ...target, corsNote: corsNote(options.corsOrigins) }, services),
+          ),
         (err: unknown) =>
           say(
             `cairn dev: ready on ${ingress}, but listing services failed: ${err instanceof Error ? err.message : String(err)}`,
@@ -266,4 +280,13 @@ function announceReadiness(runtime: Runtime, options: RuntimeOptions): { stop():
     wasReady = ready;
   }, READY_POLL_MS);
   return { stop: () => clearInterval(timer) };
+}
+
+/** The banner's line about which browser pages may call. */
+function corsNote(origins: string): string {
+  if (origins === DEV_CORS_ORIGINS)
+    return "Browser pages on localhost (any port) may call this runtime: a cairn dev default (CORS); --cors-origins changes it";
+  if (origins === "")
+    return "No browser page may call this runtime (CORS); allow origins with --cors-origins";
+  return `Browser pages of ${origins} may call this runtime (CORS, --cors-origins)`;
 }

@@ -61,7 +61,7 @@ async function runRuntime(flags: Record<string, unknown>): Promise<void> {
     `cairn runtime: ingress on http://${options.host}:${ingress} (gRPC, gRPC-Web, Connect, HTTP/JSON)`,
   );
   say(
-    `cairn runtime: admin on http://${options.host}:${admin} (/healthz, /readyz, /metrics, /v1/services)`,
+    `cairn runtime: admin on http://${options.adminHost}:${admin} (/healthz, /readyz, /metrics, /v1/services${options.adminToken === "" ? "" : "; /v1 needs the admin token"})`,
   );
   say(`cairn runtime: store ${options.store}; user function at ${options.functionAddress}`);
   timers.readiness = sayWhenReady(runtime, options.functionAddress);

@@ -20,6 +20,8 @@ export interface BannerTarget {
   readonly callFlags: readonly string[];
   /** The same for `cairn inspect` (the admin API only). */
   readonly inspectFlags: readonly string[];
+  /** Which browser pages may call (CORS), shown under the first line. */
+  readonly corsNote?: string;
 }
 
 /** Renders the banner for the served services. */
@@ -27,6 +29,7 @@ export function renderBanner(target: BannerTarget, services: readonly ServiceInf
   const { ingress, admin } = target;
   const hostPort = ingress.replace(/^https?:\/\//, "");
   const lines = ["", `  Cairn dev runtime ready on ${ingress}  (admin ${admin})`, ""];
+  if (target.corsNote !== undefined) lines.push(`  ${target.corsNote}`, "");
   if (services.length === 0) {
     lines.push("  The user function serves no components yet.", "");
   }

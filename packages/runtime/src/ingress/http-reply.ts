@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { CairnError, Code, codeName } from "@cairn/protocol";
 import { BodyTooLargeError, RequestTimeoutError } from "./http-body.js";
 import { grpcWebError } from "./grpc-web.js";
@@ -6,36 +6,6 @@ import { connectCodeName, httpStatusOf } from "./status.js";
 
 /** The wire protocol an HTTP/1.1 request speaks, which decides how errors look. */
 export type HttpProtocol = "json" | "connect" | "grpc-web" | "grpc-web-text";
-
-/**
- * Headers browsers need to read gRPC-Web and Connect replies cross-origin.
- * Any origin is allowed: the ingress has no cookies of its own, and
- * authentication rides in explicit headers.
- */
-const EXPOSED =
-  "grpc-status, grpc-message, grpc-status-details-bin, connect-content-encoding, content-encoding";
-
-/** Adds CORS headers to a reply when the request came from a browser page. */
-export function applyCors(req: IncomingMessage, res: ServerResponse): void {
-  const origin = req.headers.origin;
-  if (origin === undefined) return;
-  res.setHeader("access-control-allow-origin", origin);
-  res.setHeader("vary", "Origin");
-  res.setHeader("access-control-expose-headers", EXPOSED);
-}
-
-/** Answers a CORS preflight; returns false when the request is not one. */
-export function answerPreflight(req: IncomingMessage, res: ServerResponse): boolean {
-  if (req.method !== "OPTIONS" || req.headers["access-control-request-method"] === undefined)
-    return false;
-  res.writeHead(204, {
-    "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
-    "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "*",
-    "access-control-max-age": "7200",
-  });
-  res.end();
-  return true;
-}
 
 /** A body in a content type the route does not take; HTTP adapters answer 415. */
 export class UnsupportedMediaTypeError extends CairnError {

@@ -6,13 +6,8 @@ import { readBody } from "./http-body.js";
 import { serveHttpStream } from "./http-stream.js";
 import type { StreamWire } from "./http-stream.js";
 import { invokeHttp, timeoutOf } from "./http-call.js";
-import {
-  answerPreflight,
-  applyCors,
-  UnsupportedMediaTypeError,
-  writeBody,
-  writeError,
-} from "./http-reply.js";
+import { applyCors } from "./cors.js";
+import { UnsupportedMediaTypeError, writeBody, writeError } from "./http-reply.js";
 import type { HttpProtocol } from "./http-reply.js";
 import { setReplyHeaders } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
@@ -231,12 +226,13 @@ export function createHttpHandler(
   };
 
   return (req, res) => {
-    applyCors(req, res);
-    if (answerPreflight(req, res)) return;
+    const contentType = req.headers["content-type"] ?? "";
+    const cors = applyCors(req, res, options.cors);
+    if (cors.done) return;
+    if (cors.error !== undefined) return writeError(res, protocolOf(req, contentType), cors.error);
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    const contentType = req.headers["content-type"] ?? "";
     if (contentType.startsWith("application/grpc-web"))
       return onGrpcWeb(req, res, path, contentType);
     if (contentType.startsWith("application/connect+"))
@@ -252,6 +248,14 @@ export function createHttpHandler(
       return onRoute(req, res, view, match, q < 0 ? "" : url.slice(q + 1), contentType);
     writeError(res, protocol, notFound(view, req.method, path), 404);
   };
+}
+
+/** The protocol a request speaks, for the shape of an error found before routing. */
+function protocolOf(req: IncomingMessage, contentType: string): HttpProtocol {
+  if (contentType.startsWith("application/grpc-web"))
+    return isGrpcWebText(contentType) ? "grpc-web-text" : "grpc-web";
+  if (contentType.startsWith("application/connect+")) return "connect";
+  return req.headers["connect-protocol-version"] !== undefined ? "connect" : "json";
 }
 
 /**

@@ -11,6 +11,8 @@
  * @module
  */
 export { createIngress } from "./ingress.js";
+export { parseCorsOrigins } from "./cors.js";
+export type { CorsPolicy } from "./cors.js";
 export type {
   Ingress,
   IngressLogger,

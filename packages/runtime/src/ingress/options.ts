@@ -1,4 +1,6 @@
 import type { Catalog, Dispatcher, StreamingDispatcher } from "../core/types.js";
+import { parseCorsOrigins } from "./cors.js";
+import type { CorsPolicy } from "./cors.js";
 
 /** The pino-compatible logger the ingress writes to. */
 export interface IngressLogger {
@@ -77,6 +79,13 @@ export interface IngressOptions {
    */
   readonly maxConnections?: number;
   /**
+   * Browser pages allowed to call (CORS): "" none (the default), "*" any,
+   * or a comma-separated list of origins, where a port may be `*`
+   * (`https://app.example.com, http://localhost:*`). A request from a page
+   * of any other origin is refused with 403.
+   */
+  readonly corsOrigins?: string;
+  /**
    * Serve TLS instead of cleartext (PEM key and certificate chain). gRPC
    * clients get HTTP/2 through ALPN, everything else HTTP/1.1.
    */
@@ -115,6 +124,7 @@ export interface ResolvedOptions extends IngressOptions {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   readonly metrics: IngressMetrics;
+  readonly cors: CorsPolicy;
   /** The dispatcher when it serves streaming methods. */
   readonly streaming: StreamingDispatcher | undefined;
 }
@@ -125,8 +135,10 @@ const NO_METRICS: IngressMetrics = {
   timedOut: () => {},
 };
 
-/** Applies the defaults of {@link IngressOptions}. */
+/** Applies the defaults of {@link IngressOptions}; throws a CairnError on invalid `corsOrigins`. */
 export function resolveOptions(options: IngressOptions): ResolvedOptions {
+  const cors = parseCorsOrigins(options.corsOrigins ?? "");
+  if (cors.error !== undefined) throw cors.error;
   return {
     ...options,
     maxRequestBytes: options.maxRequestBytes ?? 4 * 1024 * 1024,
@@ -138,6 +150,7 @@ export function resolveOptions(options: IngressOptions): ResolvedOptions {
     idleTimeoutMs: options.idleTimeoutMs ?? 65_000,
     maxConnections: options.maxConnections ?? 10_000,
     metrics: options.metrics ?? NO_METRICS,
+    cors: cors.value,
     streaming: streamingOf(options.dispatcher),
   };
 }

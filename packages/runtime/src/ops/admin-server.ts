@@ -8,6 +8,8 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CairnError, Code, codeName } from "@cairn/protocol";
 import type { AdminApi, ReadinessReport } from "./admin-api.js";
+import { checkAdminAccess } from "./admin-guard.js";
+import type { Refusal } from "./admin-guard.js";
 import type { Logger } from "./logger.js";
 import type { RuntimeMetrics } from "./metrics.js";
 
@@ -21,6 +23,12 @@ export interface AdminServerOptions {
   admin: AdminApi;
   /** Logs unexpected failures of the admin API itself. */
   logger?: Logger;
+  /**
+   * Bearer token the admin API (`/v1/*`) requires; "" or absent: none, and
+   * then only requests to an IP address or localhost are served (see
+   * admin-guard.ts).
+   */
+  token?: string;
 }
 
 /** The admin HTTP server of a runtime node. */
@@ -54,6 +62,9 @@ const STATUS: Partial<Record<Code, number>> = {
  */
 export function createAdminServer(options: AdminServerOptions): AdminServer {
   const server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://admin").pathname;
+    const refused = checkAdminAccess(req, path, options.token);
+    if (refused !== undefined) return send(res, refusalAnswer(refused), refused.headers);
     route(req, options).then(
       (answer) => send(res, answer),
       (err: unknown) => send(res, errorAnswer(err, options.logger)),
@@ -131,10 +142,22 @@ function errorAnswer(err: unknown, logger: Logger | undefined): Answer {
   return { status, json: { code: codeName(error.code), status, message: error.message } };
 }
 
-function send(res: ServerResponse, answer: Answer): void {
+function refusalAnswer(r: Refusal): Answer {
+  return {
+    status: r.status,
+    json: { code: codeName(r.code), status: r.status, message: r.message },
+  };
+}
+
+function send(
+  res: ServerResponse,
+  answer: Answer,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   const isJson = "json" in answer;
   const body = isJson ? JSON.stringify(answer.json) : answer.text;
   res.writeHead(answer.status, {
+    ...headers,
     "content-type": isJson ? "application/json; charset=utf-8" : answer.contentType,
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",

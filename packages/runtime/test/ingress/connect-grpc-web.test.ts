@@ -127,8 +127,8 @@ describe("Connect wire details", () => {
     expect(await res.json()).toMatchObject({ code: "unimplemented" });
   });
 
-  it("answers a CORS preflight", async () => {
-    running = await startIngress();
+  it("answers a CORS preflight of an allowed origin", async () => {
+    running = await startIngress({ corsOrigins: "https://app.example" });
     const res = await fetch(`${running.url}/shoppingcart.v1.ShoppingCart/AddItem`, {
       method: "OPTIONS",
       headers: {

@@ -1,3 +1,4 @@
+import { request } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { CairnError, Code } from "@cairn/protocol";
 import { createAdminServer, createMetrics } from "../../src/ops/index.js";
@@ -71,10 +72,19 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(readiness: () => ReadinessReport, api: AdminApi = testApi()): Promise<string> {
+async function start(
+  readiness: () => ReadinessReport,
+  api: AdminApi = testApi(),
+  token?: string,
+): Promise<string> {
   const metrics = createMetrics();
   metrics.functionConnected(true);
-  server = createAdminServer({ readiness, metrics, admin: api });
+  server = createAdminServer({
+    readiness,
+    metrics,
+    admin: api,
+    ...(token === undefined ? {} : { token }),
+  });
   const port = await server.listen(0, "127.0.0.1");
   return `http://127.0.0.1:${port}`;
 }
@@ -161,5 +171,82 @@ describe("admin server", () => {
     const broken = await fetch(`${base}/v1/entities/boom.Service/x`);
     expect(broken.status).toBe(500);
     expect(await broken.json()).toEqual({ code: "INTERNAL", status: 500, message: "disk on fire" });
+  });
+});
+
+/** A GET with headers fetch would not let us set (Host). */
+function get(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{
+  status: number;
+  body: { code?: string; message?: string };
+  headers: Record<string, unknown>;
+}> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, path, headers, method: "GET" },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text.startsWith("{") ? (JSON.parse(text) as { code?: string }) : {},
+            headers: res.headers,
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("who may use the admin port", () => {
+  it("refuses a Host that is a domain name (DNS rebinding) on the admin API and /metrics, not on the probes", async () => {
+    const base = await start(() => ({ ready: true }));
+    for (const path of ["/v1/services", "/v1/entities/shop.v1.ShoppingCart/c%201", "/metrics"]) {
+      const rebound = await get(base, path, { host: "evil.example:9090" });
+      expect(rebound.status, path).toBe(403);
+      expect(rebound.body.code).toBe("PERMISSION_DENIED");
+      expect(rebound.body.message).toContain("DNS rebinding");
+    }
+    for (const host of [
+      "127.0.0.1:9090",
+      "localhost:9090",
+      "[::1]:9090",
+      "10.1.2.3",
+      "app.localhost",
+    ])
+      expect((await get(base, "/v1/services", { host })).status, host).toBe(200);
+    expect((await get(base, "/healthz", { host: "evil.example" })).status).toBe(200);
+    expect((await get(base, "/readyz", { host: "evil.example" })).status).toBe(200);
+  });
+
+  it("refuses requests from a web page's script", async () => {
+    const base = await start(() => ({ ready: true }));
+    const res = await get(base, "/v1/services", { origin: "https://evil.example" });
+    expect(res.status).toBe(403);
+    expect(res.body.message).toContain("does not serve web pages");
+  });
+
+  it("with a token, the admin API needs it from anyone, and it lets /metrics through under any Host", async () => {
+    const base = await start(() => ({ ready: true }), testApi(), "s3cret");
+    const none = await get(base, "/v1/services", {});
+    expect(none.status).toBe(401);
+    expect(none.body.code).toBe("UNAUTHENTICATED");
+    expect(none.headers["www-authenticate"]).toContain("Bearer");
+    expect((await get(base, "/v1/services", { authorization: "Bearer wrong" })).status).toBe(401);
+    expect((await get(base, "/v1/services", { authorization: "Bearer s3cret" })).status).toBe(200);
+    expect(
+      (await get(base, "/metrics", { host: "cairn.internal", authorization: "Bearer s3cret" }))
+        .status,
+    ).toBe(200);
+    expect((await get(base, "/metrics", { host: "cairn.internal" })).status).toBe(403);
+    expect((await get(base, "/healthz", {})).status).toBe(200);
   });
 });
