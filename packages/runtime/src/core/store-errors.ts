@@ -4,6 +4,7 @@
  * reads) goes through it, so one failure always answers one code.
  */
 import { CairnError, Code } from "@cairn/protocol";
+import { FencedError } from "../store/cluster.js";
 import { SequenceConflictError, TimerLimitError } from "../store/types.js";
 
 /**
@@ -13,6 +14,8 @@ import { SequenceConflictError, TimerLimitError } from "../store/types.js";
  *   applied, retry;
  * - a limit (a {@link TimerLimitError}): RESOURCE_EXHAUSTED with the limit
  *   and its option;
+ * - this node lost the entity's shard (a {@link FencedError}): UNAVAILABLE,
+ *   nothing applied; the shard's new owner serves a retry;
  * - a CairnError from the store (closed, invalid write) keeps its code;
  * - anything else (the database is down, a disk error): UNAVAILABLE.
  */
@@ -21,6 +24,13 @@ export function storeError(err: unknown, what: string): CairnError {
     return new CairnError(
       Code.Aborted,
       `another writer changed ${what} concurrently; the command was not applied, retry it`,
+      { cause: err },
+    );
+  }
+  if (err instanceof FencedError) {
+    return new CairnError(
+      Code.Unavailable,
+      `${what} was not stored: this node lost its shard (${err.message}); retry, the shard's owner will serve it`,
       { cause: err },
     );
   }

@@ -5,6 +5,7 @@
  * stateless actions), so a runtime killed right after the commit still
  * delivers them after it restarts: at least once, never lost.
  */
+import type { Fence, FencedWrite } from "./cluster.js";
 import type { StoredPayload } from "./types.js";
 
 /** A call to a component method, as stored for later delivery. */
@@ -22,6 +23,8 @@ export interface StoredCall {
 export interface OutboxEntry extends StoredCall {
   /** Assigned by the store. */
   readonly id: number;
+  /** The shard of the write that stored it (0 without a fence): its owner delivers it. */
+  readonly shard: number;
   /** Delivery attempts so far. */
   readonly attempts: number;
   /** Epoch ms before which the entry is not retried. */
@@ -36,6 +39,8 @@ export interface OutboxEntry extends StoredCall {
 export interface TimerEntry extends StoredCall {
   readonly owner: string;
   readonly name: string;
+  /** The shard of the write that scheduled it (0 without a fence): its owner fires it. */
+  readonly shard: number;
   /** Epoch ms when the call is due (moved forward by retries). */
   readonly dueAt: number;
   /** Changes on every (re)schedule, so completing an old firing never removes a newer timer. */
@@ -64,24 +69,42 @@ export interface DurableWork {
 
 /** The store side of durable effects and timers; every adapter implements it. */
 export interface DurableWorkStore {
-  /** Stores effects and timer changes without a state change (stateless actions); group-committed. */
-  writeWork(work: DurableWork): Promise<void>;
-  /** Outbox entries whose notBefore has passed, oldest first. */
-  loadOutbox(now: number, limit: number): Promise<OutboxEntry[]>;
-  /** Removes a delivered entry. */
-  completeOutbox(id: number): Promise<void>;
+  /**
+   * Stores effects and timer changes without a state change (stateless
+   * actions); group-committed. With a fence, the work belongs to its shard.
+   */
+  writeWork(work: DurableWork & FencedWrite): Promise<void>;
+  /**
+   * Outbox entries whose notBefore has passed, oldest first; only those of
+   * `shards` when given (a cluster node reads the shards it owns).
+   */
+  loadOutbox(now: number, limit: number, shards?: readonly number[]): Promise<OutboxEntry[]>;
+  /** Removes a delivered entry; with a fence, only while the fence holds. */
+  completeOutbox(id: number, fence?: Fence): Promise<void>;
   /** Records a failed attempt; the entry is retried after notBefore. */
-  retryOutbox(id: number, notBefore: number): Promise<void>;
-  /** Due, unparked timers, earliest first. */
-  loadDueTimers(now: number, limit: number): Promise<TimerEntry[]>;
-  /** Earliest dueAt of unparked timers, if any. */
-  nextTimerDue(): Promise<number | undefined>;
+  retryOutbox(id: number, notBefore: number, fence?: Fence): Promise<void>;
+  /** Due, unparked timers, earliest first; only those of `shards` when given. */
+  loadDueTimers(now: number, limit: number, shards?: readonly number[]): Promise<TimerEntry[]>;
+  /** Earliest dueAt of unparked timers (of `shards` when given), if any. */
+  nextTimerDue(shards?: readonly number[]): Promise<number | undefined>;
   /** Removes the timer if it is still at `generation` (not rescheduled meanwhile). */
-  completeTimer(owner: string, name: string, generation: number): Promise<void>;
+  completeTimer(owner: string, name: string, generation: number, fence?: Fence): Promise<void>;
   /** Moves a failed timer to `dueAt` and counts the attempt (same generation only). */
-  retryTimer(owner: string, name: string, generation: number, dueAt: number): Promise<void>;
+  retryTimer(
+    owner: string,
+    name: string,
+    generation: number,
+    dueAt: number,
+    fence?: Fence,
+  ): Promise<void>;
   /** Parks a timer whose target is gone (same generation only). */
-  parkTimer(owner: string, name: string, generation: number, reason: string): Promise<void>;
+  parkTimer(
+    owner: string,
+    name: string,
+    generation: number,
+    reason: string,
+    fence?: Fence,
+  ): Promise<void>;
   /** Timers of one owner (parked included), for limits and inspection. */
   listTimers(owner: string): Promise<TimerEntry[]>;
 }

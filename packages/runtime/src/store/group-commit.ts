@@ -6,6 +6,8 @@
  * for a timer.
  */
 import { CairnError, Code } from "@cairn/protocol";
+import { FencedError } from "./cluster.js";
+import type { Fence, FencedWrite, Lease } from "./cluster.js";
 import type { DurableWork } from "./durable-work.js";
 import { SequenceConflictError, TimerLimitError } from "./types.js";
 import type { AppendRequest, SaveValueRequest, StoreMetrics } from "./types.js";
@@ -20,7 +22,7 @@ import type { WorkOp } from "./work-plan.js";
 export type Write =
   | { readonly kind: "append"; readonly request: AppendRequest }
   | { readonly kind: "value"; readonly request: SaveValueRequest }
-  | { readonly kind: "work"; readonly work: DurableWork }
+  | { readonly kind: "work"; readonly work: DurableWork & FencedWrite }
   | { readonly kind: "op"; readonly op: WorkOp };
 
 /**
@@ -37,6 +39,7 @@ export type Outcome =
       readonly count: number;
       readonly limit: number;
     }
+  | { readonly kind: "fenced"; readonly fence: Fence; readonly current: Lease | undefined }
   | { readonly kind: "error"; readonly message: string };
 
 /** Commits a batch in one transaction and reports each write's outcome, in order. */
@@ -48,6 +51,11 @@ export interface GroupCommitterOptions {
   readonly store: string;
   readonly maxBatch?: number;
   readonly metrics?: StoreMetrics;
+  /**
+   * True when the adapter checks fences (memory, postgres); a fenced write to
+   * one that does not is refused rather than committed unchecked.
+   */
+  readonly fencing?: boolean;
 }
 
 interface Pending {
@@ -81,12 +89,20 @@ export class GroupCommitter {
         ),
       );
     }
-    const invalid = validate(write);
+    const invalid = validate(write) ?? this.unfenceable(write);
     if (invalid !== undefined) return Promise.reject(invalid);
     return new Promise<number>((resolve, reject) => {
       this.queue.push({ write, resolve, reject });
       this.schedule();
     });
+  }
+
+  private unfenceable(write: Write): CairnError | undefined {
+    if (this.options.fencing === true || fenceOf(write) === undefined) return undefined;
+    return new CairnError(
+      Code.FailedPrecondition,
+      `${this.options.store} store cannot check shard fences: it is single-node; cluster mode needs a PostgreSQL store (postgres://...)`,
+    );
   }
 
   /** Refuses further writes and resolves once the queued ones are committed (or failed). */
@@ -183,6 +199,7 @@ function payloadBytes(write: Write): number {
 
 function settle(p: Pending, outcome: Outcome | undefined): void {
   if (outcome?.kind === "ok") return p.resolve(outcome.value);
+  if (outcome?.kind === "fenced") return p.reject(new FencedError(outcome.fence, outcome.current));
   if (outcome?.kind === "timerLimit") {
     return p.reject(new TimerLimitError(outcome.owner, outcome.count, outcome.limit));
   }
@@ -206,8 +223,23 @@ function describeWrite(w: Write): string {
   return `write to ${w.request.entityType}/${w.request.entityId}`;
 }
 
+/** The fence a write carries, if any. */
+export function fenceOf(w: Write): Fence | undefined {
+  return w.kind === "work" ? w.work.fence : w.kind === "op" ? w.op.fence : w.request.fence;
+}
+
 /** The error of a malformed write, caught before it can poison a batch. */
 function validate(write: Write): CairnError | undefined {
+  const fence = fenceOf(write);
+  if (
+    fence !== undefined &&
+    !(Number.isSafeInteger(fence.shard) && fence.shard >= 0 && Number.isSafeInteger(fence.epoch))
+  ) {
+    return new CairnError(
+      Code.InvalidArgument,
+      `store ${describeWrite(write)} has fence shard ${String(fence.shard)} epoch ${String(fence.epoch)}; pass the shard and epoch of a lease this node holds`,
+    );
+  }
   if (write.kind === "work") return validateWork(write.work, "a write of durable work");
   if (write.kind === "op") return validateOp(write.op);
   const r = write.request;

@@ -33,11 +33,11 @@ export class MemoryWork implements TimerIndex {
     return over && { kind: "timerLimit", ...over, limit: this.limit };
   }
 
-  /** Stores the work; the caller has checked it. */
-  apply(work: DurableWork): void {
+  /** Stores the work in `shard`; the caller has checked it. */
+  apply(work: DurableWork, shard: number): void {
     for (const call of work.outbox ?? []) {
       const id = this.nextOutboxId++;
-      this.outbox.set(id, { ...copyCall(call), id, attempts: 0, notBefore: 0 });
+      this.outbox.set(id, { ...copyCall(call), id, shard, attempts: 0, notBefore: 0 });
     }
     for (const t of work.timers ?? []) {
       if (t.kind === "cancel") {
@@ -51,6 +51,7 @@ export class MemoryWork implements TimerIndex {
         name: t.name,
         dueAt: t.dueAt,
         generation: this.nextGeneration++,
+        shard,
         attempts: 0,
       };
       owned.set(t.name, entry);
@@ -58,11 +59,11 @@ export class MemoryWork implements TimerIndex {
     }
   }
 
-  /** Work alone (writeWork): checked, then stored. */
-  write(work: DurableWork): Outcome {
+  /** Work alone (writeWork): checked, then stored in `shard`. */
+  write(work: DurableWork, shard: number): Outcome {
     const limited = this.check(work);
     if (limited) return limited;
-    this.apply(work);
+    this.apply(work, shard);
     return { kind: "ok", value: 0 };
   }
 
@@ -86,37 +87,44 @@ export class MemoryWork implements TimerIndex {
     return { kind: "ok", value: 0 };
   }
 
-  loadOutbox(now: number, limit: number): OutboxEntry[] {
+  loadOutbox(now: number, limit: number, shards?: readonly number[]): OutboxEntry[] {
     const due: OutboxEntry[] = [];
     for (const e of this.outbox.values()) {
       if (due.length >= limit) break;
-      if (e.notBefore <= now) due.push(e);
+      if (e.notBefore <= now && inShards(e.shard, shards)) due.push(e);
     }
     return due;
   }
 
-  loadDueTimers(now: number, limit: number): TimerEntry[] {
-    return this.unparked()
+  loadDueTimers(now: number, limit: number, shards?: readonly number[]): TimerEntry[] {
+    return this.unparked(shards)
       .filter((t) => t.dueAt <= now)
       .sort(byDue)
       .slice(0, limit);
   }
 
-  nextTimerDue(): number | undefined {
-    return this.unparked().sort(byDue).at(0)?.dueAt;
+  nextTimerDue(shards?: readonly number[]): number | undefined {
+    return this.unparked(shards).sort(byDue).at(0)?.dueAt;
   }
 
   listTimers(owner: string): TimerEntry[] {
     return [...(this.timers.get(owner)?.values() ?? [])].sort(byDue);
   }
 
-  private unparked(): TimerEntry[] {
+  private unparked(shards: readonly number[] | undefined): TimerEntry[] {
     const all: TimerEntry[] = [];
     for (const owned of this.timers.values()) {
-      for (const t of owned.values()) if (t.parked === undefined) all.push(t);
+      for (const t of owned.values()) {
+        if (t.parked === undefined && inShards(t.shard, shards)) all.push(t);
+      }
     }
     return all;
   }
+}
+
+/** True when no shard filter is given or `shard` is in it. */
+function inShards(shard: number, shards: readonly number[] | undefined): boolean {
+  return shards === undefined || shards.includes(shard);
 }
 
 /** Earliest first; ties by generation, i.e. scheduling order. */

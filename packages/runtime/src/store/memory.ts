@@ -3,9 +3,11 @@
  * the same group-commit path as the durable adapters so that tests exercise
  * batching and per-write conflicts exactly as production does.
  */
+import { DEFAULT_SHARD_COUNT } from "./cluster.js";
 import type { OutboxEntry, TimerEntry } from "./durable-work.js";
-import { GroupCommitter } from "./group-commit.js";
+import { fenceOf, GroupCommitter } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
+import { MemoryCluster } from "./memory-cluster.js";
 import { MemoryWork } from "./memory-work.js";
 import type {
   AppendRequest,
@@ -31,8 +33,14 @@ import { DurableWorkWrites } from "./work-writes.js";
  * await store.append({ entityType: "cart", entityId: "c1", expectedSequence: 0, events: [e] });
  * ```
  */
-export function createMemoryStore(options: StoreOptions = {}): Store {
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   return new MemoryStore(options);
+}
+
+/** Options of {@link createMemoryStore}. */
+export interface MemoryStoreOptions extends StoreOptions {
+  /** The clock leases expire on (epoch ms; default Date.now), so tests can move time. */
+  readonly now?: () => number;
 }
 
 interface EntityData {
@@ -53,13 +61,19 @@ class MemoryStore extends DurableWorkWrites implements Store {
   private readonly journal: JournalEntry[] = [];
   private readonly work: MemoryWork;
   protected readonly committer: GroupCommitter;
+  readonly cluster: MemoryCluster;
 
-  constructor(options: StoreOptions) {
+  constructor(options: MemoryStoreOptions) {
     super();
     this.work = new MemoryWork(options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER);
+    this.cluster = new MemoryCluster(
+      options.cluster?.shards ?? DEFAULT_SHARD_COUNT,
+      options.now ?? Date.now,
+    );
     this.committer = new GroupCommitter((writes) => writes.map((w) => this.apply(w)), {
       store: "memory",
       ...options,
+      fencing: true,
     });
   }
 
@@ -102,16 +116,16 @@ class MemoryStore extends DurableWorkWrites implements Store {
     return Promise.resolve(this.journal.slice(Math.max(0, afterOffset), afterOffset + limit));
   }
 
-  loadOutbox(now: number, limit: number): Promise<OutboxEntry[]> {
-    return Promise.resolve(this.work.loadOutbox(now, limit));
+  loadOutbox(now: number, limit: number, shards?: readonly number[]): Promise<OutboxEntry[]> {
+    return Promise.resolve(this.work.loadOutbox(now, limit, shards));
   }
 
-  loadDueTimers(now: number, limit: number): Promise<TimerEntry[]> {
-    return Promise.resolve(this.work.loadDueTimers(now, limit));
+  loadDueTimers(now: number, limit: number, shards?: readonly number[]): Promise<TimerEntry[]> {
+    return Promise.resolve(this.work.loadDueTimers(now, limit, shards));
   }
 
-  nextTimerDue(): Promise<number | undefined> {
-    return Promise.resolve(this.work.nextTimerDue());
+  nextTimerDue(shards?: readonly number[]): Promise<number | undefined> {
+    return Promise.resolve(this.work.nextTimerDue(shards));
   }
 
   listTimers(owner: string): Promise<TimerEntry[]> {
@@ -123,13 +137,15 @@ class MemoryStore extends DurableWorkWrites implements Store {
   }
 
   private apply(write: Write): Outcome {
+    const fenced = this.cluster.check(fenceOf(write));
+    if (fenced) return fenced;
     switch (write.kind) {
       case "append":
         return this.applyAppend(write.request);
       case "value":
         return this.applyValue(write.request);
       case "work":
-        return this.work.write(write.work);
+        return this.work.write(write.work, write.work.fence?.shard ?? 0);
       case "op":
         return this.work.op(write.op);
     }
@@ -172,7 +188,7 @@ class MemoryStore extends DurableWorkWrites implements Store {
       }
     }
     this.entities.set(key, data);
-    this.work.apply(r);
+    this.work.apply(r, r.fence?.shard ?? 0);
     return ok(last);
   }
 
@@ -182,7 +198,7 @@ class MemoryStore extends DurableWorkWrites implements Store {
     if (current !== r.expectedVersion) return { kind: "conflict" };
     const limited = this.work.check(r);
     if (limited) return limited;
-    this.work.apply(r);
+    this.work.apply(r, r.fence?.shard ?? 0);
     if (r.state === undefined) {
       this.values.delete(key);
       return ok(0);

@@ -140,6 +140,41 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX cairn_timers_due ON {schema}.cairn_timers (due_at) WHERE parked IS NULL`,
     ],
   },
+  {
+    version: 3,
+    description: "shards, leases and members (cluster mode)",
+    // SQLite is single-node: only the shard columns, so every adapter's rows look alike (all shard 0).
+    sqlite: [
+      `ALTER TABLE cairn_outbox ADD COLUMN shard INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE cairn_timers ADD COLUMN shard INTEGER NOT NULL DEFAULT 0`,
+    ],
+    postgres: [
+      // One row: the shard count, fixed at creation (entity ids hash into it, so changing it moves every entity).
+      `CREATE TABLE {schema}.cairn_cluster (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        shard_count INTEGER NOT NULL,
+        created_at BIGINT NOT NULL
+      )`,
+      // One row per shard, created with cairn_cluster; owner NULL when free. Times are the database's clock.
+      `CREATE TABLE {schema}.cairn_leases (
+        shard INTEGER PRIMARY KEY,
+        owner TEXT,
+        epoch BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      )`,
+      `CREATE TABLE {schema}.cairn_members (
+        node_id TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        heartbeat_at BIGINT NOT NULL,
+        joined_at BIGINT NOT NULL
+      )`,
+      // Rows from before cluster mode belong to shard 0: its owner delivers them.
+      `ALTER TABLE {schema}.cairn_outbox ADD COLUMN shard INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE {schema}.cairn_timers ADD COLUMN shard INTEGER NOT NULL DEFAULT 0`,
+      `CREATE INDEX cairn_outbox_shard ON {schema}.cairn_outbox (shard, id)`,
+      `CREATE INDEX cairn_timers_shard_due ON {schema}.cairn_timers (shard, due_at) WHERE parked IS NULL`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

@@ -8,7 +8,8 @@
  * it without that write, as it does for conflicts.
  */
 import type pg from "pg";
-import type { DurableWork, TimerChange } from "./durable-work.js";
+import type { DurableWork, StoredCall, TimerChange } from "./durable-work.js";
+import { fenceOf } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
 import { toBuffer } from "./postgres-append.js";
 import { netTimerChanges, timerKey, timerLimitViolation } from "./work-plan.js";
@@ -32,10 +33,11 @@ export async function commitPostgresWork(
   limit: number,
   now: number,
 ): Promise<Map<number, Outcome>> {
+  // Work belongs to the shard of the write's fence (shard 0 without one).
   const ok = writes.flatMap((w, i) =>
-    outcomes[i]?.kind === "ok" ? [[i, workOf(w)] as const] : [],
+    outcomes[i]?.kind === "ok" ? [[i, workOf(w), fenceOf(w)?.shard ?? 0] as const] : [],
   );
-  const timers = ok.flatMap(([, work]) => work.timers ?? []);
+  const timers = ok.flatMap(([, work, shard]) => (work.timers ?? []).map((t) => ({ ...t, shard })));
   const over = new Map<number, Outcome>();
   if (timers.some((t) => t.kind === "schedule")) {
     const index = await readTimerIndex(client, schema, timers);
@@ -49,7 +51,7 @@ export async function commitPostgresWork(
   await insertOutbox(
     client,
     schema,
-    ok.flatMap(([, work]) => work.outbox ?? []),
+    ok.flatMap(([, work, shard]) => (work.outbox ?? []).map((call) => ({ call, shard }))),
     now,
   );
   await applyTimers(client, schema, timers);
@@ -113,19 +115,23 @@ async function readTimerIndex(
   return index;
 }
 
+/** A timer change with the shard of the write that carries it. */
+type ShardedChange = TimerChange & { readonly shard: number };
+
 async function insertOutbox(
   client: pg.PoolClient,
   schema: string,
-  calls: readonly NonNullable<DurableWork["outbox"]>[number][],
+  entries: readonly { readonly call: StoredCall; readonly shard: number }[],
   now: number,
 ): Promise<void> {
-  if (calls.length === 0) return;
+  if (entries.length === 0) return;
+  const calls = entries.map((e) => e.call);
   // ORDER BY ordinality: ids follow batch order, so loadOutbox returns entries in commit order.
   await client.query(
-    `INSERT INTO ${schema}.cairn_outbox (service, method, type_url, payload, metadata, attempts, not_before, created_at)
-     SELECT t.service, t.method, t.type_url, t.payload, t.metadata, 0, 0, $6
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[])
-       WITH ORDINALITY AS t(service, method, type_url, payload, metadata, n)
+    `INSERT INTO ${schema}.cairn_outbox (service, method, type_url, payload, metadata, attempts, not_before, created_at, shard)
+     SELECT t.service, t.method, t.type_url, t.payload, t.metadata, 0, 0, $6, t.shard
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $7::int[])
+       WITH ORDINALITY AS t(service, method, type_url, payload, metadata, shard, n)
      ORDER BY t.n`,
     [
       calls.map((c) => c.service),
@@ -134,6 +140,7 @@ async function insertOutbox(
       calls.map((c) => toBuffer(c.payload.value)),
       calls.map((c) => JSON.stringify(c.metadata)),
       now,
+      entries.map((e) => e.shard),
     ],
   );
 }
@@ -146,7 +153,7 @@ async function insertOutbox(
 async function applyTimers(
   client: pg.PoolClient,
   schema: string,
-  timers: readonly TimerChange[],
+  timers: readonly ShardedChange[],
 ): Promise<void> {
   if (timers.length === 0) return;
   const net = [...netTimerChanges(timers).values()];
@@ -161,15 +168,15 @@ async function applyTimers(
   const s = net.flatMap((t) => (t.kind === "schedule" ? [t] : []));
   if (s.length === 0) return;
   await client.query(
-    `INSERT INTO ${schema}.cairn_timers (owner, name, due_at, attempts, service, method, type_url, payload, metadata)
-     SELECT t.owner, t.name, t.due_at, 0, t.service, t.method, t.type_url, t.payload, t.metadata
-     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[])
-       WITH ORDINALITY AS t(owner, name, due_at, service, method, type_url, payload, metadata, n)
+    `INSERT INTO ${schema}.cairn_timers (owner, name, due_at, attempts, service, method, type_url, payload, metadata, shard)
+     SELECT t.owner, t.name, t.due_at, 0, t.service, t.method, t.type_url, t.payload, t.metadata, t.shard
+     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::text[], $9::int[])
+       WITH ORDINALITY AS t(owner, name, due_at, service, method, type_url, payload, metadata, shard, n)
      ORDER BY t.n
      ON CONFLICT ON CONSTRAINT cairn_timers_owner_name DO UPDATE SET generation = DEFAULT,
        due_at = excluded.due_at, attempts = 0, parked = NULL, service = excluded.service,
        method = excluded.method, type_url = excluded.type_url, payload = excluded.payload,
-       metadata = excluded.metadata`,
+       metadata = excluded.metadata, shard = excluded.shard`,
     [
       s.map((t) => t.owner),
       s.map((t) => t.name),
@@ -179,6 +186,7 @@ async function applyTimers(
       s.map((t) => t.call.payload.typeUrl),
       s.map((t) => toBuffer(t.call.payload.value)),
       s.map((t) => JSON.stringify(t.call.metadata)),
+      s.map((t) => t.shard),
     ],
   );
 }

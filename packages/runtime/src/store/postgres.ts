@@ -12,6 +12,7 @@ import { GroupCommitter } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
 import { commitPostgresAppends, isUniqueViolation } from "./postgres-append.js";
 import { pendingMigrations } from "./migrations.js";
+import { fencedWrites, initPostgresCluster, PostgresCluster } from "./postgres-cluster.js";
 import { savePostgresValue } from "./postgres-value.js";
 import { applyPostgresOp, commitPostgresWork } from "./postgres-work.js";
 import { PostgresWorkReader } from "./postgres-work-read.js";
@@ -57,8 +58,9 @@ export async function createPostgresStore(
   pool.on("error", (err) =>
     options.logger?.warn({ err }, "postgres store: idle connection failed"),
   );
+  let shardCount: number;
   try {
-    await migrate(pool, schema, description);
+    shardCount = await migrate(pool, schema, description, options.cluster?.shards);
   } catch (err) {
     await pool.end();
     throw new CairnError(
@@ -67,7 +69,7 @@ export async function createPostgresStore(
       { cause: err },
     );
   }
-  return new PostgresStore(pool, schema, description, options);
+  return new PostgresStore(pool, schema, description, shardCount, options);
 }
 
 /** A parsed store URL: the URL for pg (without `schema`), the schema and a password-free description. */
@@ -100,7 +102,13 @@ export function parsePostgresUrl(url: string): { value: PostgresLocation } | { e
   return { value: { connectionString: u.toString(), schema, description: shown.toString() } };
 }
 
-async function migrate(pool: pg.Pool, schema: string, location: string): Promise<void> {
+/** Applies pending migrations and sets up the shards; resolves to the schema's shard count. */
+async function migrate(
+  pool: pg.Pool,
+  schema: string,
+  location: string,
+  shards: number | undefined,
+): Promise<number> {
   const client = await pool.connect();
   const s = `"${schema}"`;
   try {
@@ -124,7 +132,9 @@ async function migrate(pool: pg.Pool, schema: string, location: string): Promise
         [m.version, m.description, Date.now()],
       );
     }
+    const shardCount = await initPostgresCluster(client, s, location, shards);
     await client.query("COMMIT");
+    return shardCount;
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw err;
@@ -147,18 +157,25 @@ class PostgresStore extends DurableWorkWrites implements Store {
   protected readonly committer: GroupCommitter;
   private readonly work: PostgresWorkReader;
   private readonly limit: number;
+  readonly cluster: PostgresCluster;
 
   constructor(
     private readonly pool: pg.Pool,
     schema: string,
     readonly description: string,
+    shardCount: number,
     options: StoreOptions,
   ) {
     super();
     this.s = `"${schema}"`;
     this.work = new PostgresWorkReader(pool, this.s);
+    this.cluster = new PostgresCluster(pool, this.s, shardCount);
     this.limit = options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER;
-    this.committer = new GroupCommitter((w) => this.commit(w), { store: "postgres", ...options });
+    this.committer = new GroupCommitter((w) => this.commit(w), {
+      store: "postgres",
+      ...options,
+      fencing: true,
+    });
   }
 
   async append(request: AppendRequest): Promise<AppendResult> {
@@ -223,16 +240,16 @@ class PostgresStore extends DurableWorkWrites implements Store {
     return rows.map((r) => ({ entityType: r.entity_type, entityId: r.entity_id, ...toEvent(r) }));
   }
 
-  loadOutbox(now: number, limit: number): Promise<OutboxEntry[]> {
-    return this.work.loadOutbox(now, limit);
+  loadOutbox(now: number, limit: number, shards?: readonly number[]): Promise<OutboxEntry[]> {
+    return this.work.loadOutbox(now, limit, shards);
   }
 
-  loadDueTimers(now: number, limit: number): Promise<TimerEntry[]> {
-    return this.work.loadDueTimers(now, limit);
+  loadDueTimers(now: number, limit: number, shards?: readonly number[]): Promise<TimerEntry[]> {
+    return this.work.loadDueTimers(now, limit, shards);
   }
 
-  nextTimerDue(): Promise<number | undefined> {
-    return this.work.nextTimerDue();
+  nextTimerDue(shards?: readonly number[]): Promise<number | undefined> {
+    return this.work.nextTimerDue(shards);
   }
 
   listTimers(owner: string): Promise<TimerEntry[]> {
@@ -245,10 +262,12 @@ class PostgresStore extends DurableWorkWrites implements Store {
   }
 
   /**
-   * One batch, one transaction: all appends in one INSERT, value writes in
-   * order, then the batch's durable work and operations. A write over the
-   * timer limit rolls the batch back and runs it again without that write,
-   * so that it alone fails (rare, like conflicts: it needs an owner at its limit).
+   * One batch, one transaction: the fence check (only if a write carries a
+   * fence), all appends in one INSERT, value writes in order, then the
+   * batch's durable work and operations. A fenced write, or one over the
+   * timer limit, rolls the batch back and runs it again without that write,
+   * so that it alone fails (rare, like conflicts: it needs a lost lease or an
+   * owner at its limit).
    */
   private async commit(writes: readonly Write[]): Promise<Outcome[]> {
     const client = await this.pool.connect();
@@ -271,7 +290,7 @@ class PostgresStore extends DurableWorkWrites implements Store {
     }
   }
 
-  /** Commits the writes not `excluded`, or rolls back and returns the ones over the timer limit. */
+  /** Commits the writes not `excluded`, or rolls back and returns the fenced ones or the ones over the timer limit. */
   private async attempt(
     client: pg.PoolClient,
     writes: readonly Write[],
@@ -281,9 +300,13 @@ class PostgresStore extends DurableWorkWrites implements Store {
     const indexes = writes.flatMap((_, i) => (excluded.has(i) ? [] : [i]));
     const active = indexes.map((i) => writes[i]!);
     await client.query("BEGIN");
-    const outcomes = await this.stateChanges(client, active, now);
-    const over = await commitPostgresWork(client, this.s, active, outcomes, this.limit, now);
-    if (over.size > 0) {
+    const fenced = await fencedWrites(client, this.s, active);
+    const outcomes = fenced.size > 0 ? fenced : await this.stateChanges(client, active, now);
+    const over =
+      outcomes instanceof Map
+        ? outcomes
+        : await commitPostgresWork(client, this.s, active, outcomes, this.limit, now);
+    if (over.size > 0 || outcomes instanceof Map) {
       await client.query("ROLLBACK");
       return new Map([...over].map(([k, o]) => [indexes[k]!, o]));
     }
@@ -296,12 +319,16 @@ class PostgresStore extends DurableWorkWrites implements Store {
     return all as Outcome[];
   }
 
-  /** The appends and value writes of a batch, inside its open transaction; work alone is always ok. */
+  /**
+   * The appends and value writes of a batch, inside its open transaction;
+   * work alone is always ok. If the tolerant redo finds a fence that failed
+   * meanwhile, it returns the fenced writes instead (nothing written).
+   */
   private async stateChanges(
     client: pg.PoolClient,
     writes: readonly Write[],
     now: number,
-  ): Promise<(Outcome | undefined)[]> {
+  ): Promise<(Outcome | undefined)[] | Map<number, Outcome>> {
     let outcomes: (Outcome | undefined)[];
     try {
       outcomes = await commitPostgresAppends(client, this.s, writes, now, false);
@@ -311,6 +338,9 @@ class PostgresStore extends DurableWorkWrites implements Store {
       if (!isUniqueViolation(err)) throw err;
       await client.query("ROLLBACK");
       await client.query("BEGIN");
+      // The rollback released the lease rows: check the fences again in the new transaction.
+      const fenced = await fencedWrites(client, this.s, writes);
+      if (fenced.size > 0) return fenced;
       outcomes = await commitPostgresAppends(client, this.s, writes, now, true);
     }
     for (const [i, w] of writes.entries()) {

@@ -143,6 +143,7 @@ interface CallRow {
 
 interface OutboxRow extends CallRow {
   id: number;
+  shard: number;
   attempts: number;
   not_before: number;
 }
@@ -152,12 +153,21 @@ interface TimerRow extends CallRow {
   name: string;
   due_at: number;
   generation: number;
+  shard: number;
   attempts: number;
   parked: string | null;
 }
 
 const CALL = `service, method, type_url, payload, metadata`;
-const TIMER = `owner, name, due_at, generation, attempts, parked, ${CALL}`;
+const TIMER = `owner, name, due_at, generation, shard, attempts, parked, ${CALL}`;
+
+/**
+ * SQLite is single-node, so every row is in shard 0 (no fenced write can
+ * reach it): a read for other shards finds nothing.
+ */
+function outside(shards: readonly number[] | undefined): boolean {
+  return shards !== undefined && !shards.includes(0);
+}
 
 /** Reads durable work on the read-only connection. */
 export class SqliteWorkReader {
@@ -166,7 +176,7 @@ export class SqliteWorkReader {
   constructor(db: Database.Database) {
     this.stmts = {
       outbox: db.prepare(
-        `SELECT id, attempts, not_before, ${CALL} FROM cairn_outbox WHERE not_before <= ? ORDER BY id LIMIT ?`,
+        `SELECT id, shard, attempts, not_before, ${CALL} FROM cairn_outbox WHERE not_before <= ? ORDER BY id LIMIT ?`,
       ),
       due: db.prepare(
         `SELECT ${TIMER} FROM cairn_timers WHERE parked IS NULL AND due_at <= ?
@@ -179,20 +189,24 @@ export class SqliteWorkReader {
     };
   }
 
-  loadOutbox(now: number, limit: number): OutboxEntry[] {
+  loadOutbox(now: number, limit: number, shards?: readonly number[]): OutboxEntry[] {
+    if (outside(shards)) return [];
     return (this.stmts.outbox.all(now, limit) as OutboxRow[]).map((r) => ({
       ...toCall(r),
       id: r.id,
+      shard: r.shard,
       attempts: r.attempts,
       notBefore: r.not_before,
     }));
   }
 
-  loadDueTimers(now: number, limit: number): TimerEntry[] {
+  loadDueTimers(now: number, limit: number, shards?: readonly number[]): TimerEntry[] {
+    if (outside(shards)) return [];
     return (this.stmts.due.all(now, limit) as TimerRow[]).map(toTimer);
   }
 
-  nextTimerDue(): number | undefined {
+  nextTimerDue(shards?: readonly number[]): number | undefined {
+    if (outside(shards)) return undefined;
     return (this.stmts.next.get() as number | null) ?? undefined;
   }
 
@@ -220,6 +234,7 @@ function toTimer(r: TimerRow): TimerEntry {
     name: r.name,
     dueAt: r.due_at,
     generation: r.generation,
+    shard: r.shard,
     attempts: r.attempts,
     ...(r.parked === null ? {} : { parked: r.parked }),
   };

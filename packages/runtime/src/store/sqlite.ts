@@ -57,6 +57,12 @@ export async function createSqliteStore(
   options: SqliteStoreOptions = {},
 ): Promise<Store> {
   const file = resolve(path);
+  if (options.cluster !== undefined) {
+    throw new CairnError(
+      Code.FailedPrecondition,
+      `cluster mode needs a PostgreSQL store (postgres://user@host:5432/db); the SQLite store ${file} is single-node, since nodes cannot share its file or its leases`,
+    );
+  }
   const limit = options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER;
   let writer: SqliteWriter | WorkerWriter;
   try {
@@ -172,16 +178,16 @@ class SqliteStore extends DurableWorkWrites implements Store {
     );
   }
 
-  loadOutbox(now: number, limit: number): Promise<OutboxEntry[]> {
-    return Promise.resolve(this.work.loadOutbox(now, limit));
+  loadOutbox(now: number, limit: number, shards?: readonly number[]): Promise<OutboxEntry[]> {
+    return Promise.resolve(this.work.loadOutbox(now, limit, shards));
   }
 
-  loadDueTimers(now: number, limit: number): Promise<TimerEntry[]> {
-    return Promise.resolve(this.work.loadDueTimers(now, limit));
+  loadDueTimers(now: number, limit: number, shards?: readonly number[]): Promise<TimerEntry[]> {
+    return Promise.resolve(this.work.loadDueTimers(now, limit, shards));
   }
 
-  nextTimerDue(): Promise<number | undefined> {
-    return Promise.resolve(this.work.nextTimerDue());
+  nextTimerDue(shards?: readonly number[]): Promise<number | undefined> {
+    return Promise.resolve(this.work.nextTimerDue(shards));
   }
 
   listTimers(owner: string): Promise<TimerEntry[]> {

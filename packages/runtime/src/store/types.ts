@@ -8,6 +8,7 @@
  * write succeeds or fails on its own (a conflicting append never fails the
  * other appends of its batch).
  */
+import type { ClusterStore, FencedWrite } from "./cluster.js";
 import type { DurableWork, DurableWorkStore } from "./durable-work.js";
 
 /** A payload as stored: a type URL and its bytes (a protobuf Any). */
@@ -43,7 +44,7 @@ export interface Snapshot {
  * The events of one command, with the durable work (outbox entries, timer
  * changes) stored in the same transaction: a failed append stores none of it.
  */
-export interface AppendRequest extends EntityRef, DurableWork {
+export interface AppendRequest extends EntityRef, DurableWork, FencedWrite {
   /**
    * Sequence of the last event the writer has seen (0 for a new entity). The
    * events get expectedSequence+1, +2, ... If any of those sequences already
@@ -69,7 +70,7 @@ export interface ValueState {
 }
 
 /** A value write, with durable work stored in the same transaction (none of it if the write fails). */
-export interface SaveValueRequest extends EntityRef, DurableWork {
+export interface SaveValueRequest extends EntityRef, DurableWork, FencedWrite {
   /** The version the writer has seen: 0 when it saw no state. Mismatch: SequenceConflictError. */
   readonly expectedVersion: number;
   /** The new state, or undefined to delete it. */
@@ -84,6 +85,11 @@ export interface Store extends DurableWorkStore {
   readonly kind: StoreKind;
   /** Human-readable location for logs, without credentials. */
   readonly description: string;
+  /**
+   * Shards, leases and fencing, on stores several nodes can share
+   * (PostgreSQL, memory for in-process tests); undefined on SQLite.
+   */
+  readonly cluster?: ClusterStore;
 
   /** Appends the events of one command, all or none; see {@link AppendRequest}. */
   append(request: AppendRequest): Promise<AppendResult>;
@@ -136,6 +142,12 @@ export interface StoreOptions {
    * that would exceed it fails with a {@link TimerLimitError}.
    */
   readonly maxTimersPerOwner?: number;
+  /**
+   * Cluster mode: the store must support shard leases (PostgreSQL); opening
+   * SQLite with it fails. `shards` applies when the schema is created
+   * (default 256) and must match it afterwards.
+   */
+  readonly cluster?: { readonly shards?: number };
 }
 
 /** An append or value write lost against another writer of the same entity. */

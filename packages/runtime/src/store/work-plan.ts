@@ -4,6 +4,7 @@
  * limit, decided by one function so the three adapters agree exactly.
  */
 import { CairnError, Code } from "@cairn/protocol";
+import type { FencedWrite } from "./cluster.js";
 import type { DurableWork, TimerChange } from "./durable-work.js";
 
 /** Timers one owner may hold (parked included) unless StoreOptions.maxTimersPerOwner says otherwise. */
@@ -20,12 +21,14 @@ interface TimerFiring {
  * An operation on stored work, group-committed like any write. Plain data,
  * so it can cross to the SQLite worker thread.
  */
-export type WorkOp =
-  | { readonly kind: "completeOutbox"; readonly id: number }
-  | { readonly kind: "retryOutbox"; readonly id: number; readonly notBefore: number }
-  | ({ readonly kind: "completeTimer" } & TimerFiring)
-  | ({ readonly kind: "retryTimer"; readonly dueAt: number } & TimerFiring)
-  | ({ readonly kind: "parkTimer"; readonly reason: string } & TimerFiring);
+export type WorkOp = FencedWrite &
+  (
+    | { readonly kind: "completeOutbox"; readonly id: number }
+    | { readonly kind: "retryOutbox"; readonly id: number; readonly notBefore: number }
+    | ({ readonly kind: "completeTimer" } & TimerFiring)
+    | ({ readonly kind: "retryTimer"; readonly dueAt: number } & TimerFiring)
+    | ({ readonly kind: "parkTimer"; readonly reason: string } & TimerFiring)
+  );
 
 /** What the limit check needs to know of the timers stored so far (earlier writes of the batch included). */
 export interface TimerIndex {
@@ -45,8 +48,8 @@ export function timerKey(owner: string, name: string): string {
 }
 
 /** The last change per (owner, name), in first-seen order: what a list of changes leaves behind. */
-export function netTimerChanges(changes: readonly TimerChange[]): Map<string, TimerChange> {
-  const net = new Map<string, TimerChange>();
+export function netTimerChanges<C extends TimerChange>(changes: readonly C[]): Map<string, C> {
+  const net = new Map<string, C>();
   for (const change of changes) {
     const key = timerKey(change.owner, change.name);
     net.delete(key);

@@ -3,6 +3,7 @@
  * each call becomes one group-committed write, so completing a delivered
  * effect or retrying a timer costs a share of a batch rather than a commit.
  */
+import type { Fence, FencedWrite } from "./cluster.js";
 import type { DurableWork } from "./durable-work.js";
 import type { GroupCommitter } from "./group-commit.js";
 import type { WorkOp } from "./work-plan.js";
@@ -12,33 +13,45 @@ export abstract class DurableWorkWrites {
   protected abstract readonly committer: GroupCommitter;
 
   /** Stores effects and timer changes without a state change (stateless actions). */
-  async writeWork(work: DurableWork): Promise<void> {
+  async writeWork(work: DurableWork & FencedWrite): Promise<void> {
     await this.committer.submit({ kind: "work", work });
   }
 
   /** Removes a delivered outbox entry. */
-  completeOutbox(id: number): Promise<void> {
-    return this.op({ kind: "completeOutbox", id });
+  completeOutbox(id: number, fence?: Fence): Promise<void> {
+    return this.op({ kind: "completeOutbox", id, fence });
   }
 
   /** Counts a failed delivery; the entry is loaded again once `notBefore` has passed. */
-  retryOutbox(id: number, notBefore: number): Promise<void> {
-    return this.op({ kind: "retryOutbox", id, notBefore });
+  retryOutbox(id: number, notBefore: number, fence?: Fence): Promise<void> {
+    return this.op({ kind: "retryOutbox", id, notBefore, fence });
   }
 
   /** Removes the timer if it is still at `generation`. */
-  completeTimer(owner: string, name: string, generation: number): Promise<void> {
-    return this.op({ kind: "completeTimer", owner, name, generation });
+  completeTimer(owner: string, name: string, generation: number, fence?: Fence): Promise<void> {
+    return this.op({ kind: "completeTimer", owner, name, generation, fence });
   }
 
   /** Moves a failed timer to `dueAt` and counts the attempt (same generation only). */
-  retryTimer(owner: string, name: string, generation: number, dueAt: number): Promise<void> {
-    return this.op({ kind: "retryTimer", owner, name, generation, dueAt });
+  retryTimer(
+    owner: string,
+    name: string,
+    generation: number,
+    dueAt: number,
+    fence?: Fence,
+  ): Promise<void> {
+    return this.op({ kind: "retryTimer", owner, name, generation, dueAt, fence });
   }
 
   /** Parks a timer whose target is gone (same generation only). */
-  parkTimer(owner: string, name: string, generation: number, reason: string): Promise<void> {
-    return this.op({ kind: "parkTimer", owner, name, generation, reason });
+  parkTimer(
+    owner: string,
+    name: string,
+    generation: number,
+    reason: string,
+    fence?: Fence,
+  ): Promise<void> {
+    return this.op({ kind: "parkTimer", owner, name, generation, reason, fence });
   }
 
   private async op(op: WorkOp): Promise<void> {

@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SequenceConflictError } from "../../src/store/types.js";
 import type { EntityRef, Store, StoredPayload, StoreOptions } from "../../src/store/types.js";
+import { describeFencingConformance } from "./conformance-fencing.js";
 import { describeDurableWorkConformance } from "./conformance-work.js";
 
 /** Opens a store over the test file's location. */
@@ -21,6 +22,8 @@ export interface ConformanceOptions {
   readonly durable: boolean;
   /** fast-check runs of the two-writer property (default 30). */
   readonly propertyRuns?: number;
+  /** The adapter has a cluster store (shard leases and fencing). */
+  readonly fencing?: boolean;
 }
 
 const enc = new TextEncoder();
@@ -303,6 +306,7 @@ export function describeStoreConformance(
       ));
   });
   describeDurableWorkConformance(name, makeStore, options);
+  if (options.fencing === true) describeFencingConformance(name, makeStore, options);
 }
 
 /** Two writers append to one entity, each from its own view, re-reading on conflict. */

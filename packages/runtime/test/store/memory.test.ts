@@ -5,6 +5,7 @@ import { describeStoreConformance } from "./conformance.js";
 describeStoreConformance("memory", (options) => Promise.resolve(createMemoryStore(options)), {
   durable: false,
   propertyRuns: 100,
+  fencing: true,
 });
 
 describe("parseStoreLocation", () => {

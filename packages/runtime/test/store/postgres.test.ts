@@ -21,6 +21,7 @@ afterAll(async () => {
 describeStoreConformance("postgres", (options) => createPostgresStore(url, options), {
   durable: true,
   propertyRuns: 30,
+  fencing: true,
 });
 
 describe("postgres store", () => {
@@ -79,6 +80,25 @@ describe("postgres store", () => {
     expect(rows.map((r) => r.version)).toEqual(
       Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
     );
+  });
+
+  it("fixes the shard count when the schema is created and refuses another one later", async () => {
+    const fresh = `cairn_test_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+    extraSchemas.push(fresh);
+    const first = await createPostgresStore(pgStoreUrl(fresh), { cluster: { shards: 16 } });
+    expect(first.cluster?.shardCount).toBe(16);
+    expect((await first.cluster?.listLeases())?.length).toBe(16);
+    await first.close();
+    // Without a count the stored one applies; with another count, opening fails and says why.
+    const again = await createPostgresStore(pgStoreUrl(fresh));
+    expect(again.cluster?.shardCount).toBe(16);
+    await again.close();
+    await expect(
+      createPostgresStore(pgStoreUrl(fresh), { cluster: { shards: 32 } }),
+    ).rejects.toThrow(/has 16 shards, fixed when its schema was created; 32 was asked for/);
+    await expect(
+      createPostgresStore(pgStoreUrl(fresh), { cluster: { shards: 0 } }),
+    ).rejects.toThrow(/shard count 0 .*integer from 1 to 16384/);
   });
 
   it("names the server and the fix when it cannot connect", async () => {

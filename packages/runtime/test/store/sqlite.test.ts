@@ -44,6 +44,24 @@ describe("sqlite store", () => {
     await again.close();
   });
 
+  it("refuses cluster mode and fenced writes, naming PostgreSQL", async () => {
+    const path = join(dir, "cluster.db");
+    await expect(createSqliteStore(path, { cluster: {} })).rejects.toThrow(
+      /cluster mode needs a PostgreSQL store .*single-node/,
+    );
+    await expect(createStore(`sqlite:${path}`, { cluster: { shards: 8 } })).rejects.toThrow(
+      /PostgreSQL/,
+    );
+    const store = await createSqliteStore(path);
+    expect(store.cluster).toBeUndefined();
+    const ref = { entityType: "c", entityId: "a" };
+    await expect(
+      store.append({ ...ref, expectedSequence: 0, events: [], fence: { shard: 0, epoch: 1 } }),
+    ).rejects.toThrow(/sqlite store cannot check shard fences.*PostgreSQL/);
+    expect(await store.loadOutbox(Date.now(), 10, [1])).toEqual([]);
+    await store.close();
+  });
+
   for (const writer of ["worker", "main"] as const) {
     it(`names the file and the fix when it cannot open it (${writer} writer)`, async () => {
       // A directory where the database file should be.
