@@ -55,4 +55,26 @@ describe("short client deadlines", () => {
     for (const [i, s] of statuses) if (s === 200) expect(kept.has(`p${i}`)).toBe(true);
     expect(cart.items.every((i) => i.quantity === 1)).toBe(true);
   });
+
+  it("a deadline too short for an idle entity says what the command waited for, and the deadline (finding 8)", async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const fn = await startFunction();
+    procs.push(fn.proc);
+    const rt = await startRuntime({ functionPort: fn.port, store: `${tmp.dir}/cairn.db` });
+    procs.push(rt.proc);
+    // Each cart is new: the command waits for its activation.
+    for (const header of [{ "grpc-timeout": "1n" }, { "connect-timeout-ms": "0" }]) {
+      const late = await http(
+        "GET",
+        `${rt.url}/carts/fresh-${Object.keys(header)[0]}`,
+        undefined,
+        header,
+      );
+      expect(late.status).toBe(504);
+      const message = (late.body as { message: string }).message;
+      expect(message).not.toMatch(/busy|earlier commands/);
+      expect(message).toMatch(/deadline (of|\().*ms.*GetCart/);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** Entry point of the `cairn` command. */
 import { readFileSync } from "node:fs";
+import { escapeControlChars } from "@cairn/protocol";
 import { CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./errors.js";
 import { createProgram } from "./program.js";
@@ -26,7 +27,8 @@ function exitCodeOf(err: unknown): number {
     return err.exitCode === 0 ? 0 : EXIT_USAGE;
   }
   if (err instanceof CliError) {
-    process.stderr.write(`cairn: ${err.message}\n`);
+    // Its message may quote the runtime's answer, and with it a client's text.
+    process.stderr.write(`cairn: ${escapeControlChars(err.message, { keepNewlines: true })}\n`);
     return err.exitCode;
   }
   process.stderr.write(

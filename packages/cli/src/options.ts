@@ -45,6 +45,7 @@ const ROWS: Row[] = [
   ["requestTimeoutMs", "request-timeout-ms", 30000, "ms", "time a client has to send a unary request's body once its headers are in"],
   ["idleTimeoutMs", "idle-timeout-ms", 65000, "ms", "idle time before the ingress closes a connection or a stalled stream"],
   ["maxConnections", "max-connections", 10000, "n", "open client connections at most (idle ones are evicted first)"],
+  ["maxEntityIdBytes", "max-entity-id-bytes", 1024, "bytes", "longest entity id accepted (UTF-8); longer ones get INVALID_ARGUMENT"],
   ["mailboxCapacity", "mailbox-capacity", 1000, "n", "commands queued per entity before callers get RESOURCE_EXHAUSTED"],
   ["commandTimeoutMs", "command-timeout-ms", 10000, "ms", "deadline of a command whose client set none, and the time the function may take to answer one before its entity is restarted"],
   ["maxActivations", "max-activations", 1000, "n", "entities activating at once; more are refused with RESOURCE_EXHAUSTED"],

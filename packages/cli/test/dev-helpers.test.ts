@@ -166,6 +166,21 @@ describe("cairn dev logs", () => {
   });
 });
 
+describe("cairn dev logs of client-chosen text", () => {
+  it("escapes the control characters that decoding the JSON line brought back", () => {
+    const line = JSON.stringify({
+      level: "warn",
+      time: "2026-01-01T12:00:01.000Z",
+      msg: "entity c\u001b]0;x\u0007 restarted",
+      entity: "shop.Cart/c\u001b[2J\n\u009b",
+      err: { message: "m", stack: "Error: \u001b[31mred\n    at x" },
+    });
+    expect(formatLine(line)).toBe(
+      "12:00:01 WARN  entity c\\u001b]0;x\\u0007 restarted  entity=shop.Cart/c\\u001b[2J\\u000a\\u009b\n    Error: \\u001b[31mred\n    at x\n",
+    );
+  });
+});
+
 describe("cairn dev logs of the user's own output", () => {
   it("leaves JSON that is not a log line alone", () => {
     expect(formatLine('{"cartId":"c1"}')).toBe('{"cartId":"c1"}');

@@ -175,6 +175,8 @@ export type {
   ValueEntityStateAction,
 } from "./gen/cairn/protocol/v1/value_entity_pb.js";
 export { Code, CairnError, codeName } from "./errors.js";
+export { escapeControlChars } from "./printable.js";
+export type { EscapeOptions } from "./printable.js";
 export type { CairnErrorOptions } from "./errors.js";
 export { grpcServiceDefinition } from "./grpc.js";
 export type { GrpcMethodDefinition } from "./grpc.js";

@@ -59,6 +59,11 @@ export const RuntimeOptionsSchema = z
     idleTimeoutMs: z.number().int().positive().default(65_000),
     /** Open client connections at most; at the limit an idle one is evicted, else the newcomer refused. */
     maxConnections: z.number().int().positive().default(10_000),
+    /**
+     * Longest entity id accepted, UTF-8 bytes; a longer one is refused with
+     * INVALID_ARGUMENT on every path (client calls, ctx.call, forwards, effects).
+     */
+    maxEntityIdBytes: z.number().int().positive().default(1024),
     /** Commands queued per entity before callers get RESOURCE_EXHAUSTED. */
     mailboxCapacity: z.number().int().positive().default(1000),
     /**

@@ -181,7 +181,12 @@ class RuntimeImpl implements Runtime {
       this.metrics,
     );
     const fanOut = new FanOutLimit(o.maxFanOut, () => this.metrics.limitRejected("max-fan-out"));
-    const router = new Router(host, new ActionCalls(actions, replies, store), fanOut);
+    const router = new Router(
+      host,
+      new ActionCalls(actions, replies, store),
+      fanOut,
+      o.maxEntityIdBytes,
+    );
     late.router = router;
     const dispatch = (inv: Parameters<Router["dispatch"]>[0]) => router.dispatch(inv);
     const resolve = storedCallResolver(() => this.current, this.clock, o.commandTimeoutMs);

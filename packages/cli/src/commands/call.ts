@@ -1,5 +1,6 @@
 /** `cairn call <Service/Method> [json]`: one call through the runtime's HTTP ingress. */
 import { text } from "node:stream/consumers";
+import { escapeControlChars } from "@cairn/protocol";
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import { addEndpointOptions, resolveEndpoints } from "../endpoints.js";
@@ -66,7 +67,7 @@ async function call(target: string, json: string, flags: CallFlags): Promise<voi
     answer.json !== undefined || answer.text.trim() === ""
       ? JSON.stringify(answer.json ?? {}, null, 2)
       : answer.text.trimEnd();
-  process.stdout.write(`${shown}\n`);
+  process.stdout.write(`${escapeControlChars(shown, { keepNewlines: true })}\n`);
 }
 
 async function resolveShortName(admin: Endpoint, service: string, method: string): Promise<string> {

@@ -1,4 +1,5 @@
 /** `cairn inspect <service> <entity-id>`: an entity's snapshot and events from the admin API. */
+import { escapeControlChars } from "@cairn/protocol";
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import { addEndpointOptions, resolveEndpoints } from "../endpoints.js";
@@ -70,7 +71,10 @@ async function inspect(service: string, entityId: string, flags: InspectFlags): 
   if (!answer.ok)
     throw new CliError(`cannot inspect ${service} ${entityId}: ${describeFailure(answer)}`);
   if (flags.json === true) {
-    process.stdout.write(`${JSON.stringify(answer.json, null, 2)}\n`);
+    // JSON escapes C0 controls itself; DEL, C1 and bidi marks get the same \u form.
+    process.stdout.write(
+      `${escapeControlChars(JSON.stringify(answer.json, null, 2), { keepNewlines: true })}\n`,
+    );
     return;
   }
   process.stdout.write(renderInspection(answer.json as Inspection));
@@ -86,9 +90,13 @@ function parseLimit(raw: string): number {
   return Number(raw);
 }
 
-/** The human view of an entity, by its kind. */
+/**
+ * The human view of an entity, by its kind. Ids, types and payloads are the
+ * clients' text: control characters in them are shown escaped.
+ */
 export function renderInspection(entity: Inspection): string {
-  return entity.kind === "value_entity" ? renderValue(entity) : renderJournal(entity);
+  const text = entity.kind === "value_entity" ? renderValue(entity) : renderJournal(entity);
+  return escapeControlChars(text, { keepNewlines: true });
 }
 
 function header(entity: Inspection, facts: Array<string | undefined>): string {
@@ -97,7 +105,8 @@ function header(entity: Inspection, facts: Array<string | undefined>): string {
     ...facts,
     entity.active === true ? "active" : "passive",
   ].filter((f) => f !== undefined);
-  return `${entity.service} ${entity.entityId} (${all.join(", ")})`;
+  // A newline in an id would fake a line of the view: escaped here, the rest at the end.
+  return `${escapeControlChars(entity.service)} ${escapeControlChars(entity.entityId)} (${escapeControlChars(all.join(", "))})`;
 }
 
 /** A value entity: a header with the version, then the state. */
@@ -126,8 +135,8 @@ function renderJournal(entity: Inspection): string {
     const rows = events.map((e) => [
       String(e.sequence),
       String(e.offset ?? ""),
-      e.timestamp ?? "",
-      e.type ?? "",
+      escapeControlChars(e.timestamp ?? ""),
+      escapeControlChars(e.type ?? ""),
       clip(JSON.stringify(e.payload) ?? ""),
     ]);
     lines.push(...table(["SEQ", "OFFSET", "TIME", "TYPE", "PAYLOAD"], rows).map((l) => `  ${l}`));

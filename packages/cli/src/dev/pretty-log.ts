@@ -3,6 +3,7 @@
  * turned into `12:00:01 INFO  message key=value`. Production keeps JSON;
  * a developer at a terminal reads this far faster.
  */
+import { escapeControlChars } from "@cairn/protocol";
 
 const LEVEL_WIDTH = 5;
 /** Fields every line has, shown elsewhere in the line or not worth showing. */
@@ -31,7 +32,9 @@ export function prettyDestination(write: (text: string) => void): { write(line: 
 
 /**
  * Formats one JSON log line (an object with `level` and `msg`); anything
- * else, such as a user's own JSON output, passes through unchanged.
+ * else, such as a user's own JSON output, passes through unchanged. Decoding
+ * the JSON brings back the control characters it escaped, so every value
+ * is escaped again before it reaches the terminal.
  */
 export function formatLine(line: string): string {
   let entry: Record<string, unknown>;
@@ -52,11 +55,14 @@ export function formatLine(line: string): string {
   const level = levelName(entry["level"]).toUpperCase().padEnd(LEVEL_WIDTH);
   const fields = Object.entries(entry)
     .filter(([key]) => !SKIPPED.has(key))
-    .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+    .map(
+      ([key, value]) =>
+        `${escapeControlChars(key)}=${escapeControlChars(typeof value === "string" ? value : JSON.stringify(value))}`,
+    );
   const err = entry["err"] as { message?: string; stack?: string } | string | undefined;
   const error =
     err === undefined
       ? ""
-      : `\n    ${typeof err === "string" ? err : (err.stack ?? err.message ?? "")}`;
-  return `${time} ${level} ${String(entry["msg"] ?? "")}${fields.length > 0 ? `  ${fields.join(" ")}` : ""}${error}\n`;
+      : `\n    ${escapeControlChars(typeof err === "string" ? err : (err.stack ?? err.message ?? ""), { keepNewlines: true })}`;
+  return `${time} ${level} ${escapeControlChars(String(entry["msg"] ?? ""))}${fields.length > 0 ? `  ${fields.join(" ")}` : ""}${error}\n`;
 }

@@ -60,8 +60,35 @@ export function entityKeyOf(
   return { value: parts.join("/") };
 }
 
-/** The entity key of an invocation: the one the ingress passed on, else decoded from the input. */
-export function entityKey(invocation: Invocation): { value: string } | { error: CairnError } {
+/** The default of runtime option `maxEntityIdBytes`. */
+export const DEFAULT_MAX_ENTITY_ID_BYTES = 1024;
+
+/**
+ * The entity key of an invocation (the one the ingress passed on, else
+ * decoded from the input), refused when longer than `maxBytes` in UTF-8.
+ * Every call to an entity passes here (a client's on any protocol, a
+ * ctx.call, a forward, an effect, a timer), so the limit has one place.
+ */
+export function entityKey(
+  invocation: Invocation,
+  maxBytes: number = DEFAULT_MAX_ENTITY_ID_BYTES,
+): { value: string } | { error: CairnError } {
+  const key = rawEntityKey(invocation);
+  if ("error" in key) return key;
+  // Cheap first: a UTF-8 encoding is at most 3 bytes per UTF-16 unit.
+  if (key.value.length * 3 <= maxBytes) return key;
+  const bytes = Buffer.byteLength(key.value, "utf8");
+  if (bytes <= maxBytes) return key;
+  const { method } = invocation;
+  return {
+    error: new CairnError(
+      Code.InvalidArgument,
+      `entity id in request ${method.parent.typeName}/${method.name} is ${bytes} bytes, the limit is ${maxBytes} bytes (maxEntityIdBytes)`,
+    ),
+  };
+}
+
+function rawEntityKey(invocation: Invocation): { value: string } | { error: CairnError } {
   if (invocation.entityKey !== undefined) return { value: invocation.entityKey };
   const { method } = invocation;
   let message: Record<string, unknown>;

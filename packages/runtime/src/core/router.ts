@@ -8,7 +8,7 @@
  */
 import { CairnError, Code } from "@cairn/protocol";
 import type { ActionCalls } from "./action-calls.js";
-import { entityKey } from "./entity-key.js";
+import { DEFAULT_MAX_ENTITY_ID_BYTES, entityKey } from "./entity-key.js";
 import type { FanOutLimit } from "./fan-out.js";
 import { describeCall } from "./targets.js";
 import { CALL_CHAIN_KEY } from "./types.js";
@@ -37,6 +37,8 @@ export class Router implements StreamingDispatcher {
     private readonly actions: ActionCalls,
     /** Bounds the calls one command has in flight; none = unbounded. */
     private readonly fanOut?: FanOutLimit,
+    /** Longest entity id accepted, UTF-8 bytes; runtime option maxEntityIdBytes. */
+    private readonly maxEntityIdBytes: number = DEFAULT_MAX_ENTITY_ID_BYTES,
   ) {}
 
   dispatch(invocation: Invocation): Promise<InvocationResult> {
@@ -48,7 +50,7 @@ export class Router implements StreamingDispatcher {
     switch (invocation.service.kind) {
       case "event_sourced_entity":
       case "value_entity": {
-        const key = entityKey(invocation);
+        const key = entityKey(invocation, this.maxEntityIdBytes);
         if ("error" in key) return Promise.reject(key.error);
         const cycle = callCycle(invocation, `${invocation.service.desc.typeName}/${key.value}`);
         if (cycle !== undefined) return Promise.reject(cycle);

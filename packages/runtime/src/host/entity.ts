@@ -38,6 +38,8 @@ interface Pending {
   readonly invocation: Invocation;
   /** The client's deadline, epoch ms. */
   readonly deadline: number;
+  /** When it reached this entity, epoch ms: what a late command's message counts from. */
+  readonly queuedAt: number;
   readonly resolve: (result: InvocationResult) => void;
   readonly reject: (error: CairnError) => void;
   /** Set when the client was answered before the command completed (its deadline passed). */
@@ -75,6 +77,8 @@ export class Entity<
 > implements ChannelListener<Out> {
   private channel: bigint | undefined;
   private activating = false;
+  /** When the last activation completed, epoch ms; commands queued before it waited for it. */
+  private activatedAt = -Infinity;
   private readonly mailbox: Pending[] = [];
   /** Sent to the function, oldest first; replies come in this order. */
   private readonly inFlight: InFlight[] = [];
@@ -149,7 +153,7 @@ export class Entity<
     const now = this.env.clock.now();
     const deadline = invocation.deadline ?? now + this.env.commandTimeoutMs;
     return new Promise<InvocationResult>((resolve, reject) => {
-      this.mailbox.push({ invocation, deadline, resolve, reject });
+      this.mailbox.push({ invocation, deadline, queuedAt: now, resolve, reject });
       this.lastActive = now;
       this.pump();
     });
@@ -187,18 +191,29 @@ export class Entity<
       if (next.invocation.signal?.aborted) {
         next.reject(new CairnError(Code.Canceled, "the client cancelled the call"));
       } else if (this.env.clock.now() >= next.deadline) {
-        const ahead = this.inFlight.length;
-        const method = next.invocation.method.name;
-        next.reject(
-          new CairnError(
-            Code.DeadlineExceeded,
-            ahead === 0
-              ? `the deadline passed before ${method} on ${this.label} could start; it was not run`
-              : `the deadline passed while ${method} waited behind ${ahead} earlier commands of ${this.label}; it was not run`,
-          ),
-        );
+        next.reject(this.lateError(next));
       } else return next;
     }
+  }
+
+  /** The error of a command whose deadline passed before it could start: what it waited for, how long, and its deadline. */
+  private lateError(late: Pending): CairnError {
+    const now = this.env.clock.now();
+    const ahead = this.inFlight.length;
+    const waitedFor =
+      ahead > 0
+        ? `behind ${ahead} earlier commands`
+        : late.queuedAt <= this.activatedAt
+          ? "while the entity was activated (its state loaded from the store)"
+          : "in its mailbox";
+    const what = `${late.invocation.method.name} on ${this.label}`;
+    const budget = Math.max(0, late.deadline - late.queuedAt);
+    return new CairnError(
+      Code.DeadlineExceeded,
+      now - late.queuedAt < 1 && budget < 1
+        ? `the client's deadline (${formatMs(budget)} left when ${what} arrived) passed before the command could start; it was not run`
+        : `the client's deadline of ${formatMs(budget)} passed after ${formatMs(now - late.queuedAt)} waiting ${waitedFor}, before ${what} could start; it was not run`,
+    );
   }
 
   private send(command: Pending, channel: bigint): void {
@@ -403,6 +418,7 @@ export class Entity<
       for (const m of this.kind.initMessages(channel, name, this.entityId, loaded)) mux.send(m);
       this.position = position;
       this.channel = channel;
+      this.activatedAt = this.env.clock.now();
       this.env.activated(this);
     } catch (err) {
       this.env.logger.error({ entity: this.label, err }, "activation failed");
@@ -487,4 +503,9 @@ export class Entity<
     mux.closeChannel(channel);
     this.env.deactivated(this);
   }
+}
+
+/** A duration for a message: whole milliseconds, or a fraction when below one (a 1 ns grpc-timeout). */
+function formatMs(ms: number): string {
+  return `${ms >= 1 ? Math.round(ms) : Number(ms.toPrecision(2))} ms`;
 }

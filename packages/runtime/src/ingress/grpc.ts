@@ -11,7 +11,7 @@ import type { InvocationResult } from "../core/types.js";
 import type { CatalogView, MethodTarget } from "./catalog-view.js";
 import { fillReplyMetadata, metadataFromGrpc } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
-import { requestTimeoutInterceptor } from "./grpc-guards.js";
+import { compressionInterceptor, unaryRequestInterceptor } from "./grpc-guards.js";
 import { streamingGrpcHandler } from "./grpc-stream.js";
 import { keyOf } from "./transcode.js";
 import { addReflection } from "./reflection.js";
@@ -58,7 +58,8 @@ export function createGrpcIngress(
     "grpc.max_receive_message_length": options.maxRequestBytes,
     // A connection without calls is closed (GOAWAY) after this long.
     "grpc.max_connection_idle_ms": options.idleTimeoutMs,
-    interceptors: [requestTimeoutInterceptor(options)],
+    // The compression guard first: only the base call sees the compressed flag.
+    interceptors: [compressionInterceptor(), unaryRequestInterceptor(options)],
   });
   addReflection(server, views, options.fileDescriptorSet);
   const resolve = createResolver(options, views);

@@ -3,15 +3,41 @@ import { CairnError, Code } from "@cairn/protocol";
 import type { ResolvedOptions } from "./options.js";
 import type { Parsed } from "./status.js";
 
-/** The error of a body over the limit; HTTP adapters answer it with 413. */
+/**
+ * The error of a body or message over the limit; HTTP adapters answer it
+ * with 413, gRPC-Web and Connect streams with RESOURCE_EXHAUSTED.
+ */
 export class BodyTooLargeError extends CairnError {
-  constructor(limit: number, size: number | undefined) {
-    const got = size === undefined ? "more" : String(size);
+  /**
+   * @param what what is too large, e.g. "request body", "gRPC-Web request message"
+   * @param size its size in bytes, or, when `atLeast`, what arrived before we stopped reading
+   */
+  constructor(what: string, size: number, limit: number, atLeast = false) {
     super(
       Code.ResourceExhausted,
-      `request body too large: ${got} bytes, the limit is ${limit} bytes (maxRequestBytes)`,
+      `${what} too large: ${atLeast ? "at least " : ""}${size} bytes, the limit is ${limit} bytes (maxRequestBytes)`,
     );
   }
+}
+
+/**
+ * How big a body may be, and how its size is told to the client. A framed
+ * body (gRPC-Web) may be larger than the message limit by its framing; the
+ * client is told the size of the message, which is what the limit is about.
+ */
+export interface BodyLimit {
+  /** Largest body accepted, bytes. */
+  readonly bodyBytes: number;
+  /** The error for a body of `size` bytes (`atLeast`: still arriving). */
+  tooLarge(size: number, atLeast: boolean): BodyTooLargeError;
+}
+
+/** The limit of a body that is the message itself (JSON, Connect unary, NDJSON lines). */
+export function plainBodyLimit(limit: number): BodyLimit {
+  return {
+    bodyBytes: limit,
+    tooLarge: (size, atLeast) => new BodyTooLargeError("request body", size, limit, atLeast),
+  };
 }
 
 /** The error of a body that did not arrive within `requestTimeoutMs`; HTTP adapters answer it with 408. */
@@ -32,12 +58,13 @@ export class RequestTimeoutError extends CairnError {
  */
 export function readBody(
   req: IncomingMessage,
-  limit: number,
+  bodyLimit: BodyLimit,
   options: Pick<ResolvedOptions, "requestTimeoutMs" | "metrics">,
 ): Promise<Parsed<Buffer>> {
+  const limit = bodyLimit.bodyBytes;
   const declared = req.headers["content-length"];
   if (declared !== undefined && Number(declared) > limit) {
-    return Promise.resolve({ error: new BodyTooLargeError(limit, Number(declared)) });
+    return Promise.resolve({ error: bodyLimit.tooLarge(Number(declared), false) });
   }
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -53,7 +80,7 @@ export function readBody(
       if (size > limit) {
         cleanup();
         req.pause();
-        resolve({ error: new BodyTooLargeError(limit, undefined) });
+        resolve({ error: bodyLimit.tooLarge(size, true) });
         return;
       }
       chunks.push(chunk);

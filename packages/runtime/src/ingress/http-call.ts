@@ -7,6 +7,12 @@ import type { ResolvedOptions } from "./options.js";
 import { parseConnectTimeout, parseGrpcTimeout } from "./status.js";
 import type { Parsed } from "./status.js";
 
+/** A request header's (first) value. */
+export function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** Timeout of an HTTP call from `connect-timeout-ms` or `grpc-timeout`, else the default. */
 export function timeoutOf(req: IncomingMessage, defaultMs: number): Parsed<number> {
   const connect = req.headers["connect-timeout-ms"];

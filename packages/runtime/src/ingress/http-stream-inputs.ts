@@ -3,6 +3,7 @@ import { StringDecoder } from "node:string_decoder";
 import type { JsonValue, Registry } from "@bufbuild/protobuf";
 import { CairnError, Code } from "@cairn/protocol";
 import type { MethodTarget } from "./catalog-view.js";
+import { BodyTooLargeError } from "./http-body.js";
 import { createInputQueue } from "./input-queue.js";
 import type { InputQueue } from "./input-queue.js";
 import type { ResolvedOptions } from "./options.js";
@@ -121,8 +122,14 @@ export function ndjsonInputs(
   const text = new StringDecoder("utf8");
   let rest = "";
   let line = 0;
+  const limit = options.maxRequestBytes;
   const take = (raw: string, queue: InputQueue<Uint8Array>): CairnError | undefined => {
     line++;
+    // Characters first: a line of fewer UTF-16 units than limit/3 cannot be over it.
+    if (raw.length * 3 > limit) {
+      const bytes = Buffer.byteLength(raw);
+      if (bytes > limit) return new BodyTooLargeError(`NDJSON line ${line}`, bytes, limit);
+    }
     if (raw.trim() === "") return undefined;
     let json: JsonValue;
     try {
@@ -143,8 +150,9 @@ export function ndjsonInputs(
       rest = rest.slice(nl + 1);
       if (error !== undefined) return error;
     }
-    if (rest.length > options.maxRequestBytes)
-      return invalid(target, `line ${line + 1} is longer than ${options.maxRequestBytes} bytes`);
+    // A line still arriving: refused once it cannot fit, without waiting for its end.
+    if (rest.length > limit && Buffer.byteLength(rest) > limit)
+      return new BodyTooLargeError(`NDJSON line ${line + 1}`, Buffer.byteLength(rest), limit, true);
     return undefined;
   };
   const atEnd = (queue: InputQueue<Uint8Array>): CairnError | undefined =>
@@ -170,10 +178,7 @@ export function envelopeInputs(
       const flags = pending[0] as number;
       const length = pending.readUInt32BE(1);
       if (length > options.maxRequestBytes)
-        return new CairnError(
-          Code.ResourceExhausted,
-          `request message too large: ${length} bytes, the limit is ${options.maxRequestBytes} bytes (maxRequestBytes)`,
-        );
+        return new BodyTooLargeError("Connect request message", length, options.maxRequestBytes);
       if (pending.length < 5 + length) break;
       if ((flags & 0x01) !== 0)
         return new CairnError(

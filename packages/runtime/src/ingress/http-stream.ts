@@ -2,9 +2,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "@bufbuild/protobuf";
 import { CairnError, Code } from "@cairn/protocol";
 import type { MethodTarget } from "./catalog-view.js";
-import { parseEnvelopes, parseGrpcWebRequest } from "./grpc-web.js";
-import { readBody } from "./http-body.js";
-import { streamTimeoutOf } from "./http-call.js";
+import { grpcWebBodyLimit, parseEnvelopes, parseGrpcWebRequest } from "./grpc-web.js";
+import { BodyTooLargeError, plainBodyLimit, readBody } from "./http-body.js";
+import type { BodyLimit } from "./http-body.js";
+import { headerOf, streamTimeoutOf } from "./http-call.js";
 import { connectSink, grpcWebSink, jsonReplySink, sseSink } from "./http-stream-sinks.js";
 import { arrayInputs, envelopeInputs, ndjsonInputs } from "./http-stream-inputs.js";
 import { singleInput } from "./input-queue.js";
@@ -145,9 +146,9 @@ async function inputsOf(
   call: StreamCall,
 ): Promise<Inputs> {
   if (target.method.methodKind === "server_streaming") {
-    const body = await readBody(req, options.maxRequestBytes, options);
+    const body = await readBody(req, singleBodyLimit(wire, options.maxRequestBytes), options);
     if (body.error !== undefined) return body;
-    const one = decodeSingle(body.value, target, registry, wire);
+    const one = decodeSingle(req, body.value, target, registry, wire, options.maxRequestBytes);
     return one.error !== undefined ? one : { value: singleInput(one.value) };
   }
   if (wire.kind === "connect") {
@@ -156,7 +157,7 @@ async function inputsOf(
   }
   if ((req.headers["content-type"] ?? "").startsWith("application/x-ndjson"))
     return { value: ndjsonInputs(req, target, registry, options, call) };
-  const body = await readBody(req, options.maxRequestBytes, options);
+  const body = await readBody(req, plainBodyLimit(options.maxRequestBytes), options);
   if (body.error !== undefined) return body;
   const parsed = parseJsonBody(body.value, target);
   if (parsed.error !== undefined) return parsed;
@@ -184,19 +185,33 @@ function invalid(target: MethodTarget, why: string): Parsed<never> {
   };
 }
 
+/** The body limit of a server-streaming call's one message: its framing comes on top. */
+function singleBodyLimit(wire: StreamWire, limit: number): BodyLimit {
+  if (wire.kind === "grpc-web") return grpcWebBodyLimit(limit, wire.text);
+  if (wire.kind === "json") return plainBodyLimit(limit);
+  // One Connect envelope; its length is checked exactly by parseEnvelopes.
+  return {
+    ...plainBodyLimit(limit + 5),
+    tooLarge: (size, atLeast) =>
+      new BodyTooLargeError("Connect request message", size - 5, limit, atLeast),
+  };
+}
+
 /** The one request message of a server-streaming call. */
 function decodeSingle(
+  req: IncomingMessage,
   body: Buffer,
   target: MethodTarget,
   registry: Registry,
   wire: StreamWire,
+  limit: number,
 ): Parsed<Uint8Array> {
   if (wire.kind === "json") return wire.decode(body);
   if (wire.kind === "grpc-web") {
-    const msg = parseGrpcWebRequest(body, wire.text);
+    const msg = parseGrpcWebRequest(body, wire.text, limit, headerOf(req, "grpc-encoding"));
     return msg.error !== undefined ? msg : validateBinary(msg.value, target);
   }
-  const envelopes = parseEnvelopes(body, "Connect");
+  const envelopes = parseEnvelopes(body, "Connect", limit);
   if (envelopes.error !== undefined) return envelopes;
   const [one, ...more] = envelopes.value;
   if (one === undefined || more.length > 0)

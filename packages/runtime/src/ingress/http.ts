@@ -1,11 +1,18 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CairnError, Code } from "@cairn/protocol";
 import type { CatalogView, MethodTarget } from "./catalog-view.js";
-import { grpcWebReply, isGrpcWebProto, isGrpcWebText, parseGrpcWebRequest } from "./grpc-web.js";
-import { readBody } from "./http-body.js";
+import {
+  grpcWebBodyLimit,
+  grpcWebReply,
+  isGrpcWebProto,
+  isGrpcWebText,
+  parseGrpcWebRequest,
+} from "./grpc-web.js";
+import { plainBodyLimit, readBody } from "./http-body.js";
+import type { BodyLimit } from "./http-body.js";
 import { serveHttpStream } from "./http-stream.js";
 import type { StreamWire } from "./http-stream.js";
-import { invokeHttp, timeoutOf } from "./http-call.js";
+import { headerOf, invokeHttp, timeoutOf } from "./http-call.js";
 import { applyCors } from "./cors.js";
 import { UnsupportedMediaTypeError, writeBody, writeError } from "./http-reply.js";
 import type { HttpProtocol } from "./http-reply.js";
@@ -49,13 +56,14 @@ export function createHttpHandler(
     decode: Decode,
     encode: Encode,
     stream?: StreamWire,
+    bodyLimit: BodyLimit = plainBodyLimit(options.maxRequestBytes),
   ): void => {
     const encoding = encodingError(req);
     if (encoding !== undefined) return fail(res, protocol, encoding);
     if (target.method.methodKind !== "unary") return callStream(req, res, protocol, target, stream);
     const timeout = timeoutOf(req, options.defaultTimeoutMs);
     if (timeout.error !== undefined) return fail(res, protocol, timeout.error);
-    readBody(req, options.maxRequestBytes, options)
+    readBody(req, bodyLimit, options)
       .then((body) => {
         if (body.error !== undefined) return fail(res, protocol, body.error);
         const input = decode(body.value);
@@ -152,15 +160,16 @@ export function createHttpHandler(
     const target = view.methods.get(path);
     if (target === undefined || req.method !== "POST")
       return fail(res, protocol, notFound(view, req.method, path));
+    const limit = options.maxRequestBytes;
+    const encoding = headerOf(req, "grpc-encoding");
     const decode = (b: Buffer): Decoded => {
-      const msg = parseGrpcWebRequest(b, text);
+      const msg = parseGrpcWebRequest(b, text, limit, encoding);
       return msg.error !== undefined ? msg : validateBinary(msg.value, target);
     };
     const type = text ? "application/grpc-web-text+proto" : "application/grpc-web+proto";
-    call(req, res, protocol, target, decode, (o) => [type, grpcWebReply(o, text)], {
-      kind: "grpc-web",
-      text,
-    });
+    const wire: StreamWire = { kind: "grpc-web", text };
+    const encode: Encode = (o) => [type, grpcWebReply(o, text)];
+    call(req, res, protocol, target, decode, encode, wire, grpcWebBodyLimit(limit, text));
   };
 
   const onRoute = (
