@@ -68,7 +68,7 @@ describe("cairn init", () => {
   it("copies npm pack tarballs from a folder and points every @cairn package at them", async () => {
     const packs = join(dir, "packs");
     mkdirSync(packs);
-    for (const name of ["protocol", "sdk", "runtime", "cli"]) {
+    for (const name of ["protocol", "crdt", "sdk", "runtime", "cli"]) {
       writeFileSync(join(packs, `cairn-${name}-0.1.0.tgz`), "");
     }
     const result = await runCli(["init", "app", "--packages", packs], {
@@ -82,9 +82,10 @@ describe("cairn init", () => {
     // The SDK and the CLI ask for these by version: the overrides make npm take the tarballs.
     expect(manifest.overrides).toEqual({
       "@cairn/protocol": "file:cairn-packages/cairn-protocol-0.1.0.tgz",
+      "@cairn/crdt": "file:cairn-packages/cairn-crdt-0.1.0.tgz",
       "@cairn/runtime": "file:cairn-packages/cairn-runtime-0.1.0.tgz",
     });
-    expect(readdirSync(join(dir, "app/cairn-packages")).sort()).toHaveLength(4);
+    expect(readdirSync(join(dir, "app/cairn-packages")).sort()).toHaveLength(5);
   });
 
   it("refuses a folder with files in it, and a tarball folder that lacks a package", async () => {
@@ -99,7 +100,9 @@ describe("cairn init", () => {
     writeFileSync(join(dir, "packs/cairn-sdk-0.1.0.tgz"), "");
     const partial = await runCli(["init", "app", "--packages", join(dir, "packs")], { cwd: dir });
     expect(partial.code).toBe(2);
-    expect(partial.stderr).toContain("no tarball of @cairn/protocol, @cairn/runtime, @cairn/cli");
+    expect(partial.stderr).toContain(
+      "no tarball of @cairn/protocol, @cairn/crdt, @cairn/runtime, @cairn/cli",
+    );
     // Nothing half-made is left behind.
     expect(existsSync(join(dir, "app"))).toBe(false);
   });

@@ -212,6 +212,34 @@ export abstract class Crdt<S, V> {
     return encodeEnvelope("state", this.#kernel, store, ctx);
   }
 
+  /**
+   * The replica ids with writes in `bytes` (a state or delta of this type)
+   * that this replica has not seen, sorted. A transport that knows which
+   * replica produced a delta uses it to refuse one that writes under another
+   * replica's id: dots of a foreign id would clash with that replica's own.
+   * Throws `type-mismatch` for bytes of another type and `malformed` for bad
+   * bytes; changes nothing.
+   *
+   * @example
+   * const runtimeCopy = new PNCounter("runtime");
+   * const fn = new PNCounter("fn-1");
+   * fn.increment();
+   * runtimeCopy.unseenWriters(fn.takeDelta()!); // ["fn-1"]
+   */
+  unseenWriters(bytes: Uint8Array): string[] {
+    this.#assertRoot("unseenWriters");
+    const decoded = decodeEnvelope(bytes, this.#kernel, this.#describe());
+    const writers: string[] = [];
+    for (const replica of decoded.ctx.replicas()) {
+      const ranges = decoded.ctx.rangesOf(replica);
+      const theirs = new DotContext();
+      for (let i = 0; i < ranges.length; i += 2)
+        theirs.addRange(replica, ranges[i]!, ranges[i + 1]!);
+      if (!this.#ctx.covers(theirs)) writers.push(replica);
+    }
+    return writers.sort();
+  }
+
   /** True if both hold the same state (same store and same causal context). */
   equals(other: Crdt<S, V>): boolean {
     const a = this.encodeState();

@@ -18,7 +18,7 @@
 /** Major version of the protocol; peers with another major refuse each other. */
 export const PROTOCOL_MAJOR_VERSION = 1;
 /** Minor version; a higher minor only adds optional fields and messages. */
-export const PROTOCOL_MINOR_VERSION = 0;
+export const PROTOCOL_MINOR_VERSION = 1;
 /** Type URL prefix of plain JSON payloads: `json.cairn.dev/<TypeName>`. */
 export const JSON_TYPE_URL_PREFIX = "json.cairn.dev/";
 /** Capability an SDK announces (ServiceInfo.capabilities) when it serves Actions.HandleMultiplexed. */
@@ -86,6 +86,7 @@ export {
   ComponentSchema,
   Discovery,
   EntityOptionsSchema,
+  ReplicatedEntityOptionsSchema,
   RuntimeInfoSchema,
   ServiceInfoSchema,
   SpecSchema,
@@ -95,6 +96,7 @@ export {
 export type {
   Component,
   EntityOptions,
+  ReplicatedEntityOptions,
   RuntimeInfo,
   ServiceInfo,
   Spec,

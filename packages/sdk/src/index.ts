@@ -13,7 +13,10 @@
  * one from before the command.
  *
  * A **value entity** holds one state value that handlers replace with
- * `ctx.updateState()` or remove with `ctx.deleteState()`. An **action** is
+ * `ctx.updateState()` or remove with `ctx.deleteState()`. A **replicated
+ * entity** holds a CRDT of `@cairn/crdt` (counters, sets, registers, flags,
+ * votes, maps), writable on every node; handlers change it through its API
+ * and the SDK sends only deltas. An **action** is
  * stateless: unary or streaming handlers that compose other components with
  * `ctx.call()`. Every handler may `forward`, attach `effect`s and schedule
  * durable `timers`.
@@ -64,6 +67,18 @@ export type {
   ValueCommandHandlers,
   ValueEntityCommandContext,
 } from "./value/types.js";
+export { replicatedEntity } from "./replicated/entity.js";
+export type { CrdtClass, ReplicatedEntity, ReplicatedEntityOptions } from "./replicated/entity.js";
+export type {
+  ReplicatedCommandHandler,
+  ReplicatedCommandHandlers,
+  ReplicatedEntityCommandContext,
+  ReplicatedStream,
+  ReplicatedStreamContext,
+  ReplicatedStreamHandler,
+  WriteConsistency,
+  WriteOptions,
+} from "./replicated/types.js";
 export { action } from "./action/action.js";
 export type { Action, ActionOptions } from "./action/action.js";
 export type {

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { CliError, EXIT_USAGE } from "../errors.js";
 
 /** The packages a project uses: the SDK at run time, the CLI to develop, and theirs. */
-export const CAIRN_PACKAGES = ["protocol", "sdk", "runtime", "cli"] as const;
+export const CAIRN_PACKAGES = ["protocol", "crdt", "sdk", "runtime", "cli"] as const;
 /** One of {@link CAIRN_PACKAGES}. */
 export type CairnPackage = (typeof CAIRN_PACKAGES)[number];
 

@@ -64,7 +64,13 @@ export function projectManifest(
     // The SDK and the CLI depend on these by version; until they are on the
     // registry, the tarballs must stand in for them there too.
     ...(tarballs
-      ? { overrides: { "@cairn/protocol": specs.protocol, "@cairn/runtime": specs.runtime } }
+      ? {
+          overrides: {
+            "@cairn/protocol": specs.protocol,
+            "@cairn/crdt": specs.crdt,
+            "@cairn/runtime": specs.runtime,
+          },
+        }
       : {}),
     engines: { node: ">=20.19" },
     allowScripts: Object.fromEntries(INSTALL_SCRIPTS.map((p) => [p, true])),

@@ -21,7 +21,7 @@ export interface ChannelProtocol<Def, Init, Inst extends ChannelInstance<R>, R, 
   /** Definitions by fully qualified service name. */
   readonly definitions: ReadonlyMap<string, Def>;
   /** Makes the instance of a channel; may throw (a bad stored state fails the channel). */
-  instance(def: Def, init: Init): Inst;
+  instance(def: Def, init: Init, channelId: bigint): Inst;
   replyMessage(channelId: bigint, reply: R): Out;
   /** The reply to a command refused before it reaches an instance. */
   failureReply(commandId: bigint, code: Code, message: string): R;
@@ -79,7 +79,7 @@ export class ChannelMux<
     }
     this.channels.set(id, { id, instance: undefined, tail: Promise.resolve() });
     this.step(id, undefined, (ch) => {
-      ch.instance = this.protocol.instance(def, init);
+      ch.instance = this.protocol.instance(def, init, id);
     });
   }
 
@@ -98,6 +98,14 @@ export class ChannelMux<
       const outcome = await ch.instance.handle(command);
       this.writer.push(this.protocol.replyMessage(id, outcome.reply));
     });
+  }
+
+  /**
+   * Sends a message that answers no command (a streamed message of a
+   * subscription), in order with the replies.
+   */
+  send(message: Out): void {
+    this.writer.push(message);
   }
 
   /** The runtime closed the channel (passivation or restart). */

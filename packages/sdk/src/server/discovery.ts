@@ -83,16 +83,28 @@ function wireComponent(component: Component): WireComponent {
         serviceName,
         entity: entityOptions(component.definition),
       });
+    case "replicated-entity": {
+      const def = component.definition;
+      return create(ComponentSchema, {
+        kind: ComponentKind.REPLICATED_ENTITY,
+        serviceName,
+        entity: entityOptions(def, { crdtType: def.crdtType, durable: def.durable }),
+      });
+    }
   }
 }
 
-function entityOptions(def: {
-  entityType: string;
-  passivationTimeoutMs: number | undefined;
-  snapshotEvery?: number;
-}): MessageInitShape<typeof EntityOptionsSchema> {
+function entityOptions(
+  def: {
+    entityType: string;
+    passivationTimeoutMs: number | undefined;
+    snapshotEvery?: number;
+  },
+  replicated?: { crdtType: string; durable: boolean },
+): MessageInitShape<typeof EntityOptionsSchema> {
   const ms = def.passivationTimeoutMs;
   return {
+    ...(replicated === undefined ? {} : { replicated }),
     entityType: def.entityType,
     snapshotEvery: def.snapshotEvery ?? 0,
     passivationTimeout:
@@ -106,6 +118,7 @@ function entityOptions(def: {
 const KIND_NAMES: Record<Component["kind"], string> = {
   "event-sourced-entity": "event_sourced_entity",
   "value-entity": "value_entity",
+  "replicated-entity": "replicated_entity",
   action: "action",
 };
 

@@ -2,6 +2,8 @@ import type * as grpc from "@grpc/grpc-js";
 import type {
   EventSourcedInFrame,
   EventSourcedOutFrame,
+  ReplicatedEntityInFrame,
+  ReplicatedEntityOutFrame,
   ValueEntityInFrame,
   ValueEntityOutFrame,
 } from "@cairn/protocol";
@@ -11,6 +13,8 @@ import type { EventSourcedDefinition } from "../eventsourced/entity.js";
 import { EventSourcedStreamHandler } from "../eventsourced/channels.js";
 import { describeError } from "../log.js";
 import type { Logger } from "../log.js";
+import type { ReplicatedEntityDefinition } from "../replicated/entity.js";
+import { ReplicatedEntityStreamHandler } from "../replicated/channels.js";
 import type { ValueEntityDefinition } from "../value/entity.js";
 import { ValueEntityStreamHandler } from "../value/channels.js";
 
@@ -61,6 +65,23 @@ export function valueEntityService(
     handle(call: grpc.ServerDuplexStream<ValueEntityInFrame, ValueEntityOutFrame>) {
       const handler = new ValueEntityStreamHandler(entities, call, env.logger, env.caller);
       serveChannels(call, handler, env, "value entity");
+    },
+  };
+}
+
+/** The grpc-js implementation of `ReplicatedEntities`: one stream handler per `Handle` call. */
+export function replicatedEntityService(
+  components: readonly Component[],
+  env: ServiceEnv,
+): grpc.UntypedServiceImplementation {
+  const entities = new Map<string, ReplicatedEntityDefinition>();
+  for (const c of components) {
+    if (c.kind === "replicated-entity") entities.set(c.service.typeName, c.definition);
+  }
+  return {
+    handle(call: grpc.ServerDuplexStream<ReplicatedEntityInFrame, ReplicatedEntityOutFrame>) {
+      const handler = new ReplicatedEntityStreamHandler(entities, call, env.logger, env.caller);
+      serveChannels(call, handler, env, "replicated entity");
     },
   };
 }

@@ -3,6 +3,7 @@ import {
   Actions,
   Discovery,
   EventSourcedEntities,
+  ReplicatedEntities,
   ValueEntities,
   grpcServiceDefinition,
 } from "@cairn/protocol";
@@ -11,7 +12,11 @@ import { describeError, stderrLogger } from "../log.js";
 import type { Logger } from "../log.js";
 import { buildSpec, discoveryService, warnUnsupported } from "./discovery.js";
 import { actionService } from "./action-service.js";
-import { eventSourcedService, valueEntityService } from "./entity-services.js";
+import {
+  eventSourcedService,
+  replicatedEntityService,
+  valueEntityService,
+} from "./entity-services.js";
 import type { OpenStream, ServiceEnv } from "./entity-services.js";
 import { ProxyCaller } from "./proxy-caller.js";
 
@@ -96,6 +101,10 @@ export async function serve(options: ServeOptions): Promise<Server> {
     eventSourcedService(options.components, env),
   );
   server.addService(serviceDefinition(ValueEntities), valueEntityService(options.components, env));
+  server.addService(
+    serviceDefinition(ReplicatedEntities),
+    replicatedEntityService(options.components, env),
+  );
   server.addService(serviceDefinition(Actions), actionService(options.components, env));
   const bound = await bind(server, host, port);
   let closing: Promise<void> | undefined;

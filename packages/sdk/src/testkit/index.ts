@@ -25,6 +25,13 @@ export type {
 } from "./eventsourced.js";
 export { createValueEntityTestKit } from "./value.js";
 export type { ValueCommandResult, ValueEntityTestKit, ValueEntityTestKitOptions } from "./value.js";
+export { createReplicatedEntityTestKit } from "./replicated.js";
+export type {
+  ReplicatedCommandResult,
+  ReplicatedEntityTestKit,
+  ReplicatedEntityTestKitOptions,
+  TestStream,
+} from "./replicated.js";
 export { createActionTestKit } from "./action.js";
 export type {
   ActionResult,

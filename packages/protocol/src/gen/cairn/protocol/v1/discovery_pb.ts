@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/protocol/v1/discovery.proto.
  */
 export const file_cairn_protocol_v1_discovery: GenFile = /*@__PURE__*/
-  fileDesc("CiFjYWlybi9wcm90b2NvbC92MS9kaXNjb3ZlcnkucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIrYBCgtSdW50aW1lSW5mbxIeChZwcm90b2NvbF9tYWpvcl92ZXJzaW9uGAEgASgFEh4KFnByb3RvY29sX21pbm9yX3ZlcnNpb24YAiABKAUSFAoMcnVudGltZV9uYW1lGAMgASgJEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIhChlzdXBwb3J0ZWRfY29tcG9uZW50X2tpbmRzGAUgAygJEhUKDXByb3h5X2FkZHJlc3MYBiABKAkifQoEU3BlYxINCgVwcm90bxgBIAEoDBIwCgpjb21wb25lbnRzGAIgAygLMhwuY2Fpcm4ucHJvdG9jb2wudjEuQ29tcG9uZW50EjQKDHNlcnZpY2VfaW5mbxgDIAEoCzIeLmNhaXJuLnByb3RvY29sLnYxLlNlcnZpY2VJbmZvIuoBCgtTZXJ2aWNlSW5mbxIUCgxzZXJ2aWNlX25hbWUYASABKAkSFwoPc2VydmljZV92ZXJzaW9uGAIgASgJEhcKD3NlcnZpY2VfcnVudGltZRgDIAEoCRIcChRzdXBwb3J0X2xpYnJhcnlfbmFtZRgEIAEoCRIfChdzdXBwb3J0X2xpYnJhcnlfdmVyc2lvbhgFIAEoCRIeChZwcm90b2NvbF9tYWpvcl92ZXJzaW9uGAYgASgFEh4KFnByb3RvY29sX21pbm9yX3ZlcnNpb24YByABKAUSFAoMY2FwYWJpbGl0aWVzGAggAygJIoMBCglDb21wb25lbnQSLgoEa2luZBgBIAEoDjIgLmNhaXJuLnByb3RvY29sLnYxLkNvbXBvbmVudEtpbmQSFAoMc2VydmljZV9uYW1lGAIgASgJEjAKBmVudGl0eRgDIAEoCzIgLmNhaXJuLnByb3RvY29sLnYxLkVudGl0eU9wdGlvbnMidAoNRW50aXR5T3B0aW9ucxITCgtlbnRpdHlfdHlwZRgBIAEoCRI2ChNwYXNzaXZhdGlvbl90aW1lb3V0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhYKDnNuYXBzaG90X2V2ZXJ5GAMgASgFIk0KEVVzZXJGdW5jdGlvbkVycm9yEg8KB21lc3NhZ2UYASABKAkSFAoMc2VydmljZV9uYW1lGAIgASgJEhEKCWVudGl0eV9pZBgDIAEoCSq6AQoNQ29tcG9uZW50S2luZBIeChpDT01QT05FTlRfS0lORF9VTlNQRUNJRklFRBAAEicKI0NPTVBPTkVOVF9LSU5EX0VWRU5UX1NPVVJDRURfRU5USVRZEAESHwobQ09NUE9ORU5UX0tJTkRfVkFMVUVfRU5USVRZEAISJAogQ09NUE9ORU5UX0tJTkRfUkVQTElDQVRFRF9FTlRJVFkQAxIZChVDT01QT05FTlRfS0lORF9BQ1RJT04QBDKdAQoJRGlzY292ZXJ5EkMKCERpc2NvdmVyEh4uY2Fpcm4ucHJvdG9jb2wudjEuUnVudGltZUluZm8aFy5jYWlybi5wcm90b2NvbC52MS5TcGVjEksKC1JlcG9ydEVycm9yEiQuY2Fpcm4ucHJvdG9jb2wudjEuVXNlckZ1bmN0aW9uRXJyb3IaFi5nb29nbGUucHJvdG9idWYuRW1wdHliBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_empty]);
+  fileDesc("CiFjYWlybi9wcm90b2NvbC92MS9kaXNjb3ZlcnkucHJvdG8SEWNhaXJuLnByb3RvY29sLnYxIrYBCgtSdW50aW1lSW5mbxIeChZwcm90b2NvbF9tYWpvcl92ZXJzaW9uGAEgASgFEh4KFnByb3RvY29sX21pbm9yX3ZlcnNpb24YAiABKAUSFAoMcnVudGltZV9uYW1lGAMgASgJEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIhChlzdXBwb3J0ZWRfY29tcG9uZW50X2tpbmRzGAUgAygJEhUKDXByb3h5X2FkZHJlc3MYBiABKAkifQoEU3BlYxINCgVwcm90bxgBIAEoDBIwCgpjb21wb25lbnRzGAIgAygLMhwuY2Fpcm4ucHJvdG9jb2wudjEuQ29tcG9uZW50EjQKDHNlcnZpY2VfaW5mbxgDIAEoCzIeLmNhaXJuLnByb3RvY29sLnYxLlNlcnZpY2VJbmZvIuoBCgtTZXJ2aWNlSW5mbxIUCgxzZXJ2aWNlX25hbWUYASABKAkSFwoPc2VydmljZV92ZXJzaW9uGAIgASgJEhcKD3NlcnZpY2VfcnVudGltZRgDIAEoCRIcChRzdXBwb3J0X2xpYnJhcnlfbmFtZRgEIAEoCRIfChdzdXBwb3J0X2xpYnJhcnlfdmVyc2lvbhgFIAEoCRIeChZwcm90b2NvbF9tYWpvcl92ZXJzaW9uGAYgASgFEh4KFnByb3RvY29sX21pbm9yX3ZlcnNpb24YByABKAUSFAoMY2FwYWJpbGl0aWVzGAggAygJIoMBCglDb21wb25lbnQSLgoEa2luZBgBIAEoDjIgLmNhaXJuLnByb3RvY29sLnYxLkNvbXBvbmVudEtpbmQSFAoMc2VydmljZV9uYW1lGAIgASgJEjAKBmVudGl0eRgDIAEoCzIgLmNhaXJuLnByb3RvY29sLnYxLkVudGl0eU9wdGlvbnMitAEKDUVudGl0eU9wdGlvbnMSEwoLZW50aXR5X3R5cGUYASABKAkSNgoTcGFzc2l2YXRpb25fdGltZW91dBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIWCg5zbmFwc2hvdF9ldmVyeRgDIAEoBRI+CgpyZXBsaWNhdGVkGAQgASgLMiouY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZEVudGl0eU9wdGlvbnMiPQoXUmVwbGljYXRlZEVudGl0eU9wdGlvbnMSEQoJY3JkdF90eXBlGAEgASgJEg8KB2R1cmFibGUYAiABKAgiTQoRVXNlckZ1bmN0aW9uRXJyb3ISDwoHbWVzc2FnZRgBIAEoCRIUCgxzZXJ2aWNlX25hbWUYAiABKAkSEQoJZW50aXR5X2lkGAMgASgJKroBCg1Db21wb25lbnRLaW5kEh4KGkNPTVBPTkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASJwojQ09NUE9ORU5UX0tJTkRfRVZFTlRfU09VUkNFRF9FTlRJVFkQARIfChtDT01QT05FTlRfS0lORF9WQUxVRV9FTlRJVFkQAhIkCiBDT01QT05FTlRfS0lORF9SRVBMSUNBVEVEX0VOVElUWRADEhkKFUNPTVBPTkVOVF9LSU5EX0FDVElPThAEMp0BCglEaXNjb3ZlcnkSQwoIRGlzY292ZXISHi5jYWlybi5wcm90b2NvbC52MS5SdW50aW1lSW5mbxoXLmNhaXJuLnByb3RvY29sLnYxLlNwZWMSSwoLUmVwb3J0RXJyb3ISJC5jYWlybi5wcm90b2NvbC52MS5Vc2VyRnVuY3Rpb25FcnJvchoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_empty]);
 
 /**
  * @generated from message cairn.protocol.v1.RuntimeInfo
@@ -202,6 +202,13 @@ export type EntityOptions = Message<"cairn.protocol.v1.EntityOptions"> & {
    * @generated from field: int32 snapshot_every = 3;
    */
   snapshotEvery: number;
+
+  /**
+   * Replicated entities (since 1.1): the CRDT type and durability.
+   *
+   * @generated from field: cairn.protocol.v1.ReplicatedEntityOptions replicated = 4;
+   */
+  replicated?: ReplicatedEntityOptions | undefined;
 };
 
 /**
@@ -210,6 +217,37 @@ export type EntityOptions = Message<"cairn.protocol.v1.EntityOptions"> & {
  */
 export const EntityOptionsSchema: GenMessage<EntityOptions> = /*@__PURE__*/
   messageDesc(file_cairn_protocol_v1_discovery, 4);
+
+/**
+ * Since protocol 1.1.
+ *
+ * @generated from message cairn.protocol.v1.ReplicatedEntityOptions
+ */
+export type ReplicatedEntityOptions = Message<"cairn.protocol.v1.ReplicatedEntityOptions"> & {
+  /**
+   * The @cairn/crdt type name of the entity's state, e.g. "ORSet". The
+   * runtime refuses deltas of any other type.
+   *
+   * @generated from field: string crdt_type = 1;
+   */
+  crdtType: string;
+
+  /**
+   * Keep the state in the store, so that a restart of the node keeps it.
+   * Otherwise it lives in the runtime's memory (and, in a cluster, on the
+   * other replicas) only.
+   *
+   * @generated from field: bool durable = 2;
+   */
+  durable: boolean;
+};
+
+/**
+ * Describes the message cairn.protocol.v1.ReplicatedEntityOptions.
+ * Use `create(ReplicatedEntityOptionsSchema)` to create a new message.
+ */
+export const ReplicatedEntityOptionsSchema: GenMessage<ReplicatedEntityOptions> = /*@__PURE__*/
+  messageDesc(file_cairn_protocol_v1_discovery, 5);
 
 /**
  * @generated from message cairn.protocol.v1.UserFunctionError
@@ -236,7 +274,7 @@ export type UserFunctionError = Message<"cairn.protocol.v1.UserFunctionError"> &
  * Use `create(UserFunctionErrorSchema)` to create a new message.
  */
 export const UserFunctionErrorSchema: GenMessage<UserFunctionError> = /*@__PURE__*/
-  messageDesc(file_cairn_protocol_v1_discovery, 5);
+  messageDesc(file_cairn_protocol_v1_discovery, 6);
 
 /**
  * @generated from enum cairn.protocol.v1.ComponentKind

@@ -8,7 +8,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ChannelFailure, ClientAction, Close, Command, SideEffect } from "./common_pb.js";
+import type { ChannelFailure, ClientAction, Close, Command, SideEffect, TimerAction } from "./common_pb.js";
 import { file_cairn_protocol_v1_common } from "./common_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file cairn/protocol/v1/replicated_entity.proto.
  */
 export const file_cairn_protocol_v1_replicated_entity: GenFile = /*@__PURE__*/
-  fileDesc("CiljYWlybi9wcm90b2NvbC92MS9yZXBsaWNhdGVkX2VudGl0eS5wcm90bxIRY2Fpcm4ucHJvdG9jb2wudjEiUgoXUmVwbGljYXRlZEVudGl0eUluRnJhbWUSNwoIbWVzc2FnZXMYASADKAsyJS5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5SW4i9QIKElJlcGxpY2F0ZWRFbnRpdHlJbhISCgpjaGFubmVsX2lkGAEgASgEEjcKBGluaXQYAiABKAsyJy5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5SW5pdEgAEjMKBWRlbHRhGAMgASgLMiIuY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZERlbHRhSAASLQoHY29tbWFuZBgEIAEoCzIaLmNhaXJuLnByb3RvY29sLnYxLkNvbW1hbmRIABIpCgVjbG9zZRgFIAEoCzIYLmNhaXJuLnByb3RvY29sLnYxLkNsb3NlSAASOwoGZGVsZXRlGAYgASgLMikuY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZEVudGl0eURlbGV0ZUgAEj4KEHN0cmVhbV9jYW5jZWxsZWQYByABKAsyIi5jYWlybi5wcm90b2NvbC52MS5TdHJlYW1DYW5jZWxsZWRIAEIGCgRib2R5InIKFFJlcGxpY2F0ZWRFbnRpdHlJbml0EhQKDHNlcnZpY2VfbmFtZRgBIAEoCRIRCgllbnRpdHlfaWQYAiABKAkSMQoFZGVsdGEYAyABKAsyIi5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRGVsdGEiMAoPUmVwbGljYXRlZERlbHRhEgwKBHR5cGUYASABKAkSDwoHZW5jb2RlZBgCIAEoDCIYChZSZXBsaWNhdGVkRW50aXR5RGVsZXRlIiUKD1N0cmVhbUNhbmNlbGxlZBISCgpjb21tYW5kX2lkGAEgASgEIlQKGFJlcGxpY2F0ZWRFbnRpdHlPdXRGcmFtZRI4CghtZXNzYWdlcxgBIAMoCzImLmNhaXJuLnByb3RvY29sLnYxLlJlcGxpY2F0ZWRFbnRpdHlPdXQi5AEKE1JlcGxpY2F0ZWRFbnRpdHlPdXQSEgoKY2hhbm5lbF9pZBgBIAEoBBI5CgVyZXBseRgCIAEoCzIoLmNhaXJuLnByb3RvY29sLnYxLlJlcGxpY2F0ZWRFbnRpdHlSZXBseUgAEkAKCHN0cmVhbWVkGAMgASgLMiwuY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZFN0cmVhbWVkTWVzc2FnZUgAEjQKB2ZhaWx1cmUYBCABKAsyIS5jYWlybi5wcm90b2NvbC52MS5DaGFubmVsRmFpbHVyZUgAQgYKBGJvZHki6gEKFVJlcGxpY2F0ZWRFbnRpdHlSZXBseRISCgpjb21tYW5kX2lkGAEgASgEEjYKDWNsaWVudF9hY3Rpb24YAiABKAsyHy5jYWlybi5wcm90b2NvbC52MS5DbGllbnRBY3Rpb24SMwoMc2lkZV9lZmZlY3RzGAMgAygLMh0uY2Fpcm4ucHJvdG9jb2wudjEuU2lkZUVmZmVjdBI+CgxzdGF0ZV9hY3Rpb24YBCABKAsyKC5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkU3RhdGVBY3Rpb24SEAoIc3RyZWFtZWQYBSABKAgi1AEKFVJlcGxpY2F0ZWRTdGF0ZUFjdGlvbhI0CgZ1cGRhdGUYASABKAsyIi5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRGVsdGFIABI7CgZkZWxldGUYAiABKAsyKS5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5RGVsZXRlSAASPgoRd3JpdGVfY29uc2lzdGVuY3kYAyABKA4yIy5jYWlybi5wcm90b2NvbC52MS5Xcml0ZUNvbnNpc3RlbmN5QggKBmFjdGlvbiKwAQoZUmVwbGljYXRlZFN0cmVhbWVkTWVzc2FnZRISCgpjb21tYW5kX2lkGAEgASgEEjYKDWNsaWVudF9hY3Rpb24YAiABKAsyHy5jYWlybi5wcm90b2NvbC52MS5DbGllbnRBY3Rpb24SMwoMc2lkZV9lZmZlY3RzGAMgAygLMh0uY2Fpcm4ucHJvdG9jb2wudjEuU2lkZUVmZmVjdBISCgplbmRfc3RyZWFtGAQgASgIKnYKEFdyaXRlQ29uc2lzdGVuY3kSJwojV1JJVEVfQ09OU0lTVEVOQ1lfTE9DQUxfVU5TUEVDSUZJRUQQABIeChpXUklURV9DT05TSVNURU5DWV9NQUpPUklUWRABEhkKFVdSSVRFX0NPTlNJU1RFTkNZX0FMTBACMnsKElJlcGxpY2F0ZWRFbnRpdGllcxJlCgZIYW5kbGUSKi5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5SW5GcmFtZRorLmNhaXJuLnByb3RvY29sLnYxLlJlcGxpY2F0ZWRFbnRpdHlPdXRGcmFtZSgBMAFiBnByb3RvMw", [file_cairn_protocol_v1_common]);
+  fileDesc("CiljYWlybi9wcm90b2NvbC92MS9yZXBsaWNhdGVkX2VudGl0eS5wcm90bxIRY2Fpcm4ucHJvdG9jb2wudjEiUgoXUmVwbGljYXRlZEVudGl0eUluRnJhbWUSNwoIbWVzc2FnZXMYASADKAsyJS5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5SW4i9QIKElJlcGxpY2F0ZWRFbnRpdHlJbhISCgpjaGFubmVsX2lkGAEgASgEEjcKBGluaXQYAiABKAsyJy5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5SW5pdEgAEjMKBWRlbHRhGAMgASgLMiIuY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZERlbHRhSAASLQoHY29tbWFuZBgEIAEoCzIaLmNhaXJuLnByb3RvY29sLnYxLkNvbW1hbmRIABIpCgVjbG9zZRgFIAEoCzIYLmNhaXJuLnByb3RvY29sLnYxLkNsb3NlSAASOwoGZGVsZXRlGAYgASgLMikuY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZEVudGl0eURlbGV0ZUgAEj4KEHN0cmVhbV9jYW5jZWxsZWQYByABKAsyIi5jYWlybi5wcm90b2NvbC52MS5TdHJlYW1DYW5jZWxsZWRIAEIGCgRib2R5IoYBChRSZXBsaWNhdGVkRW50aXR5SW5pdBIUCgxzZXJ2aWNlX25hbWUYASABKAkSEQoJZW50aXR5X2lkGAIgASgJEjEKBWRlbHRhGAMgASgLMiIuY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZERlbHRhEhIKCnJlcGxpY2FfaWQYBCABKAkiMAoPUmVwbGljYXRlZERlbHRhEgwKBHR5cGUYASABKAkSDwoHZW5jb2RlZBgCIAEoDCIYChZSZXBsaWNhdGVkRW50aXR5RGVsZXRlIiUKD1N0cmVhbUNhbmNlbGxlZBISCgpjb21tYW5kX2lkGAEgASgEIlQKGFJlcGxpY2F0ZWRFbnRpdHlPdXRGcmFtZRI4CghtZXNzYWdlcxgBIAMoCzImLmNhaXJuLnByb3RvY29sLnYxLlJlcGxpY2F0ZWRFbnRpdHlPdXQi5AEKE1JlcGxpY2F0ZWRFbnRpdHlPdXQSEgoKY2hhbm5lbF9pZBgBIAEoBBI5CgVyZXBseRgCIAEoCzIoLmNhaXJuLnByb3RvY29sLnYxLlJlcGxpY2F0ZWRFbnRpdHlSZXBseUgAEkAKCHN0cmVhbWVkGAMgASgLMiwuY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZFN0cmVhbWVkTWVzc2FnZUgAEjQKB2ZhaWx1cmUYBCABKAsyIS5jYWlybi5wcm90b2NvbC52MS5DaGFubmVsRmFpbHVyZUgAQgYKBGJvZHkimgIKFVJlcGxpY2F0ZWRFbnRpdHlSZXBseRISCgpjb21tYW5kX2lkGAEgASgEEjYKDWNsaWVudF9hY3Rpb24YAiABKAsyHy5jYWlybi5wcm90b2NvbC52MS5DbGllbnRBY3Rpb24SMwoMc2lkZV9lZmZlY3RzGAMgAygLMh0uY2Fpcm4ucHJvdG9jb2wudjEuU2lkZUVmZmVjdBI+CgxzdGF0ZV9hY3Rpb24YBCABKAsyKC5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkU3RhdGVBY3Rpb24SEAoIc3RyZWFtZWQYBSABKAgSLgoGdGltZXJzGAYgAygLMh4uY2Fpcm4ucHJvdG9jb2wudjEuVGltZXJBY3Rpb24i7gEKFVJlcGxpY2F0ZWRTdGF0ZUFjdGlvbhI0CgZ1cGRhdGUYASABKAsyIi5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRGVsdGFIABI7CgZkZWxldGUYAiABKAsyKS5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5RGVsZXRlSAASPgoRd3JpdGVfY29uc2lzdGVuY3kYAyABKA4yIy5jYWlybi5wcm90b2NvbC52MS5Xcml0ZUNvbnNpc3RlbmN5EhgKEHdyaXRlX3RpbWVvdXRfbXMYBCABKA1CCAoGYWN0aW9uIvABChlSZXBsaWNhdGVkU3RyZWFtZWRNZXNzYWdlEhIKCmNvbW1hbmRfaWQYASABKAQSNgoNY2xpZW50X2FjdGlvbhgCIAEoCzIfLmNhaXJuLnByb3RvY29sLnYxLkNsaWVudEFjdGlvbhIzCgxzaWRlX2VmZmVjdHMYAyADKAsyHS5jYWlybi5wcm90b2NvbC52MS5TaWRlRWZmZWN0EhIKCmVuZF9zdHJlYW0YBCABKAgSPgoMc3RhdGVfYWN0aW9uGAUgASgLMiguY2Fpcm4ucHJvdG9jb2wudjEuUmVwbGljYXRlZFN0YXRlQWN0aW9uKnYKEFdyaXRlQ29uc2lzdGVuY3kSJwojV1JJVEVfQ09OU0lTVEVOQ1lfTE9DQUxfVU5TUEVDSUZJRUQQABIeChpXUklURV9DT05TSVNURU5DWV9NQUpPUklUWRABEhkKFVdSSVRFX0NPTlNJU1RFTkNZX0FMTBACMnsKElJlcGxpY2F0ZWRFbnRpdGllcxJlCgZIYW5kbGUSKi5jYWlybi5wcm90b2NvbC52MS5SZXBsaWNhdGVkRW50aXR5SW5GcmFtZRorLmNhaXJuLnByb3RvY29sLnYxLlJlcGxpY2F0ZWRFbnRpdHlPdXRGcmFtZSgBMAFiBnByb3RvMw", [file_cairn_protocol_v1_common]);
 
 /**
  * @generated from message cairn.protocol.v1.ReplicatedEntityInFrame
@@ -119,6 +119,15 @@ export type ReplicatedEntityInit = Message<"cairn.protocol.v1.ReplicatedEntityIn
    * @generated from field: cairn.protocol.v1.ReplicatedDelta delta = 3;
    */
   delta?: ReplicatedDelta | undefined;
+
+  /**
+   * Since 1.1: the replica id the function must write under (the dots of its
+   * deltas). Chosen by the runtime, never reused for a replica whose state
+   * was lost; a delta with new writes of any other replica id is refused.
+   *
+   * @generated from field: string replica_id = 4;
+   */
+  replicaId: string;
 };
 
 /**
@@ -273,6 +282,13 @@ export type ReplicatedEntityReply = Message<"cairn.protocol.v1.ReplicatedEntityR
    * @generated from field: bool streamed = 5;
    */
   streamed: boolean;
+
+  /**
+   * Since 1.1: timers to schedule or cancel, stored with the command.
+   *
+   * @generated from field: repeated cairn.protocol.v1.TimerAction timers = 6;
+   */
+  timers: TimerAction[];
 };
 
 /**
@@ -307,6 +323,15 @@ export type ReplicatedStateAction = Message<"cairn.protocol.v1.ReplicatedStateAc
    * @generated from field: cairn.protocol.v1.WriteConsistency write_consistency = 3;
    */
   writeConsistency: WriteConsistency;
+
+  /**
+   * Since 1.1: how long the runtime may wait for the write consistency to be
+   * met before failing the command with DEADLINE_EXCEEDED; 0 = the command's
+   * own deadline.
+   *
+   * @generated from field: uint32 write_timeout_ms = 4;
+   */
+  writeTimeoutMs: number;
 };
 
 /**
@@ -339,6 +364,14 @@ export type ReplicatedStreamedMessage = Message<"cairn.protocol.v1.ReplicatedStr
    * @generated from field: bool end_stream = 4;
    */
   endStream: boolean;
+
+  /**
+   * Since 1.1: a state change made while streaming, for example by the
+   * cancellation handler after a StreamCancelled (then end_stream is set).
+   *
+   * @generated from field: cairn.protocol.v1.ReplicatedStateAction state_action = 5;
+   */
+  stateAction?: ReplicatedStateAction | undefined;
 };
 
 /**
