@@ -14,6 +14,7 @@ import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/conn
 import {
   Discovery,
   PROTOCOL_MAJOR_VERSION,
+  PROTOCOL_MINOR_VERSION,
   SpecSchema,
   grpcServiceDefinition,
 } from "@cairn/protocol";
@@ -271,7 +272,9 @@ describe("protocol versions", () => {
       "a refusal in /readyz",
     );
     expect(body).toMatch(
-      new RegExp(`protocol ${PROTOCOL_MAJOR_VERSION + 1}\\.0.*${PROTOCOL_MAJOR_VERSION}\\.0`),
+      new RegExp(
+        `protocol ${PROTOCOL_MAJOR_VERSION + 1}\\.0.*${PROTOCOL_MAJOR_VERSION}\\.${PROTOCOL_MINOR_VERSION}`,
+      ),
     );
     const res = await http("GET", `${r.url}/carts/x`);
     expect(res.status).toBe(503);
