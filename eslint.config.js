@@ -75,6 +75,11 @@ export default tseslint.config(
     ["**/host/**", "**/store/**", "**/ops/**"],
   ),
   ...restrictImports(["packages/runtime/src/host/**/*.ts"], ["**/ingress/**", "**/ops/**"]),
+  // Shard ownership sits on the store and core's clock; the host asks it, not the reverse.
+  ...restrictImports(
+    ["packages/runtime/src/cluster/**/*.ts"],
+    ["**/host/**", "**/ingress/**", "**/ops/**"],
+  ),
   {
     // Tests reach PostgreSQL through one definition that honours
     // CAIRN_TEST_POSTGRES_URL (the README promises it), never a literal URL.

@@ -35,7 +35,19 @@ export interface Lease {
   readonly expiresAt: number;
 }
 
-/** Shard ownership as rows and conditional writes in the store; no consensus of our own. */
+/** One row of the membership table, as read. */
+export interface Member {
+  readonly nodeId: string;
+  /** Where peers reach the node's internal port (host:port). */
+  readonly address: string;
+  /** Epoch ms on the store's clock. */
+  readonly heartbeatAt: number;
+  readonly joinedAt: number;
+  /** Milliseconds since its last heartbeat, on the store's clock when read. */
+  readonly ageMs: number;
+}
+
+/** Shard ownership and membership as rows and conditional writes in the store; no consensus of our own. */
 export interface ClusterStore {
   /** The schema's shard count, fixed when it was created. */
   readonly shardCount: number;
@@ -56,6 +68,12 @@ export interface ClusterStore {
   releaseLeases(node: string, held: readonly Fence[]): Promise<void>;
   /** Every shard's lease, in shard order. */
   listLeases(): Promise<Lease[]>;
+  /** Registers `nodeId` at `address`, or refreshes its heartbeat (the store's clock). */
+  heartbeat(nodeId: string, address: string): Promise<void>;
+  /** Every registered member, in node id order; the caller judges liveness by `ageMs`. */
+  listMembers(): Promise<Member[]>;
+  /** Removes a member that stops gracefully, so the others need not wait for its timeout. */
+  leave(nodeId: string): Promise<void>;
 }
 
 /**

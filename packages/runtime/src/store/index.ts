@@ -83,7 +83,7 @@ function open(where: StoreLocation, options: StoreOptions): Promise<Store> {
 export { createMemoryStore } from "./memory.js";
 export type { MemoryStoreOptions } from "./memory.js";
 export { DEFAULT_SHARD_COUNT, FencedError } from "./cluster.js";
-export type { ClusterStore, Fence, FencedWrite, Lease } from "./cluster.js";
+export type { ClusterStore, Fence, FencedWrite, Lease, Member } from "./cluster.js";
 export { createSqliteStore } from "./sqlite.js";
 export type { SqliteStoreOptions } from "./sqlite.js";
 export { createPostgresStore, parsePostgresUrl } from "./postgres.js";

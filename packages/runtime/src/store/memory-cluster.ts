@@ -4,12 +4,13 @@
  * memory store applies a batch's writes one by one on the event loop, so a
  * fence checked just before a write holds for the write.
  */
-import type { ClusterStore, Fence, Lease } from "./cluster.js";
+import type { ClusterStore, Fence, Lease, Member } from "./cluster.js";
 import type { Outcome } from "./group-commit.js";
 
 /** Lease rows in memory, judged on an injected clock. */
 export class MemoryCluster implements ClusterStore {
   private readonly leases: Lease[];
+  private readonly members = new Map<string, Omit<Member, "ageMs">>();
 
   constructor(
     readonly shardCount: number,
@@ -64,6 +65,27 @@ export class MemoryCluster implements ClusterStore {
 
   listLeases(): Promise<Lease[]> {
     return Promise.resolve([...this.leases]);
+  }
+
+  heartbeat(nodeId: string, address: string): Promise<void> {
+    const now = this.now();
+    const joinedAt = this.members.get(nodeId)?.joinedAt ?? now;
+    this.members.set(nodeId, { nodeId, address, heartbeatAt: now, joinedAt });
+    return Promise.resolve();
+  }
+
+  listMembers(): Promise<Member[]> {
+    const now = this.now();
+    return Promise.resolve(
+      [...this.members.values()]
+        .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0))
+        .map((m) => ({ ...m, ageMs: Math.max(0, now - m.heartbeatAt) })),
+    );
+  }
+
+  leave(nodeId: string): Promise<void> {
+    this.members.delete(nodeId);
+    return Promise.resolve();
   }
 
   private live(lease: Lease): boolean {

@@ -13,7 +13,7 @@
  * finds the newer epoch and stores nothing.
  */
 import type pg from "pg";
-import type { ClusterStore, Fence, Lease } from "./cluster.js";
+import type { ClusterStore, Fence, Lease, Member } from "./cluster.js";
 import { DEFAULT_SHARD_COUNT } from "./cluster.js";
 import { fenceOf } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
@@ -167,5 +167,38 @@ export class PostgresCluster implements ClusterStore {
       `SELECT shard, owner, epoch, expires_at FROM ${this.schema}.cairn_leases ORDER BY shard`,
     );
     return rows.map(toLease);
+  }
+
+  async heartbeat(nodeId: string, address: string): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO ${this.schema}.cairn_members (node_id, address, heartbeat_at, joined_at)
+       VALUES ($1, $2, ${NOW}, ${NOW})
+       ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, heartbeat_at = excluded.heartbeat_at`,
+      [nodeId, address],
+    );
+  }
+
+  async listMembers(): Promise<Member[]> {
+    const { rows } = await this.pool.query<{
+      node_id: string;
+      address: string;
+      heartbeat_at: string;
+      joined_at: string;
+      age: string;
+    }>(
+      `SELECT node_id, address, heartbeat_at, joined_at, ${NOW} - heartbeat_at AS age
+       FROM ${this.schema}.cairn_members ORDER BY node_id`,
+    );
+    return rows.map((r) => ({
+      nodeId: r.node_id,
+      address: r.address,
+      heartbeatAt: Number(r.heartbeat_at),
+      joinedAt: Number(r.joined_at),
+      ageMs: Math.max(0, Number(r.age)),
+    }));
+  }
+
+  async leave(nodeId: string): Promise<void> {
+    await this.pool.query(`DELETE FROM ${this.schema}.cairn_members WHERE node_id = $1`, [nodeId]);
   }
 }

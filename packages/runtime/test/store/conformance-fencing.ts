@@ -264,6 +264,30 @@ export function describeFencingConformance(
         ]);
       }));
 
+    it("registers members, refreshes their heartbeat, and forgets one that leaves", () =>
+      withStore(async (store) => {
+        const cluster = clusterOf(store);
+        const [a, b] = [node("m-a"), node("m-b")];
+        await cluster.heartbeat(a, "127.0.0.1:9001");
+        await cluster.heartbeat(b, "127.0.0.1:9002");
+        const first = (await cluster.listMembers()).find((m) => m.nodeId === a)!;
+        expect(first.address).toBe("127.0.0.1:9001");
+        expect(first.ageMs).toBeGreaterThanOrEqual(0);
+        await cluster.heartbeat(a, "127.0.0.1:9011");
+        const mine = (await cluster.listMembers()).filter((m) => m.nodeId === a || m.nodeId === b);
+        expect(mine.map((m) => [m.nodeId, m.address])).toEqual([
+          [a, "127.0.0.1:9011"],
+          [b, "127.0.0.1:9002"],
+        ]);
+        expect(mine[0]!.joinedAt).toBe(first.joinedAt);
+        expect(mine[0]!.heartbeatAt).toBeGreaterThanOrEqual(first.heartbeatAt);
+        await cluster.leave(a);
+        const left = (await cluster.listMembers()).map((m) => m.nodeId);
+        expect(left).toContain(b);
+        expect(left).not.toContain(a);
+        await cluster.leave(b);
+      }));
+
     it("never commits a stale writer after a newer epoch wrote, whatever the interleaving (property)", () =>
       withStore((store) =>
         fc.assert(fencingProperty(store, 9), { numRuns: options.propertyRuns ?? 30 }),
