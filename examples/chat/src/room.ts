@@ -42,7 +42,6 @@ function checkUser(user: string): void {
 export const chatRoom = replicatedEntity(ChatRoom, {
   entityType: "chat-room",
   crdt: ORMap<string>,
-  passivationTimeoutMs: 60_000,
   commands: {
     post(cmd, room, ctx) {
       checkUser(cmd.user);

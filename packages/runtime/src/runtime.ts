@@ -22,6 +22,10 @@ import { durableExtras } from "./core/reply-work.js";
 import { OutboxDeliverer } from "./core/outbox.js";
 import { TimerScheduler } from "./core/timers.js";
 import { valueKind } from "./host/kinds/value.js";
+import { replicatedKind } from "./host/kinds/replicated.js";
+import { Replicas } from "./host/replicated/replicas.js";
+import { SingleNodeReplicator } from "./host/replicated/replicator.js";
+import type { Replicator } from "./host/replicated/replicator.js";
 import type { EntityEnv } from "./host/entity-env.js";
 import { FunctionConnection } from "./host/function-connection.js";
 import { createIngress, httpRouteOf } from "./ingress/index.js";
@@ -93,6 +97,7 @@ class RuntimeImpl implements Runtime {
   private current: DiscoveredCatalog | undefined;
   private outbox: OutboxDeliverer | undefined;
   private timers: TimerScheduler | undefined;
+  private replicator: Replicator | undefined;
   ports = { ingress: 0, admin: 0 };
 
   constructor(
@@ -166,9 +171,26 @@ class RuntimeImpl implements Runtime {
       deactivated: (e) => this.metrics.activeEntities(e.service.desc.typeName, -1),
       restarted: (e, reason) => this.metrics.entityRestarted(e.service.desc.typeName, reason),
     };
+    // One node alone: a cluster puts its replicator here.
+    const replicator: Replicator = new SingleNodeReplicator();
+    this.replicator = replicator;
+    const replicated = replicatedKind({
+      store,
+      replicas: new Replicas(store),
+      replicator,
+      mux: () => connection.replicated,
+      extras: durableExtras,
+      defaultWriteTimeoutMs: o.commandTimeoutMs,
+    });
+    replicator.onPeer((change) => {
+      const refused = replicated.deliverPeer(change);
+      if (refused !== undefined)
+        this.logger.warn({ from: change.from, err: refused }, refused.message);
+    });
     const host = new EntityHost(env, {
       event_sourced_entity: eventSourcedKind(store, () => connection.eventSourced, durableExtras),
       value_entity: valueKind(store, () => connection.value, durableExtras),
+      replicated_entity: replicated,
     });
     this.host = host;
     const actions = withActionMetrics(
@@ -265,6 +287,7 @@ class RuntimeImpl implements Runtime {
   async stop(): Promise<void> {
     this.logger.info("cairn runtime stopping");
     await this.host?.drain(5_000);
+    this.replicator?.close();
     this.outbox?.stop();
     this.timers?.stop();
     await this.ingress?.close();

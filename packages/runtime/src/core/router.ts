@@ -49,7 +49,8 @@ export class Router implements StreamingDispatcher {
   private route(invocation: Invocation): Promise<InvocationResult> {
     switch (invocation.service.kind) {
       case "event_sourced_entity":
-      case "value_entity": {
+      case "value_entity":
+      case "replicated_entity": {
         const key = entityKey(invocation, this.maxEntityIdBytes);
         if ("error" in key) return Promise.reject(key.error);
         const cycle = callCycle(invocation, `${invocation.service.desc.typeName}/${key.value}`);
@@ -58,13 +59,6 @@ export class Router implements StreamingDispatcher {
       }
       case "action":
         return this.actions.unary(invocation);
-      default:
-        return Promise.reject(
-          new CairnError(
-            Code.Unimplemented,
-            `${invocation.service.kind.replaceAll("_", " ")} components are not served by this runtime yet (${invocation.service.desc.typeName})`,
-          ),
-        );
     }
   }
 

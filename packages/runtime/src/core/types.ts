@@ -30,6 +30,8 @@ export interface ServiceEntry {
   /** Idle time before passivation, milliseconds. */
   readonly passivationTimeoutMs?: number;
   readonly snapshotEvery?: number;
+  /** Replicated entities: the CRDT type name (`@cairn/crdt`) and whether the state is stored. */
+  readonly replicated?: { readonly crdtType: string; readonly durable: boolean };
 }
 
 /**

@@ -43,6 +43,18 @@ const KINDS: Partial<Record<WireKind, ComponentKind>> = {
   [WireKind.ACTION]: "action",
 };
 
+/** The CRDT types of @cairn/crdt a replicated entity may hold. */
+const CRDT_TYPES: readonly string[] = [
+  "GCounter",
+  "PNCounter",
+  "GSet",
+  "ORSet",
+  "LWWRegister",
+  "Flag",
+  "ORMap",
+  "Vote",
+];
+
 /** A catalog plus the raw descriptor set it came from (for gRPC reflection). */
 export interface DiscoveredCatalog extends Catalog {
   readonly fileDescriptorSet: Uint8Array;
@@ -71,6 +83,12 @@ export function buildCatalog(
       const keyError = checkEntityKeys(desc);
       if (keyError !== undefined) return { error: keyError };
     }
+    const replicated = component.entity?.replicated;
+    if (kind === "replicated_entity" && !CRDT_TYPES.includes(replicated?.crdtType ?? "")) {
+      return {
+        error: `replicated entity ${component.serviceName} declares CRDT type '${replicated?.crdtType ?? ""}'; expected one of ${CRDT_TYPES.join(", ")} (an SDK speaking protocol 1.1 sends it in EntityOptions.replicated)`,
+      };
+    }
     const timeout = component.entity?.passivationTimeout;
     services.set(desc.typeName, {
       desc,
@@ -81,6 +99,9 @@ export function buildCatalog(
           ? defaultPassivationMs
           : Number(timeout.seconds) * 1000 + Math.floor(timeout.nanos / 1e6),
       snapshotEvery: component.entity?.snapshotEvery ?? 0,
+      ...(kind === "replicated_entity" && replicated !== undefined
+        ? { replicated: { crdtType: replicated.crdtType, durable: replicated.durable } }
+        : {}),
     });
   }
   return { value: { registry: registry.value, services, fileDescriptorSet: spec.proto } };

@@ -1,5 +1,5 @@
 /**
- * Keeps the active entities (event-sourced and value) of this node: creates them on the
+ * Keeps the active entities (event-sourced, value and replicated) of this node: creates them on the
  * first command, passivates them when idle past their component's timeout,
  * and drains them on shutdown.
  */
@@ -22,6 +22,7 @@ type AnyKind = EntityKind<any, any, EntityReply, any>;
 export interface EntityKinds {
   readonly event_sourced_entity: AnyKind;
   readonly value_entity: AnyKind;
+  readonly replicated_entity: AnyKind;
 }
 
 /** The active entities of this node. */
@@ -57,7 +58,7 @@ export class EntityHost {
     const key = `${service.desc.typeName}\u0000${entityId}`;
     let entity = this.entities.get(key);
     if (entity === undefined) {
-      if (service.kind !== "event_sourced_entity" && service.kind !== "value_entity") {
+      if (service.kind === "action") {
         return Promise.reject(
           new CairnError(Code.Internal, `${service.desc.typeName} is not an entity`),
         );

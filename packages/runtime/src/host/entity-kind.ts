@@ -3,8 +3,8 @@
  * which messages its channel carries, how it persists. One object per kind,
  * shared by its entities; the flow in entity.ts is the same for all.
  */
-import type { ChannelFailure } from "@cairn/protocol";
-import type { ComponentReply, Invocation } from "../core/types.js";
+import type { CairnError, ChannelFailure } from "@cairn/protocol";
+import type { ComponentReply, Invocation, ServiceEntry } from "../core/types.js";
 import type { EntityRef } from "../store/types.js";
 import type { EntityChannels } from "./channel-mux.js";
 
@@ -23,12 +23,20 @@ export interface EntityKind<
   /** The channels of this kind (a multiplexed stream, replaced on reconnect). */
   mux(): EntityChannels<In, Out>;
   /** Reads what activation needs, and the position (sequence or version) it is at. */
-  load(ref: EntityRef): Promise<{ loaded: Loaded; position: number }>;
+  load(ref: EntityRef, service: ServiceEntry): Promise<{ loaded: Loaded; position: number }>;
   initMessages(channel: bigint, serviceName: string, entityId: string, loaded: Loaded): In[];
   commandMessage(channel: bigint, id: bigint, invocation: Invocation, entityId: string): In;
   closeMessage(channel: bigint): In;
   /** A reply or a channel failure; undefined for messages the entity ignores. */
   decode(message: Out): { reply: R } | { failure: ChannelFailure } | undefined;
+  /**
+   * Kind-specific checks of a successful reply before anything of it is
+   * kept (a replicated entity's delta type and replica id); an error fails
+   * the command and restarts the entity.
+   */
+  checkReply?(ref: EntityRef, reply: R): CairnError | undefined;
+  /** The entity was passivated (its channel closed while idle). */
+  passivated?(ref: EntityRef): void;
   /** True when the reply changes state (a failure must not). */
   changesState(reply: R): boolean;
   /**

@@ -1,5 +1,5 @@
 /**
- * One active entity (event-sourced or value): its channel to the user
+ * One active entity (event-sourced, value or replicated): its channel to the user
  * function, its bounded mailbox, and its commit pipeline. What differs
  * between kinds (how to load, which messages, how to persist) is an
  * {@link EntityKind}; the flow below is shared.
@@ -163,6 +163,7 @@ export class Entity<
   passivate(): void {
     this.closed = true;
     this.closeChannel();
+    this.kind.passivated?.(this.ref);
   }
 
   // ---- command flow -------------------------------------------------------
@@ -336,7 +337,9 @@ export class Entity<
       if (f.restart) this.restart("function_failure", error, inFlight.command);
       else inFlight.command.reject(error);
     } else {
-      const problem = this.env.checkReply(inFlight.command.invocation, reply);
+      const problem =
+        this.kind.checkReply?.(this.ref, reply) ??
+        this.env.checkReply(inFlight.command.invocation, reply);
       if (problem !== undefined) {
         // The function already applied the events in memory: it must forget them.
         this.restart("invalid_reply", problem, inFlight.command);
@@ -402,7 +405,7 @@ export class Entity<
         );
         return;
       }
-      const { loaded, position } = await this.kind.load(this.ref);
+      const { loaded, position } = await this.kind.load(this.ref, this.service);
       const mux = this.kind.mux();
       const channel = mux.openChannel(this);
       if (channel === undefined) {

@@ -14,6 +14,7 @@ import {
   ActionInFrameSchema,
   CAPABILITY_MULTIPLEXED_ACTIONS,
   EventSourcedEntities,
+  ReplicatedEntities,
   ValueEntities,
   PROTOCOL_MAJOR_VERSION,
   PROTOCOL_MINOR_VERSION,
@@ -27,6 +28,8 @@ import type {
   ActionOut,
   EventSourcedIn,
   EventSourcedOut,
+  ReplicatedEntityIn,
+  ReplicatedEntityOut,
   Spec,
   ValueEntityIn,
   ValueEntityOut,
@@ -36,11 +39,13 @@ import { buildCatalog } from "./catalog.js";
 import type { DiscoveredCatalog } from "./catalog.js";
 import { ChannelMux } from "./channel-mux.js";
 import { eventSourcedMux } from "./kinds/event-sourced.js";
+import { replicatedMux } from "./kinds/replicated.js";
 import { valueMux } from "./kinds/value.js";
 
 const discoveryDef = grpcServiceDefinition(Discovery);
 const esDef = grpcServiceDefinition(EventSourcedEntities);
 const valueDef = grpcServiceDefinition(ValueEntities);
+const replicatedDef = grpcServiceDefinition(ReplicatedEntities);
 const actionsDef = grpcServiceDefinition(Actions);
 
 /** Options of {@link FunctionConnection}. */
@@ -73,6 +78,8 @@ export class FunctionConnection {
   readonly eventSourced: ChannelMux<EventSourcedIn, EventSourcedOut>;
   /** Current value-entity stream multiplexer. */
   readonly value: ChannelMux<ValueEntityIn, ValueEntityOut>;
+  /** Current replicated-entity stream multiplexer. */
+  readonly replicated: ChannelMux<ReplicatedEntityIn, ReplicatedEntityOut>;
   /** Unary action calls multiplexed on one stream (when the SDK announces it). */
   readonly actions: ChannelMux<ActionIn, ActionOut>;
 
@@ -89,6 +96,7 @@ export class FunctionConnection {
     const lost = (err: Error) => this.streamLost(err);
     this.eventSourced = eventSourcedMux(() => this.openStream(esDef.handle!), lost);
     this.value = valueMux(() => this.openStream(valueDef.handle!), lost);
+    this.replicated = replicatedMux(() => this.openStream(replicatedDef.handle!), lost);
     this.actions = new ChannelMux<ActionIn, ActionOut>(
       () => this.openStream(actionsDef.handleMultiplexed!),
       (messages) => create(ActionInFrameSchema, { messages }),
@@ -161,6 +169,7 @@ export class FunctionConnection {
     clearTimeout(this.retryTimer);
     this.eventSourced.close();
     this.value.close();
+    this.replicated.close();
     this.actions.close();
     this.client.close();
   }
@@ -187,6 +196,7 @@ export class FunctionConnection {
         const kinds = new Set([...catalog.value.services.values()].map((s) => s.kind));
         if (kinds.has("event_sourced_entity")) this.eventSourced.open();
         if (kinds.has("value_entity")) this.value.open();
+        if (kinds.has("replicated_entity")) this.replicated.open();
         const capabilities = spec.serviceInfo?.capabilities ?? [];
         if (kinds.has("action") && capabilities.includes(CAPABILITY_MULTIPLEXED_ACTIONS)) {
           this.actions.open();
@@ -247,7 +257,12 @@ export class FunctionConnection {
       protocolMinorVersion: PROTOCOL_MINOR_VERSION,
       runtimeName: "cairn-runtime",
       runtimeVersion: this.options.runtimeVersion,
-      supportedComponentKinds: ["event_sourced_entity", "value_entity", "action"],
+      supportedComponentKinds: [
+        "event_sourced_entity",
+        "value_entity",
+        "replicated_entity",
+        "action",
+      ],
       proxyAddress: this.options.proxyAddress(),
     });
     return new Promise((resolve, reject) => {
@@ -288,6 +303,7 @@ export class FunctionConnection {
     // the others too, so no channel outlives the discovery that opened it.
     this.eventSourced.abort(err);
     this.value.abort(err);
+    this.replicated.abort(err);
     this.actions.abort(err);
     this.runDiscovery();
   }

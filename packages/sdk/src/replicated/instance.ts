@@ -141,7 +141,11 @@ export class ReplicatedEntityInstance {
   /** The subscriber of streamed command `commandId` went away: run its cancellation handler. */
   cancel(commandId: bigint): void {
     const sub = this.subscriptions.get(commandId);
-    if (sub === undefined) return;
+    if (sub === undefined) {
+      // Ended already, or never opened: say so, so that the runtime forgets it too.
+      this.push(create(ReplicatedStreamedMessageSchema, { commandId, endStream: true }));
+      return;
+    }
     this.subscriptions.delete(commandId);
     let stateAction: ReplicatedStateAction | undefined;
     if (sub.onCancel !== undefined) {
