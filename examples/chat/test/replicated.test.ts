@@ -35,7 +35,7 @@ afterEach(async () => {
 async function system(entry = SAMPLE, args: string[] = []) {
   const tmp = tempDir();
   cleanups.push(tmp.cleanup);
-  const fn = await startFunction(0, entry);
+  const fn = await startFunction(0, entry, { CHAT_WEB_PORT: "0" });
   procs.push(fn.proc);
   const store = `${tmp.dir}/cairn.db`;
   const rt = await startRuntime({ functionPort: fn.port, store, args });

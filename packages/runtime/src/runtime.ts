@@ -181,6 +181,7 @@ class RuntimeImpl implements Runtime {
       mux: () => connection.replicated,
       extras: durableExtras,
       defaultWriteTimeoutMs: o.commandTimeoutMs,
+      warn: (message, err) => this.logger.warn({ err }, message),
     });
     replicator.onPeer((change) => {
       const refused = replicated.deliverPeer(change);

@@ -11,6 +11,7 @@
  * (the router), so they reach their target wherever it lives; nothing here
  * knows how entities or actions are hosted.
  */
+import { NO_OUTPUT } from "./stream-sink.js";
 import { CairnError, Code } from "@cairn/protocol";
 import type { Forward, SideEffect } from "@cairn/protocol";
 import { CALLER_KEY } from "./fan-out.js";
@@ -56,7 +57,7 @@ export class Replies {
     } else if (action?.case === "forward") {
       const problem = this.checkForward(invocation, action.value);
       if (problem !== undefined) return problem;
-    } else if (action === undefined) {
+    } else if (action === undefined && invocation.stream === undefined) {
       return new CairnError(
         Code.Internal,
         `${describeCall(invocation)}: the user function's reply has no client action`,
@@ -104,6 +105,9 @@ export class Replies {
         output: action.value.payload?.value ?? new Uint8Array(),
         metadata: fromWireMetadata(action.value.metadata),
       };
+    }
+    if (action === undefined && invocation.stream !== undefined) {
+      return { output: NO_OUTPUT, metadata: {} };
     }
     throw new CairnError(Code.Internal, `${describeCall(invocation)}: unexpected client action`);
   }

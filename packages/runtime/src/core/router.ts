@@ -10,6 +10,7 @@ import { CairnError, Code } from "@cairn/protocol";
 import type { ActionCalls } from "./action-calls.js";
 import { DEFAULT_MAX_ENTITY_ID_BYTES, entityKey } from "./entity-key.js";
 import type { FanOutLimit } from "./fan-out.js";
+import { createStreamQueue, NO_OUTPUT } from "./stream-sink.js";
 import { describeCall } from "./targets.js";
 import { CALL_CHAIN_KEY } from "./types.js";
 import type {
@@ -63,6 +64,7 @@ export class Router implements StreamingDispatcher {
   }
 
   async dispatchStream(invocation: StreamInvocation): Promise<StreamResult> {
+    if (invocation.service.kind === "replicated_entity") return this.subscribe(invocation);
     if (invocation.service.kind !== "action") {
       throw new CairnError(
         Code.Unimplemented,
@@ -71,6 +73,65 @@ export class Router implements StreamingDispatcher {
     }
     return { metadata: {}, outputs: await this.actions.stream(invocation) };
   }
+
+  /**
+   * A server-streaming method of a replicated entity: one command whose
+   * reply opens the stream, then the messages the entity pushes until it
+   * ends the stream or the client goes away (the entity's cancellation
+   * handler then runs).
+   */
+  private async subscribe(invocation: StreamInvocation): Promise<StreamResult> {
+    const { method } = invocation;
+    if (method.methodKind !== "server_streaming") {
+      throw new CairnError(
+        Code.Unimplemented,
+        `${describeCall(invocation)} is ${method.methodKind.replace("_", "-")}; replicated entities serve unary and server-streaming methods only`,
+      );
+    }
+    let input: Uint8Array | undefined;
+    for await (const message of invocation.inputs) {
+      input = message;
+      break;
+    }
+    if (input === undefined) {
+      throw new CairnError(
+        Code.InvalidArgument,
+        `${describeCall(invocation)}: the call carried no request message`,
+      );
+    }
+    const gone = new AbortController();
+    const client = invocation.signal;
+    if (client?.aborted === true) gone.abort();
+    client?.addEventListener("abort", () => gone.abort(), { once: true });
+    const queue = createStreamQueue(SUBSCRIBER_BACKLOG, describeCall(invocation), () =>
+      gone.abort(),
+    );
+    const first = await this.dispatch({
+      service: invocation.service,
+      method,
+      input,
+      metadata: invocation.metadata,
+      ...(invocation.deadline === undefined ? {} : { deadline: invocation.deadline }),
+      signal: gone.signal,
+      stream: queue,
+    });
+    return { metadata: first.metadata, outputs: subscription(first.output, queue.iterable) };
+  }
+}
+
+/** Messages a subscriber may fall behind before its stream is ended. */
+export const SUBSCRIBER_BACKLOG = 1_000;
+
+/**
+ * The messages of a subscription: the reply's message first (when it has
+ * one), then what the stream queue receives.
+ */
+async function* subscription(
+  first: Uint8Array,
+  rest: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  if (first !== NO_OUTPUT) yield first;
+  yield* rest;
 }
 
 /**

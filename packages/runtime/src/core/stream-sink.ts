@@ -7,6 +7,12 @@
  */
 import { CairnError, Code } from "@cairn/protocol";
 
+/**
+ * The output of a streamed command whose reply had no message: the stream
+ * starts with the messages that follow. Compared by identity.
+ */
+export const NO_OUTPUT: Uint8Array = new Uint8Array(0);
+
 /** Where a streamed command's further messages go. */
 export interface StreamSink {
   /** One more message (binary protobuf of the method's output). */

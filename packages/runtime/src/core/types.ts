@@ -6,6 +6,7 @@
  */
 import type { DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import type { ClientAction, SideEffect, TimerAction } from "@cairn/protocol";
+import type { StreamSink } from "./stream-sink.js";
 
 /**
  * Metadata key carrying the components waiting on a call (`svc/id > svc/id`),
@@ -61,6 +62,12 @@ export interface Invocation {
   readonly deadline?: number;
   /** Aborted when the client goes away. */
   readonly signal?: AbortSignal;
+  /**
+   * Set for a streamed entity command (a replicated entity's subscription):
+   * where the messages after the reply go. The reply may then carry no
+   * client action (the stream starts without a first message).
+   */
+  readonly stream?: StreamSink;
 }
 
 /** What a component answers to one command: the part every kind shares. */

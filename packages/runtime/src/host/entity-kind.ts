@@ -37,6 +37,10 @@ export interface EntityKind<
   checkReply?(ref: EntityRef, reply: R): CairnError | undefined;
   /** The entity was passivated (its channel closed while idle). */
   passivated?(ref: EntityRef): void;
+  /** True while the entity has open streamed commands: it is not idle then. */
+  holdsStreams?(ref: EntityRef): boolean;
+  /** The stream to the function broke: channel `channel` is gone. */
+  channelLost?(channel: bigint): void;
   /** True when the reply changes state (a failure must not). */
   changesState(reply: R): boolean;
   /**

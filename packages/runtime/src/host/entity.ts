@@ -131,7 +131,8 @@ export class Entity<
       this.mailbox.length === 0 &&
       this.inFlight.length === 0 &&
       !this.commits.busy &&
-      !this.activating
+      !this.activating &&
+      this.kind.holdsStreams?.(this.ref) !== true
     );
   }
 
@@ -295,6 +296,7 @@ export class Entity<
 
   /** ChannelListener: the stream to the function broke. */
   onLost(error: Error): void {
+    if (this.channel !== undefined) this.kind.channelLost?.(this.channel);
     this.channel = undefined;
     this.cancelHeadTimeout();
     for (const f of this.inFlight.splice(0)) {

@@ -28,6 +28,7 @@ import { ChannelMux } from "../channel-mux.js";
 import type { EntityChannels } from "../channel-mux.js";
 import type { EntityKind } from "../entity-kind.js";
 import type { Replica, Replicas } from "../replicated/replicas.js";
+import { Subscriptions } from "../replicated/subscriptions.js";
 import type {
   PeerChange,
   ReplicatedWrite,
@@ -81,6 +82,8 @@ export interface ReplicatedKindDeps {
   readonly extras: PersistExtras;
   /** The wait for a write consistency whose reply names no timeout. */
   readonly defaultWriteTimeoutMs: number;
+  /** Logs what cannot be answered to a client (a bad delta from a cancellation handler). */
+  readonly warn: (message: string, err?: unknown) => void;
 }
 
 export function replicatedKind(deps: ReplicatedKindDeps): ReplicatedKind {
@@ -89,6 +92,34 @@ export function replicatedKind(deps: ReplicatedKindDeps): ReplicatedKind {
   const open = new Map<string, bigint>();
   const byChannel = new Map<bigint, string>();
   const refKey = (ref: EntityRef) => `${ref.entityType}\u0000${ref.entityId}`;
+  const subscriptions = new Subscriptions((channel, commandId) =>
+    deps.mux().send(msg(channel, { case: "streamCancelled", value: { commandId } })),
+  );
+  /** A change a streamed message carries (a cancellation handler's): merged and shipped like a write. */
+  const streamedChange = (channel: bigint, action: ReplicatedStateAction) => {
+    const k = byChannel.get(channel);
+    const replica = k === undefined ? undefined : replicas.peekKey(k);
+    if (replica === undefined || action.action.case === undefined) return;
+    if (action.action.case === "update") {
+      const refused = replicas.check(replica, action.action.value);
+      if (refused !== undefined) return deps.warn(refused.message, refused);
+      replicas.merge(replica, action.action.value);
+    } else {
+      replicas.clear(replica);
+    }
+    const write = toWrite(replica.ref, action, deps.defaultWriteTimeoutMs);
+    const stored = replica.type.durable
+      ? replicas.save(replica, action.action.case === "delete", {})
+      : Promise.resolve(0);
+    stored
+      .then(() => replicator.replicate(write))
+      .catch((err: unknown) =>
+        deps.warn(
+          `the change of a cancellation handler on ${replica.ref.entityType}/${replica.ref.entityId} was merged but not stored or shipped`,
+          err,
+        ),
+      );
+  };
   return {
     mux: deps.mux,
     async load(ref: EntityRef, service: ServiceEntry) {
@@ -120,9 +151,17 @@ export function replicatedKind(deps: ReplicatedKindDeps): ReplicatedKind {
         }),
       ];
     },
-    commandMessage: (channel, id, inv: Invocation, entityId) =>
-      msg(channel, commandBody(id, inv, entityId)),
+    commandMessage(channel, id, inv: Invocation, entityId) {
+      const k = byChannel.get(channel);
+      const ref = k === undefined ? undefined : replicas.peekKey(k)?.ref;
+      if (inv.stream !== undefined && ref !== undefined) {
+        const label = `${inv.service.desc.typeName}/${inv.method.name} of ${entityId}`;
+        subscriptions.register(ref, channel, id, inv.stream, inv.signal, label);
+      }
+      return msg(channel, commandBody(id, inv, entityId));
+    },
     closeMessage(channel) {
+      subscriptions.channelGone(channel, "the entity was restarted or passivated");
       const k = byChannel.get(channel);
       byChannel.delete(channel);
       if (k !== undefined && open.get(k) === channel) open.delete(k);
@@ -147,7 +186,24 @@ export function replicatedKind(deps: ReplicatedKindDeps): ReplicatedKind {
       if (channel !== undefined) deps.mux().send(msg(channel, { case: "delta", value: delta }));
       return undefined;
     },
-    decode: (out) => decodeOut<ReplicatedEntityReply>(out),
+    decode(out) {
+      const body = out.body;
+      if (body.case === "streamed") {
+        const change = body.value.stateAction;
+        if (change !== undefined) streamedChange(out.channelId, change);
+        subscriptions.streamed(out.channelId, body.value);
+        return undefined;
+      }
+      if (body.case === "reply") subscriptions.replied(out.channelId, body.value);
+      return decodeOut<ReplicatedEntityReply>(out);
+    },
+    holdsStreams: (ref) => subscriptions.holds(ref),
+    channelLost(channel) {
+      subscriptions.channelGone(channel, "the connection to the user function broke");
+      const k = byChannel.get(channel);
+      byChannel.delete(channel);
+      if (k !== undefined && open.get(k) === channel) open.delete(k);
+    },
     checkReply(ref, reply) {
       const action = reply.stateAction;
       if (action?.action.case === undefined) return undefined;

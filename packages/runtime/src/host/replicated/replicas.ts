@@ -41,6 +41,8 @@ export interface Replica {
   written: boolean;
   /** Version of the stored state (durable only; 0 when none is stored). */
   version: number;
+  /** The store write in progress, if any (writes of one replica run one at a time). */
+  saving: Promise<void>;
 }
 
 /** Type URL prefix of a stored replica state. */
@@ -71,6 +73,11 @@ export class Replicas {
   /** The replica in memory, if any. */
   peek(ref: EntityRef): Replica | undefined {
     return this.replicas.get(key(ref));
+  }
+
+  /** The replica in memory by its key (`entityType`, NUL, `entityId`). */
+  peekKey(k: string): Replica | undefined {
+    return this.replicas.get(k);
   }
 
   /** The replica of `ref`: in memory, else stored (durable types), else a fresh one. */
@@ -168,13 +175,21 @@ export class Replicas {
       "entityType" | "entityId" | "expectedVersion" | "state"
     >,
   ): Promise<number> {
-    replica.version = await this.store.saveValue({
-      ...replica.ref,
-      ...extras,
-      expectedVersion: replica.version,
-      state: deleted ? undefined : this.encodeStored(replica),
+    // One write at a time per replica: each expects the version the previous one made.
+    const run = replica.saving.then(async () => {
+      replica.version = await this.store.saveValue({
+        ...replica.ref,
+        ...extras,
+        expectedVersion: replica.version,
+        state: deleted ? undefined : this.encodeStored(replica),
+      });
+      return replica.version;
     });
-    return replica.version;
+    replica.saving = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /**
@@ -190,7 +205,7 @@ export class Replicas {
 
   private fresh(ref: EntityRef, type: ReplicatedType, replicaId: string): Replica {
     const crdt = createCrdt(type.crdtType as TypeName, replicaId);
-    return { ref, type, replicaId, crdt, written: false, version: 0 };
+    return { ref, type, replicaId, crdt, written: false, version: 0, saving: Promise.resolve() };
   }
 
   /** Stored form: the replica id (length-prefixed UTF-8), then the encoded state. */
