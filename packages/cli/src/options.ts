@@ -52,6 +52,8 @@ const ROWS: Row[] = [
   ["maxFanOut", "max-fan-out", 1000, "n", "calls one command may have in flight at once (ctx.call); more are refused with RESOURCE_EXHAUSTED"],
   ["passivationTimeoutMs", "passivation-timeout-ms", 30000, "ms", "idle time before an entity is passivated"],
   ["maxTimersPerOwner", "max-timers-per-owner", 1000, "n", "timers one component instance may have at once"],
+  ["idempotencyRetentionMs", "idempotency-retention-ms", 86400000, "ms", "how long the reply of a command sent with an idempotency-key is kept for its retries"],
+  ["maxIdempotencyKeysPerEntity", "max-idempotency-keys-per-entity", 10000, "n", "idempotency records kept per component instance (the oldest beyond it are dropped)"],
   ["maxTimerPayloadBytes", "max-timer-payload-bytes", 65536, "bytes", "largest payload of one timer's call"],
   ["logLevel", "log-level", "info", "level", "trace, debug, info, warn, error, fatal or silent"],
 ];

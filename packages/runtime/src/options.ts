@@ -80,6 +80,18 @@ export const RuntimeOptionsSchema = z
     passivationTimeoutMs: z.number().int().positive().default(30_000),
     /** Timers one component instance may have at once (scheduling more fails with RESOURCE_EXHAUSTED). */
     maxTimersPerOwner: z.number().int().positive().default(1000),
+    /**
+     * How long the reply of a command sent with an idempotency-key is kept
+     * for its retries, milliseconds (default 24 h); older records are removed
+     * in the background.
+     */
+    idempotencyRetentionMs: z
+      .number()
+      .int()
+      .positive()
+      .default(24 * 60 * 60 * 1000),
+    /** Idempotency records kept per component instance; beyond it the oldest are dropped. */
+    maxIdempotencyKeysPerEntity: z.number().int().positive().default(10_000),
     /** Largest payload of one timer's call, bytes (larger fails with RESOURCE_EXHAUSTED). */
     maxTimerPayloadBytes: z
       .number()

@@ -21,6 +21,8 @@ import { eventSourcedKind } from "./host/kinds/event-sourced.js";
 import { durableExtras } from "./core/reply-work.js";
 import { OutboxDeliverer } from "./core/outbox.js";
 import { TimerScheduler } from "./core/timers.js";
+import { IdempotencyExpiry } from "./core/idempotency-expiry.js";
+import { KeyedCalls, keyedEntities } from "./core/idempotency.js";
 import { valueKind } from "./host/kinds/value.js";
 import { replicatedKind } from "./host/kinds/replicated.js";
 import { Replicas } from "./host/replicated/replicas.js";
@@ -98,6 +100,7 @@ class RuntimeImpl implements Runtime {
   private outbox: OutboxDeliverer | undefined;
   private timers: TimerScheduler | undefined;
   private replicator: Replicator | undefined;
+  private expiry: IdempotencyExpiry | undefined;
   ports = { ingress: 0, admin: 0 };
 
   constructor(
@@ -131,6 +134,7 @@ class RuntimeImpl implements Runtime {
       metrics: this.metrics,
       logger: this.logger,
       maxTimersPerOwner: o.maxTimersPerOwner,
+      maxIdempotencyKeysPerEntity: o.maxIdempotencyKeysPerEntity,
     });
     const connection = new FunctionConnection({
       address: o.functionAddress,
@@ -204,9 +208,10 @@ class RuntimeImpl implements Runtime {
       this.metrics,
     );
     const fanOut = new FanOutLimit(o.maxFanOut, () => this.metrics.limitRejected("max-fan-out"));
+    const keyed = new KeyedCalls({ store, release: (inv, reply) => replies.release(inv, reply) });
     const router = new Router(
-      host,
-      new ActionCalls(actions, replies, store),
+      keyedEntities(keyed, host),
+      new ActionCalls(actions, replies, store, keyed),
       fanOut,
       o.maxEntityIdBytes,
     );
@@ -228,6 +233,12 @@ class RuntimeImpl implements Runtime {
       logger: this.logger,
       clock: this.clock,
       onFired: (outcome) => this.metrics.timerFired(outcome),
+    });
+    this.expiry = new IdempotencyExpiry({
+      store,
+      retentionMs: o.idempotencyRetentionMs,
+      logger: this.logger,
+      clock: this.clock,
     });
     this.ingress = createIngress({
       catalog: () => this.current,
@@ -291,6 +302,7 @@ class RuntimeImpl implements Runtime {
     this.replicator?.close();
     this.outbox?.stop();
     this.timers?.stop();
+    await this.expiry?.stop();
     await this.ingress?.close();
     this.connection?.close();
     await this.admin?.close();

@@ -6,6 +6,7 @@
  * delivers them after it restarts: at least once, never lost.
  */
 import type { Fence, FencedWrite } from "./cluster.js";
+import type { IdempotencyWrite } from "./idempotency.js";
 import type { StoredPayload } from "./types.js";
 
 /** A call to a component method, as stored for later delivery. */
@@ -65,6 +66,8 @@ export type TimerChange =
 export interface DurableWork {
   readonly outbox?: readonly StoredCall[];
   readonly timers?: readonly TimerChange[];
+  /** Idempotency records of the write's keyed commands (see idempotency.ts). */
+  readonly idempotency?: readonly IdempotencyWrite[];
 }
 
 /** The store side of durable effects and timers; every adapter implements it. */

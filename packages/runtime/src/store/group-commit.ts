@@ -190,6 +190,7 @@ function payloadBytes(write: Write): number {
   for (const c of work.outbox ?? []) bytes += c.payload.value.byteLength;
   for (const t of work.timers ?? [])
     if (t.kind === "schedule") bytes += t.call.payload.value.byteLength;
+  for (const r of work.idempotency ?? []) bytes += r.outcome.value.byteLength;
   if (write.kind === "work") return bytes;
   if (write.kind === "value") return bytes + (write.request.state?.value.byteLength ?? 0);
   bytes += write.request.snapshot?.value.byteLength ?? 0;

@@ -10,7 +10,8 @@
  * Every adapter group-commits writes and passes one conformance suite
  * (packages/runtime/test/store/conformance.ts). Besides journals and values,
  * a store keeps durable work: an outbox of asynchronous effects and timers,
- * written in the same transaction as the state change that produced them.
+ * written in the same transaction as the state change that produced them,
+ * and the idempotency records of commands sent with a client's key.
  */
 import { createMemoryStore } from "./memory.js";
 import { SCHEMA_VERSION } from "./migrations.js";
@@ -92,6 +93,12 @@ export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 export type { Migration } from "./migrations.js";
 export { SequenceConflictError, TimerLimitError } from "./types.js";
 export { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
+export {
+  checkIdempotencyKey,
+  DEFAULT_MAX_IDEMPOTENCY_KEYS_PER_ENTITY,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+} from "./idempotency.js";
+export type { IdempotencyRecord, IdempotencyStore, IdempotencyWrite } from "./idempotency.js";
 export type {
   DurableWork,
   DurableWorkStore,

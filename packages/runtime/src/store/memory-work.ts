@@ -5,6 +5,9 @@
  */
 import type { DurableWork, OutboxEntry, StoredCall, TimerEntry } from "./durable-work.js";
 import type { Outcome } from "./group-commit.js";
+import { instanceKey } from "./idempotency.js";
+import type { IdempotencyRecord, IdempotencyWrite } from "./idempotency.js";
+import type { EntityRef } from "./types.js";
 import { timerLimitViolation } from "./work-plan.js";
 import type { TimerIndex, WorkOp } from "./work-plan.js";
 
@@ -14,10 +17,15 @@ export class MemoryWork implements TimerIndex {
   private readonly outbox = new Map<number, OutboxEntry>();
   /** By owner, then name. */
   private readonly timers = new Map<string, Map<string, TimerEntry>>();
+  /** Idempotency records by instance, then key; a Map keeps them oldest first. */
+  private readonly records = new Map<string, Map<string, IdempotencyRecord>>();
   private nextOutboxId = 1;
   private nextGeneration = 1;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly maxKeysPerEntity: number,
+  ) {}
 
   count(owner: string): number {
     return this.timers.get(owner)?.size ?? 0;
@@ -57,6 +65,49 @@ export class MemoryWork implements TimerIndex {
       owned.set(t.name, entry);
       this.timers.set(t.owner, owned);
     }
+    for (const r of work.idempotency ?? []) this.record(r);
+  }
+
+  /** Keeps a record; the first record of a key stands, and the oldest beyond the bound go. */
+  private record(r: IdempotencyWrite): void {
+    const key = instanceKey(r);
+    const kept = this.records.get(key) ?? new Map<string, IdempotencyRecord>();
+    if (kept.has(r.key)) return;
+    kept.set(r.key, {
+      entityType: r.entityType,
+      entityId: r.entityId,
+      key: r.key,
+      requestHash: r.requestHash,
+      outcome: { typeUrl: r.outcome.typeUrl, value: Uint8Array.from(r.outcome.value) },
+      createdAt: Date.now(),
+    });
+    for (const oldest of kept.keys()) {
+      if (kept.size <= this.maxKeysPerEntity) break;
+      kept.delete(oldest);
+    }
+    this.records.set(key, kept);
+  }
+
+  loadIdempotency(ref: EntityRef, key: string): IdempotencyRecord | undefined {
+    return this.records.get(instanceKey(ref))?.get(key);
+  }
+
+  /** Removes up to `limit` records created before `before`, oldest first; returns the count. */
+  private expire(before: number, limit: number): number {
+    const expired: [Map<string, IdempotencyRecord>, IdempotencyRecord][] = [];
+    for (const kept of this.records.values()) {
+      for (const r of kept.values()) {
+        if (r.createdAt >= before) break;
+        expired.push([kept, r]);
+      }
+    }
+    expired.sort((a, b) => a[1].createdAt - b[1].createdAt);
+    const removed = expired.slice(0, limit);
+    for (const [kept, r] of removed) {
+      kept.delete(r.key);
+      if (kept.size === 0) this.records.delete(instanceKey(r));
+    }
+    return removed.length;
   }
 
   /** Work alone (writeWork): checked, then stored in `shard`. */
@@ -69,6 +120,8 @@ export class MemoryWork implements TimerIndex {
 
   /** Applies an operation; one on a missing entry or an old generation changes nothing. */
   op(op: WorkOp): Outcome {
+    if (op.kind === "expireIdempotency")
+      return { kind: "ok", value: this.expire(op.before, op.limit) };
     if (op.kind === "completeOutbox") this.outbox.delete(op.id);
     else if (op.kind === "retryOutbox") {
       const e = this.outbox.get(op.id);

@@ -21,6 +21,8 @@ import type {
   StoreOptions,
   ValueState,
 } from "./types.js";
+import { DEFAULT_MAX_IDEMPOTENCY_KEYS_PER_ENTITY } from "./idempotency.js";
+import type { IdempotencyRecord } from "./idempotency.js";
 import { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
 import { DurableWorkWrites } from "./work-writes.js";
 
@@ -65,7 +67,10 @@ class MemoryStore extends DurableWorkWrites implements Store {
 
   constructor(options: MemoryStoreOptions) {
     super();
-    this.work = new MemoryWork(options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER);
+    this.work = new MemoryWork(
+      options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER,
+      options.maxIdempotencyKeysPerEntity ?? DEFAULT_MAX_IDEMPOTENCY_KEYS_PER_ENTITY,
+    );
     this.cluster = new MemoryCluster(
       options.cluster?.shards ?? DEFAULT_SHARD_COUNT,
       options.now ?? Date.now,
@@ -130,6 +135,10 @@ class MemoryStore extends DurableWorkWrites implements Store {
 
   listTimers(owner: string): Promise<TimerEntry[]> {
     return Promise.resolve(this.work.listTimers(owner));
+  }
+
+  loadIdempotency(ref: EntityRef, key: string): Promise<IdempotencyRecord | undefined> {
+    return Promise.resolve(this.work.loadIdempotency(ref, key));
   }
 
   close(): Promise<void> {

@@ -175,6 +175,42 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX cairn_timers_shard_due ON {schema}.cairn_timers (shard, due_at) WHERE parked IS NULL`,
     ],
   },
+  {
+    version: 4,
+    description: "idempotency records",
+    sqlite: [
+      // id orders an instance's records (the oldest beyond the bound go first)
+      // and the store's (expiry, oldest first); AUTOINCREMENT, never reused.
+      `CREATE TABLE cairn_idempotency (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        type_url TEXT NOT NULL,
+        outcome BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (entity_type, entity_id, idempotency_key)
+      )`,
+      `CREATE INDEX cairn_idempotency_instance ON cairn_idempotency (entity_type, entity_id, id)`,
+      `CREATE INDEX cairn_idempotency_created ON cairn_idempotency (created_at)`,
+    ],
+    postgres: [
+      `CREATE TABLE {schema}.cairn_idempotency (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        entity_type TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        type_url TEXT NOT NULL,
+        outcome BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        CONSTRAINT cairn_idempotency_instance_key UNIQUE (entity_type, entity_id, idempotency_key)
+      )`,
+      `CREATE INDEX cairn_idempotency_instance ON {schema}.cairn_idempotency (entity_type, entity_id, id)`,
+      `CREATE INDEX cairn_idempotency_created ON {schema}.cairn_idempotency (created_at)`,
+    ],
+  },
 ];
 
 /** The schema version this code expects. */

@@ -12,6 +12,7 @@ import type { DurableWork, StoredCall, TimerChange } from "./durable-work.js";
 import { fenceOf } from "./group-commit.js";
 import type { Outcome, Write } from "./group-commit.js";
 import { toBuffer } from "./postgres-append.js";
+import { expirePostgresIdempotency } from "./postgres-idempotency.js";
 import { netTimerChanges, timerKey, timerLimitViolation } from "./work-plan.js";
 import type { TimerIndex, WorkOp } from "./work-plan.js";
 
@@ -199,6 +200,11 @@ export async function applyPostgresOp(
 ): Promise<Outcome> {
   const firing = `owner = $1 AND name = $2 AND generation = $3`;
   switch (op.kind) {
+    case "expireIdempotency":
+      return {
+        kind: "ok",
+        value: await expirePostgresIdempotency(client, schema, op.before, op.limit),
+      };
     case "completeOutbox":
       await client.query(`DELETE FROM ${schema}.cairn_outbox WHERE id = $1`, [op.id]);
       break;

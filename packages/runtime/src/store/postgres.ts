@@ -28,6 +28,9 @@ import type {
   StoreOptions,
   ValueState,
 } from "./types.js";
+import { DEFAULT_MAX_IDEMPOTENCY_KEYS_PER_ENTITY } from "./idempotency.js";
+import type { IdempotencyRecord } from "./idempotency.js";
+import { commitPostgresIdempotency, loadPostgresIdempotency } from "./postgres-idempotency.js";
 import { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
 import { DurableWorkWrites } from "./work-writes.js";
 
@@ -158,6 +161,7 @@ class PostgresStore extends DurableWorkWrites implements Store {
   private readonly work: PostgresWorkReader;
   private readonly limit: number;
   readonly cluster: PostgresCluster;
+  private readonly maxKeys: number;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -171,6 +175,7 @@ class PostgresStore extends DurableWorkWrites implements Store {
     this.work = new PostgresWorkReader(pool, this.s);
     this.cluster = new PostgresCluster(pool, this.s, shardCount);
     this.limit = options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER;
+    this.maxKeys = options.maxIdempotencyKeysPerEntity ?? DEFAULT_MAX_IDEMPOTENCY_KEYS_PER_ENTITY;
     this.committer = new GroupCommitter((w) => this.commit(w), {
       store: "postgres",
       ...options,
@@ -256,6 +261,10 @@ class PostgresStore extends DurableWorkWrites implements Store {
     return this.work.listTimers(owner);
   }
 
+  loadIdempotency(ref: EntityRef, key: string): Promise<IdempotencyRecord | undefined> {
+    return loadPostgresIdempotency(this.pool, this.s, ref, key);
+  }
+
   async close(): Promise<void> {
     await this.committer.close();
     await this.pool.end();
@@ -310,6 +319,7 @@ class PostgresStore extends DurableWorkWrites implements Store {
       await client.query("ROLLBACK");
       return new Map([...over].map(([k, o]) => [indexes[k]!, o]));
     }
+    await commitPostgresIdempotency(client, this.s, active, outcomes, this.maxKeys, now);
     for (const [k, w] of active.entries()) {
       if (w.kind === "op") outcomes[k] = await applyPostgresOp(client, this.s, w.op);
     }

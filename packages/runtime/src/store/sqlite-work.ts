@@ -6,6 +6,7 @@
 import type Database from "better-sqlite3";
 import type { DurableWork, OutboxEntry, StoredCall, TimerEntry } from "./durable-work.js";
 import type { Outcome } from "./group-commit.js";
+import { SqliteIdempotencyWriter } from "./sqlite-idempotency.js";
 import { timerLimitViolation } from "./work-plan.js";
 import type { TimerIndex, WorkOp } from "./work-plan.js";
 
@@ -17,11 +18,14 @@ function blob(v: Uint8Array): Buffer {
 /** Writes durable work on the writer connection; the caller holds the batch transaction. */
 export class SqliteWorkWriter implements TimerIndex {
   private readonly stmts;
+  private readonly idempotency: SqliteIdempotencyWriter;
 
   constructor(
     db: Database.Database,
     private readonly limit: number,
+    maxKeysPerEntity: number,
   ) {
+    this.idempotency = new SqliteIdempotencyWriter(db, maxKeysPerEntity);
     this.stmts = {
       count: db.prepare(`SELECT COUNT(*) FROM cairn_timers WHERE owner = ?`).pluck(),
       has: db.prepare(`SELECT 1 FROM cairn_timers WHERE owner = ? AND name = ?`).pluck(),
@@ -94,6 +98,7 @@ export class SqliteWorkWriter implements TimerIndex {
         );
       }
     }
+    this.idempotency.apply(work.idempotency, now);
   }
 
   /** Work alone (writeWork): checked, then stored. */
@@ -108,6 +113,8 @@ export class SqliteWorkWriter implements TimerIndex {
   op(op: WorkOp): Outcome {
     const s = this.stmts;
     switch (op.kind) {
+      case "expireIdempotency":
+        return { kind: "ok", value: this.idempotency.expire(op.before, op.limit) };
       case "completeOutbox":
         s.completeOutbox.run(op.id);
         break;

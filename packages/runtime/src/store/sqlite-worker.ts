@@ -12,6 +12,7 @@ import { SqliteWriter } from "./sqlite-writer.js";
 export interface SqliteWorkerData {
   readonly path: string;
   readonly maxTimersPerOwner: number;
+  readonly maxIdempotencyKeysPerEntity: number;
 }
 
 /** A request to the worker. */
@@ -24,7 +25,7 @@ if (port === null) throw new Error("sqlite-worker.js must run as a worker thread
 let writer: SqliteWriter | undefined;
 try {
   const data = workerData as SqliteWorkerData;
-  writer = new SqliteWriter(data.path, data.maxTimersPerOwner);
+  writer = new SqliteWriter(data.path, data.maxTimersPerOwner, data.maxIdempotencyKeysPerEntity);
   port.postMessage({ ready: true });
 } catch (err) {
   port.postMessage({ failed: (err as Error).message });

@@ -61,12 +61,12 @@ export class SqliteWriter {
   private readonly stmts;
   private readonly work: SqliteWorkWriter;
 
-  /** Opens and migrates `path`; `maxTimersPerOwner` is the store's timer limit. */
-  constructor(path: string, maxTimersPerOwner: number) {
+  /** Opens and migrates `path`; the limits are the store's timer and idempotency-record bounds. */
+  constructor(path: string, maxTimersPerOwner: number, maxIdempotencyKeysPerEntity: number) {
     this.db = openSqlite(path);
     migrateSqlite(this.db, path);
     const db = this.db;
-    this.work = new SqliteWorkWriter(db, maxTimersPerOwner);
+    this.work = new SqliteWorkWriter(db, maxTimersPerOwner, maxIdempotencyKeysPerEntity);
     this.stmts = {
       taken: db.prepare(
         `SELECT 1 FROM cairn_journal WHERE entity_type = ? AND entity_id = ? AND sequence > ? AND sequence <= ? LIMIT 1`,

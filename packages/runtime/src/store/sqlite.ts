@@ -30,6 +30,9 @@ import type {
   StoreOptions,
   ValueState,
 } from "./types.js";
+import { DEFAULT_MAX_IDEMPOTENCY_KEYS_PER_ENTITY } from "./idempotency.js";
+import type { IdempotencyRecord } from "./idempotency.js";
+import { SqliteIdempotencyReader } from "./sqlite-idempotency.js";
 import { DEFAULT_MAX_TIMERS_PER_OWNER } from "./work-plan.js";
 import { DurableWorkWrites } from "./work-writes.js";
 
@@ -64,12 +67,17 @@ export async function createSqliteStore(
     );
   }
   const limit = options.maxTimersPerOwner ?? DEFAULT_MAX_TIMERS_PER_OWNER;
+  const keys = options.maxIdempotencyKeysPerEntity ?? DEFAULT_MAX_IDEMPOTENCY_KEYS_PER_ENTITY;
   let writer: SqliteWriter | WorkerWriter;
   try {
     writer =
       options.writer === "main"
-        ? new SqliteWriter(file, limit)
-        : await WorkerWriter.start(file, limit);
+        ? new SqliteWriter(file, limit, keys)
+        : await WorkerWriter.start({
+            path: file,
+            maxTimersPerOwner: limit,
+            maxIdempotencyKeysPerEntity: keys,
+          });
   } catch (err) {
     throw new CairnError(
       Code.Unavailable,
@@ -102,6 +110,7 @@ class SqliteStore extends DurableWorkWrites implements Store {
   readonly description: string;
   private readonly stmts;
   private readonly work: SqliteWorkReader;
+  private readonly idempotency: SqliteIdempotencyReader;
 
   constructor(
     path: string,
@@ -112,6 +121,7 @@ class SqliteStore extends DurableWorkWrites implements Store {
     super();
     this.description = `sqlite:${path}`;
     this.work = new SqliteWorkReader(reader);
+    this.idempotency = new SqliteIdempotencyReader(reader);
     this.stmts = {
       snapshot: reader.prepare(
         `SELECT sequence, type_url, state FROM cairn_snapshots WHERE entity_type = ? AND entity_id = ?`,
@@ -194,6 +204,10 @@ class SqliteStore extends DurableWorkWrites implements Store {
     return Promise.resolve(this.work.listTimers(owner));
   }
 
+  loadIdempotency(ref: EntityRef, key: string): Promise<IdempotencyRecord | undefined> {
+    return Promise.resolve(this.idempotency.loadIdempotency(ref, key));
+  }
+
   async close(): Promise<void> {
     await this.committer.close();
     this.reader.close();
@@ -240,8 +254,7 @@ class WorkerWriter {
   }
 
   /** Starts the worker and waits until it has opened and migrated the file. */
-  static async start(path: string, maxTimersPerOwner: number): Promise<WorkerWriter> {
-    const data: SqliteWorkerData = { path, maxTimersPerOwner };
+  static async start(data: SqliteWorkerData): Promise<WorkerWriter> {
     const worker = startWorker(data);
     try {
       await ready(worker);

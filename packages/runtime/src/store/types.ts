@@ -10,6 +10,7 @@
  */
 import type { ClusterStore, FencedWrite } from "./cluster.js";
 import type { DurableWork, DurableWorkStore } from "./durable-work.js";
+import type { IdempotencyStore } from "./idempotency.js";
 
 /** A payload as stored: a type URL and its bytes (a protobuf Any). */
 export interface StoredPayload {
@@ -80,8 +81,12 @@ export interface SaveValueRequest extends EntityRef, DurableWork, FencedWrite {
 /** Store adapter names. */
 export type StoreKind = "memory" | "sqlite" | "postgres";
 
-/** The durable state of a node; also the outbox and timers ({@link DurableWorkStore}). */
-export interface Store extends DurableWorkStore {
+/**
+ * The durable state of a node; also the outbox and timers
+ * ({@link DurableWorkStore}) and the idempotency records of keyed commands
+ * ({@link IdempotencyStore}).
+ */
+export interface Store extends DurableWorkStore, IdempotencyStore {
   readonly kind: StoreKind;
   /** Human-readable location for logs, without credentials. */
   readonly description: string;
@@ -148,6 +153,11 @@ export interface StoreOptions {
    * (default 256) and must match it afterwards.
    */
   readonly cluster?: { readonly shards?: number };
+  /**
+   * Most idempotency records one component instance keeps (default 10,000);
+   * a write that adds more drops that instance's oldest in the same transaction.
+   */
+  readonly maxIdempotencyKeysPerEntity?: number;
 }
 
 /** An append or value write lost against another writer of the same entity. */

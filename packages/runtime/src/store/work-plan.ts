@@ -6,6 +6,7 @@
 import { CairnError, Code } from "@cairn/protocol";
 import type { FencedWrite } from "./cluster.js";
 import type { DurableWork, TimerChange } from "./durable-work.js";
+import { validateIdempotency } from "./idempotency.js";
 
 /** Timers one owner may hold (parked included) unless StoreOptions.maxTimersPerOwner says otherwise. */
 export const DEFAULT_MAX_TIMERS_PER_OWNER = 1000;
@@ -28,6 +29,7 @@ export type WorkOp = FencedWrite &
     | ({ readonly kind: "completeTimer" } & TimerFiring)
     | ({ readonly kind: "retryTimer"; readonly dueAt: number } & TimerFiring)
     | ({ readonly kind: "parkTimer"; readonly reason: string } & TimerFiring)
+    | { readonly kind: "expireIdempotency"; readonly before: number; readonly limit: number }
   );
 
 /** What the limit check needs to know of the timers stored so far (earlier writes of the batch included). */
@@ -86,7 +88,11 @@ export function timerLimitViolation(
 
 /** True when the work stores anything. */
 export function hasWork(work: DurableWork): boolean {
-  return (work.outbox?.length ?? 0) > 0 || (work.timers?.length ?? 0) > 0;
+  return (
+    (work.outbox?.length ?? 0) > 0 ||
+    (work.timers?.length ?? 0) > 0 ||
+    (work.idempotency?.length ?? 0) > 0
+  );
 }
 
 /** The error of malformed work, caught before it can poison a batch; `where` names the write. */
@@ -119,11 +125,19 @@ export function validateWork(work: DurableWork, where: string): CairnError | und
       );
     }
   }
-  return undefined;
+  return validateIdempotency(work.idempotency, where);
 }
 
 /** The error of a malformed operation on stored work. */
 export function validateOp(op: WorkOp): CairnError | undefined {
+  if (op.kind === "expireIdempotency") {
+    if (!Number.isSafeInteger(op.before) || !Number.isSafeInteger(op.limit) || op.limit < 1) {
+      return invalid(
+        `expireIdempotency got before ${String(op.before)} and limit ${String(op.limit)}; use integer epoch milliseconds and a positive limit`,
+      );
+    }
+    return undefined;
+  }
   if (op.kind === "completeOutbox" || op.kind === "retryOutbox") {
     if (!Number.isSafeInteger(op.id))
       return invalid(`${op.kind} got outbox id ${String(op.id)}; pass the id of a loaded entry`);

@@ -54,6 +54,11 @@ export abstract class DurableWorkWrites {
     return this.op({ kind: "parkTimer", owner, name, generation, reason, fence });
   }
 
+  /** Removes up to `limit` idempotency records committed before `before`; resolves to the count removed. */
+  expireIdempotency(before: number, limit: number): Promise<number> {
+    return this.committer.submit({ kind: "op", op: { kind: "expireIdempotency", before, limit } });
+  }
+
   private async op(op: WorkOp): Promise<void> {
     await this.committer.submit({ kind: "op", op });
   }

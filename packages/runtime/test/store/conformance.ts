@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import { SequenceConflictError } from "../../src/store/types.js";
 import type { EntityRef, Store, StoredPayload, StoreOptions } from "../../src/store/types.js";
 import { describeFencingConformance } from "./conformance-fencing.js";
+import { describeIdempotencyConformance } from "./conformance-idempotency.js";
 import { describeDurableWorkConformance } from "./conformance-work.js";
 
 /** Opens a store over the test file's location. */
@@ -307,6 +308,7 @@ export function describeStoreConformance(
   });
   describeDurableWorkConformance(name, makeStore, options);
   if (options.fencing === true) describeFencingConformance(name, makeStore, options);
+  describeIdempotencyConformance(name, makeStore, options);
 }
 
 /** Two writers append to one entity, each from its own view, re-reading on conflict. */
