@@ -4,8 +4,11 @@
  * own (an action has no state to store it with), then it is released like
  * an entity's reply.
  */
-import { CairnError, Code } from "@cairn/protocol";
+import { Code } from "@cairn/protocol";
 import type { DurableWorkStore } from "../store/durable-work.js";
+import type { IdempotencyWrite } from "../store/idempotency.js";
+import { CommandFailedError, outcomeRecord } from "./idempotency.js";
+import type { KeyedCalls } from "./idempotency.js";
 import type { Replies } from "./replies.js";
 import { durableExtras } from "./reply-work.js";
 import { storeError } from "./store-errors.js";
@@ -30,15 +33,32 @@ export class ActionCalls {
     private readonly actions: ActionHandler,
     private readonly replies: Replies,
     private readonly store: DurableWorkStore,
+    /** Answers repeats of keyed calls; none = keys are ignored. */
+    private readonly keyed?: KeyedCalls,
   ) {}
 
-  /** A unary call: the function's reply, checked, its work stored, released. */
-  async unary(invocation: Invocation): Promise<InvocationResult> {
+  /**
+   * A unary call: the function's reply, checked, its work stored (with the
+   * outcome record of a keyed call), released.
+   */
+  unary(invocation: Invocation): Promise<InvocationResult> {
+    if (this.keyed === undefined) return this.runUnary(invocation);
+    const scope = { entityType: invocation.service.desc.typeName, entityId: "" };
+    return this.keyed.call(scope, invocation, (inv) => this.runUnary(inv));
+  }
+
+  private async runUnary(invocation: Invocation): Promise<InvocationResult> {
     const reply = await this.actions.unary(invocation);
     throwIfFailure(reply);
     const problem = this.replies.check(invocation, reply);
     if (problem !== undefined) throw problem;
-    await this.storeWork(invocation.service, reply);
+    const key = invocation.idempotency;
+    const scope = { entityType: invocation.service.desc.typeName, entityId: "" };
+    await this.storeWork(
+      invocation.service,
+      reply,
+      key === undefined ? [] : [outcomeRecord(scope, key, reply)],
+    );
     return this.replies.release(invocation, reply);
   }
 
@@ -68,12 +88,17 @@ export class ActionCalls {
     }
   }
 
-  /** Stores the durable work of an action's reply before it is released. */
-  private async storeWork(service: ServiceEntry, reply: ComponentReply): Promise<void> {
-    if (!durableExtras.hasDurableWork(reply)) return;
+  /** Stores the durable work of an action's reply (and its outcome record, if keyed) before it is released. */
+  private async storeWork(
+    service: ServiceEntry,
+    reply: ComponentReply,
+    idempotency: readonly IdempotencyWrite[] = [],
+  ): Promise<void> {
+    if (!durableExtras.hasDurableWork(reply) && idempotency.length === 0) return;
     const ref = { entityType: service.desc.typeName, entityId: "" };
     try {
-      await this.store.writeWork(durableExtras.forBatch(ref, [reply]));
+      const work = durableExtras.forBatch(ref, [reply]);
+      await this.store.writeWork(idempotency.length === 0 ? work : { ...work, idempotency });
     } catch (err) {
       throw storeError(err, `the effects and timers of ${service.desc.typeName}`);
     }
@@ -84,7 +109,7 @@ export class ActionCalls {
 function throwIfFailure(reply: ComponentReply): void {
   const action = reply.clientAction?.action;
   if (action?.case !== "failure") return;
-  throw new CairnError(
+  throw new CommandFailedError(
     action.value.code === 0 ? Code.Unknown : action.value.code,
     action.value.message,
   );

@@ -16,6 +16,7 @@ import { CairnError, Code } from "@cairn/protocol";
 import type { Forward, SideEffect } from "@cairn/protocol";
 import { CALLER_KEY } from "./fan-out.js";
 import { anyTypeName, fromWireMetadata } from "./payloads.js";
+import { derivedKey, IDEMPOTENCY_KEY } from "./idempotency.js";
 import { durableExtras } from "./reply-work.js";
 import { describeCall, resolveTarget } from "./targets.js";
 import { CALL_CHAIN_KEY } from "./types.js";
@@ -98,7 +99,7 @@ export class Replies {
     await this.runEffects(invocation, reply);
     const action = reply.clientAction?.action;
     if (action?.case === "forward") {
-      return this.options.dispatcher().dispatch(this.call(action.value, invocation));
+      return this.options.dispatcher().dispatch(this.call(action.value, invocation, "forward"));
     }
     if (action?.case === "reply") {
       return {
@@ -114,10 +115,14 @@ export class Replies {
 
   /** Synchronous effects in order (awaited, a failure throws); asynchronous ones were stored with the commit. */
   async runEffects(invocation: Invocation, reply: ComponentReply): Promise<void> {
+    // Numbered among the synchronous ones only: a keyed command's stored
+    // outcome keeps just those, and a replay must derive the same keys.
+    let position = 0;
     for (const effect of reply.sideEffects) {
       if (!effect.synchronous) continue;
+      const step = `effect.${position++}`;
       try {
-        await this.options.dispatcher().dispatch(this.call(effect, invocation));
+        await this.options.dispatcher().dispatch(this.call(effect, invocation, step));
       } catch (err) {
         const e = CairnError.from(err);
         throw new CairnError(
@@ -143,8 +148,11 @@ export class Replies {
     );
   }
 
-  /** The invocation a forward or effect makes on behalf of `origin`. */
-  private call(target: SideEffect | Forward, origin: Invocation): Invocation {
+  /**
+   * The invocation a forward or effect makes on behalf of `origin`; `step`
+   * names it among the origin's calls, for the key derived from a keyed origin's.
+   */
+  private call(target: SideEffect | Forward, origin: Invocation, step: string): Invocation {
     const catalog = this.options.catalog();
     const resolved = resolveTarget(catalog, target.serviceName, target.method, "call");
     if ("error" in resolved) throw resolved.error;
@@ -154,6 +162,8 @@ export class Replies {
       ...pickTrace(origin.metadata),
       ...fromWireMetadata(target.metadata),
     });
+    const key = derivedKey(origin, step);
+    if (key !== undefined) metadata[IDEMPOTENCY_KEY] ??= key;
     return {
       service: resolved.value.service,
       method: resolved.value.method,

@@ -7,6 +7,7 @@
 import type { DescMethod, DescService, Registry } from "@bufbuild/protobuf";
 import type { ClientAction, SideEffect, TimerAction } from "@cairn/protocol";
 import type { StreamSink } from "./stream-sink.js";
+import type { CommandKey } from "./idempotency.js";
 
 /**
  * Metadata key carrying the components waiting on a call (`svc/id > svc/id`),
@@ -68,6 +69,12 @@ export interface Invocation {
    * client action (the stream starts without a first message).
    */
   readonly stream?: StreamSink;
+  /**
+   * Set by KeyedCalls on the first attempt of a command sent with an
+   * idempotency-key: whoever commits the command stores its outcome record
+   * in the same transaction.
+   */
+  readonly idempotency?: CommandKey;
 }
 
 /** What a component answers to one command: the part every kind shares. */

@@ -17,12 +17,12 @@ export interface Replied<C, R> {
 
 /** What the queue needs from its entity. */
 export interface CommitHooks<C, R extends EntityReply> {
-  /** True when the reply changes state (or stores work) and must be written. */
-  changesState(reply: R): boolean;
+  /** True when the reply changes state (or stores work or an idempotency record) and must be written. */
+  changesState(replied: Replied<C, R>): boolean;
   /** True when a reply must be the last of its write group. */
   endsGroup(reply: R): boolean;
   /** Writes the group; rejects when the store refused it. */
-  persist(batch: readonly R[]): Promise<void>;
+  persist(batch: readonly Replied<C, R>[]): Promise<void>;
   /** The group is durable (or needed no write): answer this reply. */
   release(replied: Replied<C, R>): void;
   /** The write failed: `lost` is the group and every reply queued after it, none durable. */
@@ -61,9 +61,9 @@ export class CommitQueue<C, R extends EntityReply> {
       while (this.queue.length > 0) {
         const cut = this.queue.findIndex((r) => this.hooks.endsGroup(r.reply));
         const batch = this.queue.splice(0, cut === -1 ? this.queue.length : cut + 1);
-        if (batch.some((r) => this.hooks.changesState(r.reply))) {
+        if (batch.some((r) => this.hooks.changesState(r))) {
           try {
-            await this.hooks.persist(batch.map((r) => r.reply));
+            await this.hooks.persist(batch);
           } catch (err) {
             // Everything computed on top of the lost change is invalid too.
             this.hooks.failed(err, [...batch, ...this.queue.splice(0)]);

@@ -5,6 +5,7 @@
  */
 import type { CairnError, ChannelFailure } from "@cairn/protocol";
 import type { ComponentReply, Invocation, ServiceEntry } from "../core/types.js";
+import type { IdempotencyWrite } from "../store/idempotency.js";
 import type { EntityRef } from "../store/types.js";
 import type { EntityChannels } from "./channel-mux.js";
 
@@ -49,6 +50,14 @@ export interface EntityKind<
    * carrying one closes the group).
    */
   endsGroup?(reply: R): boolean;
-  /** Persists the state changes of consecutive replies as one write; resolves to the new position. */
-  persist(ref: EntityRef, position: number, batch: readonly R[]): Promise<number>;
+  /**
+   * Persists the state changes of consecutive replies as one write, with the
+   * idempotency records of their keyed commands; resolves to the new position.
+   */
+  persist(
+    ref: EntityRef,
+    position: number,
+    batch: readonly R[],
+    idempotency: readonly IdempotencyWrite[],
+  ): Promise<number>;
 }

@@ -23,6 +23,7 @@
  */
 import { CairnError, Code } from "@cairn/protocol";
 import type { CancelTimeout } from "../core/clock.js";
+import { CommandFailedError, outcomeRecord } from "../core/idempotency.js";
 import { storeError } from "../core/store-errors.js";
 import type { Invocation, InvocationResult, ServiceEntry } from "../core/types.js";
 import type { EntityRef } from "../store/types.js";
@@ -100,10 +101,18 @@ export class Entity<
   ) {
     this.lastActive = env.clock.now();
     this.commits = new CommitQueue<Pending, R>({
-      changesState: (reply) => kind.changesState(reply),
+      // A keyed command's outcome is written even when it changes nothing else.
+      changesState: (r) =>
+        kind.changesState(r.reply) || r.command.invocation.idempotency !== undefined,
       endsGroup: (reply) => kind.endsGroup?.(reply) === true,
       persist: async (batch) => {
-        this.position = await kind.persist(this.ref, this.position, batch);
+        const ref = this.ref;
+        const records = batch.flatMap((r) => {
+          const key = r.command.invocation.idempotency;
+          return key === undefined ? [] : [outcomeRecord(ref, key, r.reply)];
+        });
+        const replies = batch.map((r) => r.reply);
+        this.position = await kind.persist(ref, this.position, replies, records);
       },
       release: (r) => this.release(r),
       failed: (err, lost) => this.persistFailed(err, lost),
@@ -335,9 +344,12 @@ export class Entity<
           this.entityId,
         );
       }
-      const error = new CairnError(f.code === 0 ? Code.Unknown : f.code, f.message);
-      if (f.restart) this.restart("function_failure", error, inFlight.command);
-      else inFlight.command.reject(error);
+      const code = f.code === 0 ? Code.Unknown : f.code;
+      // A failure that restarts the entity is the function's trouble, not an
+      // answer worth keeping for a keyed retry; a plain one is the command's outcome.
+      if (f.restart)
+        this.restart("function_failure", new CairnError(code, f.message), inFlight.command);
+      else inFlight.command.reject(new CommandFailedError(code, f.message));
     } else {
       const problem =
         this.kind.checkReply?.(this.ref, reply) ??

@@ -5,7 +5,7 @@ import type { Forward, SideEffect, TimerAction } from "@cairn/protocol";
 import { packMessage } from "../payload/codec.js";
 import { metadataFromMap } from "../payload/metadata.js";
 import type { MetadataMap, MetadataValue } from "../payload/metadata.js";
-import { callMetadata } from "./caller.js";
+import { CALL_KEY_BASE, callMetadata, IDEMPOTENCY_KEY } from "./caller.js";
 import type { Caller } from "./caller.js";
 import type {
   CallOptions,
@@ -43,6 +43,8 @@ export class ContextBase implements ComponentContext {
   readonly timers: Timers;
   /** Set once the handler settled; later calls are bugs (a stray async effect). */
   private sealed = false;
+  /** ctx.call()s made so far: the position of the next one. */
+  private callCount = 0;
 
   constructor(
     readonly method: DescMethod,
@@ -99,12 +101,16 @@ export class ContextBase implements ComponentContext {
     if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0))
       throw new Error(`call(): 'timeoutMs' must be a positive number, got ${timeoutMs}`);
     const message = create(method.input, request);
-    const reply = await this.caller.call(
-      method,
-      message,
-      callMetadata(this.metadata, options?.metadata),
-      timeoutMs,
-    );
+    const metadata = callMetadata(this.metadata, options?.metadata);
+    // A command sent with an idempotency-key comes with a key base from the
+    // runtime; each call gets the base and its position, so a retried
+    // handler that makes the same calls in the same order repeats none of them.
+    const position = this.callCount++;
+    const base = this.metadata.get(CALL_KEY_BASE);
+    if (typeof base === "string" && !metadata.has(IDEMPOTENCY_KEY)) {
+      metadata.set(IDEMPOTENCY_KEY, `${base}.call.${position}`);
+    }
+    const reply = await this.caller.call(method, message, metadata, timeoutMs);
     return reply as MessageShape<M["output"]>;
   }
 

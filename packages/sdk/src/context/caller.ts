@@ -32,6 +32,15 @@ export const TRACE_METADATA_KEYS: readonly string[] = [
   "cairn-caller",
 ];
 
+/** The metadata key (header) of a client's idempotency key. */
+export const IDEMPOTENCY_KEY = "idempotency-key";
+
+/**
+ * Metadata key of the key base the runtime sends with a keyed command; the
+ * keys of the command's calls derive from it (see the runtime's core/idempotency.ts).
+ */
+export const CALL_KEY_BASE = "cairn-call-key";
+
 /**
  * The metadata of a call made while handling a command: the command's trace
  * metadata, overridden by what the handler passed.

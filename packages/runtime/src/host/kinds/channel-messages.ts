@@ -1,4 +1,5 @@
 /** The parts of the channel protocol that every entity kind shares. */
+import type { IdempotencyWrite } from "../../store/idempotency.js";
 import type { ChannelFailure } from "@cairn/protocol";
 import { CALLER_KEY, newCallerId } from "../../core/fan-out.js";
 import { CALL_CHAIN_KEY } from "../../core/types.js";
@@ -54,4 +55,11 @@ export function decodeOut<R>(out: {
   if (body.case === "reply") return { reply: body.value as R };
   if (body.case === "failure") return { failure: body.value as ChannelFailure };
   return undefined;
+}
+
+/** The `idempotency` field of a write: absent when there are no records, so unkeyed writes stay as they were. */
+export function records(idempotency: readonly IdempotencyWrite[]): {
+  idempotency?: readonly IdempotencyWrite[];
+} {
+  return idempotency.length === 0 ? {} : { idempotency };
 }

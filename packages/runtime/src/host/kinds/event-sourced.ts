@@ -9,7 +9,7 @@ import { ChannelMux } from "../channel-mux.js";
 import type { EntityChannels } from "../channel-mux.js";
 import type { EntityKind } from "../entity-kind.js";
 import { fromAny, toAny } from "../../core/payloads.js";
-import { closeBody, commandBody, decodeOut } from "./channel-messages.js";
+import { closeBody, commandBody, decodeOut, records } from "./channel-messages.js";
 import type { PersistExtras } from "../../core/reply-work.js";
 
 type Loaded = { snapshot: Snapshot | undefined; events: JournalEvent[] };
@@ -77,7 +77,7 @@ export function eventSourcedKind(
     decode: (out) => decodeOut<EventSourcedReply>(out),
     endsGroup: (reply) => reply.snapshot !== undefined,
     changesState: (reply) => reply.events.length > 0 || extras.hasDurableWork(reply),
-    async persist(ref, position, batch) {
+    async persist(ref, position, batch, idempotency) {
       const events: StoredPayload[] = [];
       for (const r of batch) for (const e of r.events) events.push(fromAny(e));
       const last = batch[batch.length - 1]!;
@@ -90,6 +90,7 @@ export function eventSourcedKind(
         events,
         ...(snapshot === undefined ? {} : { snapshot }),
         ...extras.forBatch(ref, batch),
+        ...records(idempotency),
       });
       return result.sequence;
     },

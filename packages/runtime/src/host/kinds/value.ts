@@ -11,6 +11,8 @@ import type { EntityKind } from "../entity-kind.js";
 import { fromAny, toAny } from "../../core/payloads.js";
 import { closeBody, commandBody, decodeOut } from "./channel-messages.js";
 import type { PersistExtras } from "../../core/reply-work.js";
+import { hasWork } from "../../store/work-plan.js";
+import { records } from "./channel-messages.js";
 
 /** The value entity kind's type. */
 export type ValueKind = EntityKind<
@@ -60,16 +62,15 @@ export function valueKind(
     decode: (out) => decodeOut<ValueEntityReply>(out),
     changesState: (reply) =>
       reply.stateAction?.action.case !== undefined || extras.hasDurableWork(reply),
-    async persist(ref, position, batch) {
+    async persist(ref, position, batch, idempotency) {
       // Only the last state action of the batch matters: one write per group.
       let action: ValueEntityReply["stateAction"];
       for (const r of batch) if (r.stateAction?.action.case !== undefined) action = r.stateAction;
       // Without a state action only durable work (effects, timers) remains:
       // it is stored on its own, the state and its version stay.
       if (action === undefined) {
-        const work = extras.forBatch(ref, batch);
-        if ((work.outbox?.length ?? 0) + (work.timers?.length ?? 0) > 0)
-          await store.writeWork(work);
+        const work = { ...extras.forBatch(ref, batch), ...records(idempotency) };
+        if (hasWork(work)) await store.writeWork(work);
         return position;
       }
       const state = action.action.case === "update" ? fromAny(action.action.value) : undefined;
@@ -78,6 +79,7 @@ export function valueKind(
         expectedVersion: position,
         state,
         ...extras.forBatch(ref, batch),
+        ...records(idempotency),
       });
     },
   };
