@@ -27,7 +27,20 @@ export interface CairnErrorOptions {
   cause?: unknown;
   /** Retryable failures may succeed when tried again (UNAVAILABLE, ABORTED...). */
   retryable?: boolean;
+  /**
+   * The command's state change and asynchronous effects were committed before
+   * this failure (a synchronous effect failed after the commit): retrying
+   * without the command's idempotency-key applies the change again.
+   */
+  committed?: boolean;
 }
+
+/**
+ * Response metadata key (HTTP header, gRPC trailer) that marks a failure
+ * after the commit: its value is "true". The HTTP/JSON and Connect error
+ * bodies say it as `"committed": true`.
+ */
+export const COMMITTED_KEY = "cairn-committed";
 
 const RETRYABLE = new Set<Code>([Code.Unavailable, Code.Aborted, Code.ResourceExhausted]);
 
@@ -44,11 +57,15 @@ export class CairnError extends Error {
   override readonly name = "CairnError";
   readonly code: Code;
   readonly retryable: boolean;
+  /** True when the command committed before it failed; see {@link CairnErrorOptions.committed}. */
+  readonly committed: boolean;
 
   constructor(code: Code, message: string, options: CairnErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.retryable = options.retryable ?? RETRYABLE.has(code);
+    this.committed = options.committed ?? false;
+    // A committed failure is never worth a blind retry, whatever its code.
+    this.retryable = !this.committed && (options.retryable ?? RETRYABLE.has(code));
   }
 
   /** Normalises anything thrown: a CairnError stays as is, anything else becomes INTERNAL. */

@@ -176,7 +176,7 @@ export type {
   ValueEntityReply,
   ValueEntityStateAction,
 } from "./gen/cairn/protocol/v1/value_entity_pb.js";
-export { Code, CairnError, codeName } from "./errors.js";
+export { Code, CairnError, codeName, COMMITTED_KEY } from "./errors.js";
 export { escapeControlChars } from "./printable.js";
 export type { EscapeOptions } from "./printable.js";
 export type { CairnErrorOptions } from "./errors.js";

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { DurableWorkStore, OutboxEntry } from "../store/durable-work.js";
 import { every, systemClock } from "./clock.js";
 import type { CancelTimeout, Clock } from "./clock.js";
+import { EFFECT_ORIGIN_KEY } from "./reply-work.js";
 import type { CallResolver } from "./stored-calls.js";
 import type { Invocation } from "./types.js";
 
@@ -68,21 +69,40 @@ export class OutboxDeliverer {
     this.stopPolling();
   }
 
+  /**
+   * Delivers the outbox: the effects of one command one after the other, in
+   * the order it recorded them (one waiting for a retry holds back the later
+   * ones, which is why entries not due yet are loaded too); different
+   * commands' effects in parallel.
+   */
   private async drain(): Promise<void> {
     try {
+      const now = this.clock.now();
       const entries = await this.options.store.loadOutbox(
-        this.clock.now(),
-        this.options.batch ?? 200,
+        Number.MAX_SAFE_INTEGER,
+        this.options.batch ?? 1000,
       );
-      await Promise.all(
-        entries.filter((e) => !this.inFlight.has(e.id)).map((e) => this.deliver(e)),
-      );
+      const byOrigin = new Map<string, OutboxEntry[]>();
+      for (const e of entries) {
+        // A command's only effect, or an entry stored before origins were recorded, stands alone.
+        const origin = e.metadata[EFFECT_ORIGIN_KEY] ?? `#${e.id}`;
+        byOrigin.set(origin, [...(byOrigin.get(origin) ?? []), e]);
+      }
+      await Promise.all([...byOrigin.values()].map((group) => this.deliverInOrder(group, now)));
     } catch (err) {
       this.options.logger.error({ err }, "could not read the outbox; retrying");
     }
   }
 
-  private async deliver(entry: OutboxEntry): Promise<void> {
+  private async deliverInOrder(group: readonly OutboxEntry[], now: number): Promise<void> {
+    for (const entry of group) {
+      if (entry.notBefore > now || this.inFlight.has(entry.id)) return;
+      if (!(await this.deliver(entry))) return;
+    }
+  }
+
+  /** One attempt; true when delivered. */
+  private async deliver(entry: OutboxEntry): Promise<boolean> {
     this.inFlight.add(entry.id);
     const target = `${entry.service}/${entry.method}`;
     try {
@@ -91,6 +111,7 @@ export class OutboxDeliverer {
       await this.options.dispatch(invocation.value);
       await this.options.store.completeOutbox(entry.id);
       this.options.onAttempt?.("delivered");
+      return true;
     } catch (err) {
       const e = CairnError.from(err);
       const attempts = entry.attempts + 1;
@@ -105,6 +126,7 @@ export class OutboxDeliverer {
         .catch((err2: unknown) => {
           this.options.logger.error({ err: err2 }, "could not record an outbox retry");
         });
+      return false;
     } finally {
       this.inFlight.delete(entry.id);
     }

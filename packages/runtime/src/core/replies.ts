@@ -17,7 +17,7 @@ import type { Forward, SideEffect } from "@cairn/protocol";
 import { CALLER_KEY } from "./fan-out.js";
 import { anyTypeName, fromWireMetadata } from "./payloads.js";
 import { derivedKey, IDEMPOTENCY_KEY } from "./idempotency.js";
-import { durableExtras } from "./reply-work.js";
+import { durableExtras, EFFECT_ORIGIN_KEY } from "./reply-work.js";
 import { describeCall, resolveTarget } from "./targets.js";
 import { CALL_CHAIN_KEY } from "./types.js";
 import type {
@@ -124,11 +124,13 @@ export class Replies {
       try {
         await this.options.dispatcher().dispatch(this.call(effect, invocation, step));
       } catch (err) {
+        // The command is committed (its state change and asynchronous
+        // effects): the client must learn that, or a retry applies it twice.
         const e = CairnError.from(err);
         throw new CairnError(
           e.code,
-          `synchronous effect ${effect.serviceName}/${effect.method} failed: ${e.message}`,
-          { cause: e },
+          `${describeCall(invocation)} was committed, but its synchronous effect ${effect.serviceName}/${effect.method} failed afterwards: ${e.message}; do not retry it without its idempotency-key`,
+          { cause: e, committed: true },
         );
       }
     }
@@ -182,6 +184,7 @@ export class Replies {
 export function withoutCallContext(metadata: Metadata): Metadata {
   delete metadata[CALL_CHAIN_KEY];
   delete metadata[CALLER_KEY];
+  delete metadata[EFFECT_ORIGIN_KEY];
   return metadata;
 }
 

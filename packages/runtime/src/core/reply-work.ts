@@ -4,6 +4,7 @@
  * same transaction as the state change, so a crash between the commit and
  * their execution loses nothing.
  */
+import { randomUUID } from "node:crypto";
 import type { SideEffect, TimerAction } from "@cairn/protocol";
 import type { DurableWork, StoredCall, TimerChange } from "../store/durable-work.js";
 import type { EntityRef } from "../store/types.js";
@@ -16,6 +17,14 @@ export interface PersistExtras {
   /** The durable work of a batch of replies, to store with its state change. */
   forBatch(ref: EntityRef, batch: readonly ComponentReply[]): DurableWork;
 }
+
+/**
+ * Metadata key of a stored effect naming the command that recorded it (its
+ * instance and a unique id), set when a command records several: the outbox
+ * delivers one command's effects one after the other, in recorded order.
+ * Removed before the call is made.
+ */
+export const EFFECT_ORIGIN_KEY = "cairn-effect-origin";
 
 /** The scope of an entity's timer names. */
 export function timerOwner(ref: EntityRef): string {
@@ -31,7 +40,17 @@ export const durableExtras: PersistExtras = {
     const outbox: StoredCall[] = [];
     const timers: TimerChange[] = [];
     for (const reply of batch) {
-      for (const e of reply.sideEffects) if (!e.synchronous) outbox.push(effectCall(e));
+      const effects = reply.sideEffects.filter((e) => !e.synchronous);
+      // Only a command with several effects needs its order kept.
+      const origin = effects.length > 1 ? `${owner}#${randomUUID()}` : undefined;
+      for (const e of effects) {
+        const call = effectCall(e);
+        outbox.push(
+          origin === undefined
+            ? call
+            : { ...call, metadata: { ...call.metadata, [EFFECT_ORIGIN_KEY]: origin } },
+        );
+      }
       for (const t of reply.timers) {
         const change = timerChange(owner, t);
         if (change !== undefined) timers.push(change);

@@ -1,4 +1,4 @@
-import { CairnError, Code } from "@cairn/protocol";
+import { CairnError, Code, COMMITTED_KEY } from "@cairn/protocol";
 import { BodyTooLargeError } from "./http-body.js";
 import type { BodyLimit } from "./http-body.js";
 import type { Parsed } from "./status.js";
@@ -108,10 +108,11 @@ export function frame(flags: number, payload: Uint8Array): Buffer {
 }
 
 /** The trailer frame: `grpc-status` and a percent-encoded `grpc-message`, as gRPC over HTTP/2 writes them. */
-export function trailerFrame(code: number, message: string): Buffer {
+export function trailerFrame(code: number, message: string, committed = false): Buffer {
   const lines =
     `grpc-status:${code}\r\n` +
-    (message === "" ? "" : `grpc-message:${encodeURIComponent(message)}\r\n`);
+    (message === "" ? "" : `grpc-message:${encodeURIComponent(message)}\r\n`) +
+    (committed ? `${COMMITTED_KEY}:true\r\n` : "");
   return frame(TRAILER_FLAG, Buffer.from(lines, "latin1"));
 }
 
@@ -125,8 +126,13 @@ export function grpcWebReply(message: Uint8Array, text: boolean): Buffer {
 }
 
 /** The body of a failed gRPC-Web call: trailers only, in the body as browsers cannot read HTTP trailers. */
-export function grpcWebError(code: number, message: string, text: boolean): Buffer {
-  const body = trailerFrame(code, message);
+export function grpcWebError(
+  code: number,
+  message: string,
+  text: boolean,
+  committed = false,
+): Buffer {
+  const body = trailerFrame(code, message, committed);
   return text ? Buffer.from(body.toString("base64"), "latin1") : body;
 }
 

@@ -6,7 +6,7 @@ import type {
   ServerErrorResponse,
   ServerUnaryCall,
 } from "@grpc/grpc-js";
-import { CairnError, Code } from "@cairn/protocol";
+import { CairnError, Code, COMMITTED_KEY } from "@cairn/protocol";
 import type { InvocationResult } from "../core/types.js";
 import type { CatalogView, MethodTarget } from "./catalog-view.js";
 import { fillReplyMetadata, metadataFromGrpc } from "./metadata.js";
@@ -209,7 +209,7 @@ function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptio
       (err: unknown) => {
         const e = toClientError(err);
         if (e.code === Code.Internal) logger.error({ err, method: target.name }, "dispatch failed");
-        callback({ code: e.code as number as status, details: e.message });
+        callback({ code: e.code as number as status, details: e.message, ...committedTrailer(e) });
       },
     );
   };
@@ -257,4 +257,12 @@ function dispatchCall(
     }, options.defaultTimeoutMs);
   });
   return Promise.race([dispatched, expired]).finally(() => clearTimeout(timer));
+}
+
+/** The trailer that tells a client a failed command was committed (none otherwise). */
+function committedTrailer(e: CairnError): { metadata?: GrpcMetadata } {
+  if (!e.committed) return {};
+  const metadata = new GrpcMetadata();
+  metadata.set(COMMITTED_KEY, "true");
+  return { metadata };
 }

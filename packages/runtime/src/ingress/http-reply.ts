@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import { CairnError, Code, codeName } from "@cairn/protocol";
+import { CairnError, Code, codeName, COMMITTED_KEY } from "@cairn/protocol";
 import { BodyTooLargeError, RequestTimeoutError } from "./http-body.js";
 import { grpcWebError } from "./grpc-web.js";
 import { connectCodeName, httpStatusOf } from "./status.js";
@@ -38,7 +38,7 @@ export function writeError(
     res.setHeader("connection", "close");
   if (protocol === "grpc-web" || protocol === "grpc-web-text") {
     const text = protocol === "grpc-web-text";
-    const body = grpcWebError(err.code, err.message, text);
+    const body = grpcWebError(err.code, err.message, text, err.committed);
     res.writeHead(200, {
       "content-type": text ? "application/grpc-web-text+proto" : "application/grpc-web+proto",
       "content-length": body.length,
@@ -47,14 +47,21 @@ export function writeError(
     return;
   }
   const status = httpStatus ?? statusOverride(err) ?? httpStatusOf(err.code);
+  const committed = err.committed ? { committed: true } : {};
   const json =
     protocol === "connect"
-      ? { code: connectCodeName(err.code), message: err.message }
-      : { code: err.code as number, status: codeName(err.code), message: err.message };
+      ? { code: connectCodeName(err.code), message: err.message, ...committed }
+      : {
+          code: err.code as number,
+          status: codeName(err.code),
+          message: err.message,
+          ...committed,
+        };
   const body = JSON.stringify(json);
   res.writeHead(status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
+    ...(err.committed ? { [COMMITTED_KEY]: "true" } : {}),
   });
   res.end(body);
 }

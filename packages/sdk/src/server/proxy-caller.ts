@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
-import { CairnError, Code } from "@cairn/protocol";
+import { CairnError, Code, COMMITTED_KEY } from "@cairn/protocol";
 import type { Caller } from "../context/caller.js";
 import type { MetadataValue } from "../payload/metadata.js";
 
@@ -82,5 +82,7 @@ function callError(path: string, err: grpc.ServiceError): CairnError {
   const raw: number = err.code;
   const code: Code = raw >= 1 && raw <= 16 ? raw : Code.Unknown;
   const message = err.details === "" ? `call to ${path} failed` : err.details;
-  return new CairnError(code, message, { cause: err });
+  // The runtime's trailer for a command that committed before it failed.
+  const committed = err.metadata?.get(COMMITTED_KEY)[0] === "true";
+  return new CairnError(code, message, { cause: err, committed });
 }
