@@ -48,6 +48,7 @@ const ROWS: Row[] = [
   ["maxEntityIdBytes", "max-entity-id-bytes", 1024, "bytes", "longest entity id accepted (UTF-8); longer ones get INVALID_ARGUMENT"],
   ["mailboxCapacity", "mailbox-capacity", 1000, "n", "commands queued per entity before callers get RESOURCE_EXHAUSTED"],
   ["commandTimeoutMs", "command-timeout-ms", 10000, "ms", "deadline of a command whose client set none, and the time the function may take to answer one before its entity is restarted"],
+  ["unavailableGraceMs", "unavailable-grace-ms", 1500, "ms", "how long a command waits for a user function that went away before it fails with UNAVAILABLE"],
   ["maxActivations", "max-activations", 1000, "n", "entities activating at once; more are refused with RESOURCE_EXHAUSTED"],
   ["maxFanOut", "max-fan-out", 1000, "n", "calls one command may have in flight at once (ctx.call); more are refused with RESOURCE_EXHAUSTED"],
   ["passivationTimeoutMs", "passivation-timeout-ms", 30000, "ms", "idle time before an entity is passivated"],

@@ -72,6 +72,13 @@ export const RuntimeOptionsSchema = z
      * milliseconds. A client's shorter deadline ends only that client's wait.
      */
     commandTimeoutMs: z.number().int().positive().default(10_000),
+    /**
+     * How long a command waits for a user function that went away (its
+     * connection lost, or discovery refusing it) before it fails with
+     * UNAVAILABLE, milliseconds: long enough for a restart in progress,
+     * far shorter than the command timeout.
+     */
+    unavailableGraceMs: z.number().int().min(0).default(1_500),
     /** Entities activating at once on the node; more are refused with RESOURCE_EXHAUSTED. */
     maxActivations: z.number().int().positive().default(1000),
     /** Calls one command may have in flight at once (ctx.call); more are refused with RESOURCE_EXHAUSTED. */

@@ -143,6 +143,7 @@ class RuntimeImpl implements Runtime {
       defaultPassivationMs: o.passivationTimeoutMs,
       onCatalog: (c) => (this.current = c),
       onConnected: (up) => this.metrics.functionConnected(up),
+      unavailableGraceMs: o.unavailableGraceMs,
       proxyAddress: () =>
         `${o.host === "0.0.0.0" || o.host === "::" ? "127.0.0.1" : o.host}:${this.ports.ingress}`,
     });

@@ -60,6 +60,13 @@ export interface FunctionConnectionOptions {
   proxyAddress: () => string;
   /** Called when the function connection goes up or down. */
   onConnected?: (up: boolean) => void;
+  /**
+   * How long a command waits for a function that went away (connection lost,
+   * discovery refused) before it fails with UNAVAILABLE, milliseconds
+   * (runtime option unavailableGraceMs). Before the first discovery, commands
+   * wait within their deadline: the runtime is starting.
+   */
+  unavailableGraceMs?: number;
 }
 
 type State =
@@ -73,6 +80,8 @@ export class FunctionConnection {
   private readonly client: grpc.Client;
   private state: State = { kind: "connecting", attempt: 0, lastError: "not tried yet" };
   private waiters: Array<() => void> = [];
+  /** Epoch ms since when the function is known to be gone; undefined while up or before the first discovery. */
+  private downSince: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   /** Current event-sourced stream multiplexer; replaced on reconnect. */
   readonly eventSourced: ChannelMux<EventSourcedIn, EventSourcedOut>;
@@ -128,9 +137,18 @@ export class FunctionConnection {
     this.runDiscovery();
   }
 
-  /** Resolves once connected, or rejects after `timeoutMs`. */
+  /**
+   * Resolves to true once connected, or to false after `timeoutMs`; while
+   * the function is known to be gone, after what is left of the grace period
+   * at most, so that commands fail fast instead of waiting out their deadline.
+   */
   whenConnected(timeoutMs: number): Promise<boolean> {
     if (this.connected) return Promise.resolve(true);
+    if (this.downSince !== undefined) {
+      const grace = this.options.unavailableGraceMs ?? 1_500;
+      timeoutMs = Math.min(timeoutMs, this.downSince + grace - Date.now());
+      if (timeoutMs <= 0) return Promise.resolve(false);
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(
         () => {
@@ -202,6 +220,7 @@ export class FunctionConnection {
           this.actions.open();
         }
         this.state = { kind: "connected" };
+        this.downSince = undefined;
         this.options.logger.info(
           {
             function: this.options.address,
@@ -230,6 +249,7 @@ export class FunctionConnection {
 
   private refuse(reason: string): void {
     this.state = { kind: "refused", reason };
+    this.downSince ??= Date.now();
     this.options.logger.error(
       { function: this.options.address },
       `user function refused: ${reason}`,
@@ -299,6 +319,7 @@ export class FunctionConnection {
     );
     this.options.onConnected?.(false);
     this.state = { kind: "connecting", attempt: 0, lastError: err.message };
+    this.downSince = Date.now();
     // One stream down means the function went away or was redeployed: drop
     // the others too, so no channel outlives the discovery that opened it.
     this.eventSourced.abort(err);

@@ -62,6 +62,8 @@ export function writeError(
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
     ...(err.committed ? { [COMMITTED_KEY]: "true" } : {}),
+    // UNAVAILABLE is worth a retry (the function or store comes back): say when.
+    ...(err.code === Code.Unavailable ? { "retry-after": "1" } : {}),
   });
   res.end(body);
 }
