@@ -18,7 +18,13 @@ export interface HttpAnswer {
 
 /** HTTP/1.1 requests to one host over a keep-alive pool of `sockets` connections. */
 export interface HttpClient {
-  request(method: string, path: string, body?: string, timeoutMs?: number): Promise<HttpAnswer>;
+  request(
+    method: string,
+    path: string,
+    body?: string,
+    timeoutMs?: number,
+    extraHeaders?: Readonly<Record<string, string>>,
+  ): Promise<HttpAnswer>;
   close(): void;
 }
 
@@ -26,9 +32,9 @@ export interface HttpClient {
 export function createHttpClient(host: string, port: number, sockets: number): HttpClient {
   const agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
   return {
-    request(method, path, body, timeoutMs = 10_000) {
+    request(method, path, body, timeoutMs = 10_000, extraHeaders) {
       return new Promise<HttpAnswer>((resolve, reject) => {
-        const headers: http.OutgoingHttpHeaders = { accept: "application/json" };
+        const headers: http.OutgoingHttpHeaders = { accept: "application/json", ...extraHeaders };
         if (body !== undefined) {
           headers["content-type"] = "application/json";
           headers["content-length"] = Buffer.byteLength(body);

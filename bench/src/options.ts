@@ -14,6 +14,7 @@ export const SCENARIOS = [
   "action-echo-http",
   "value-update",
   "http-1000",
+  "http-1000-keyed",
   "grpc-1000",
   "http-hot",
   "http-serial",

@@ -98,6 +98,8 @@ export const DESCRIPTIONS: Record<ScenarioName, string> = {
     "Counter.Increment value entity over HTTP/JSON, POST /counters/{id}/increment, random among the counters, N in flight; each reply waits for the new state's commit",
   "http-1000":
     "AddItem over HTTP/JSON, POST /carts/{id}/items, random among the carts, N in flight",
+  "http-1000-keyed":
+    "as http-1000, each request with its own idempotency-key header (the key and reply stored with the events)",
   "grpc-1000": "AddItem over gRPC (grpc-js), random among the carts, N in flight",
   "http-hot": "AddItem over HTTP/JSON, one single cart, N in flight",
   "http-serial": "AddItem over HTTP/JSON, one request in flight, random among the carts",

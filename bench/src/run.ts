@@ -28,6 +28,7 @@ import {
   grpcCarts,
   grpcEcho,
   grpcEchoAction,
+  CART_ROUTE,
   httpCarts,
   httpEcho,
   httpLoad,
@@ -208,6 +209,20 @@ async function runCartScenarios(
           results.push(
             await measure(name, async (probe) => ({
               summary: await httpCarts(port, { ...shape, probe }, o.carts, carts, gen),
+            })),
+          );
+          break;
+        case "http-1000-keyed":
+          results.push(
+            await measure(name, async (probe) => ({
+              summary: await httpLoad(
+                port,
+                { ...shape, probe },
+                { ...CART_ROUTE, keyPrefix: `k-${runId}` },
+                o.carts,
+                carts,
+                gen,
+              ),
             })),
           );
           break;

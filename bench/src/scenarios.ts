@@ -61,6 +61,8 @@ export interface HttpRequestShape {
  */
 export interface HttpRoute {
   requests: readonly HttpRequestShape[];
+  /** When set, the n-th request carries `idempotency-key: <keyPrefix>-<n>` (a new key each). */
+  keyPrefix?: string;
 }
 
 /** POSTs to one template, the n-th request carrying `bodies[n % length]`. */
@@ -128,6 +130,8 @@ export async function httpSend(
     r.method,
     r.template.replace("{id}", encodeURIComponent(id)),
     r.body,
+    undefined,
+    route.keyPrefix === undefined ? undefined : { "idempotency-key": `${route.keyPrefix}-${n}` },
   );
   return res.status === 200 ? undefined : `http ${res.status}`;
 }

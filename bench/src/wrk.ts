@@ -36,21 +36,22 @@ export function findWrk(): string | undefined {
   return undefined;
 }
 
-// args: <carts> <id prefix> then (<method> <path template> <body>)... carts
+// args: <carts> <id prefix> <key prefix> then (<method> <path template> <body>)... carts
 // = 0 means the prefix is the one entity id; "{id}" in the template is
 // replaced by the id; the n-th request is the n-th triple in turn (an empty
-// body sends none). Statuses are counted per thread
+// body sends none; a non-empty key prefix gives the n-th request the header
+// idempotency-key: <key prefix>-<n>). Statuses are counted per thread
 // (wrk runs one Lua state per thread) and gathered in `done` through thread:get.
 const SCRIPT = `
-local carts, prefix, n = 0, "", 0
+local carts, prefix, keys, n = 0, "", "", 0
 local shapes = {}
 statuses = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
-  carts = tonumber(args[1]); prefix = args[2]
+  carts = tonumber(args[1]); prefix = args[2]; keys = args[3]
   math.randomseed(carts * 7919 + #threads)
-  for i = 3, #args - 2, 3 do
+  for i = 4, #args - 2, 3 do
     local body = args[i + 2]
     if body == "" then body = nil end
     shapes[#shapes + 1] = { method = args[i], template = args[i + 1], body = body }
@@ -66,6 +67,9 @@ function request()
   local at = string.find(shape.template, "{id}", 1, true)
   local path = shape.template
   if at then path = string.sub(path, 1, at - 1) .. id .. string.sub(path, at + 4) end
+  if keys ~= "" then
+    return wrk.format(shape.method, path, { ["Content-Type"] = "application/json", ["Idempotency-Key"] = keys .. "-" .. n }, shape.body)
+  end
   return wrk.format(shape.method, path, headers, shape.body)
 end
 function response(status, hdrs, body)
@@ -138,6 +142,7 @@ function once(o: WrkOptions, ms: number): Promise<{ result: WrkJson; cpuSeconds:
     "--",
     String(o.carts),
     o.prefix,
+    o.route.keyPrefix ?? "",
     ...o.route.requests.flatMap((r) => [r.method, r.template, r.body ?? ""]),
   );
   return new Promise((resolve, reject) => {
