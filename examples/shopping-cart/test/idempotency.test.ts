@@ -4,6 +4,7 @@
  * gRPC, concurrently, and across a kill -9 of the runtime between the first
  * attempt and its retry; a repeat with another body is refused.
  */
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { grpcServiceDefinition } from "@cairn/protocol";
 import { afterEach, describe, expect, it } from "vitest";
@@ -20,10 +21,12 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
 });
 
-async function system(store?: string) {
+const FAULTY = join(import.meta.dirname, "fixtures/faulty-cart.ts");
+
+async function system(store?: string, entry?: string) {
   const tmp = tempDir();
   cleanups.push(tmp.cleanup);
-  const f = await startFunction();
+  const f = await startFunction(0, entry);
   procs.push(f.proc);
   const location = store ?? `${tmp.dir}/cairn.db`;
   const r = await startRuntime({ functionPort: f.port, store: location });
@@ -72,6 +75,22 @@ describe("idempotency keys", () => {
     const long = await add(url, "k1", "apple", "x".repeat(300));
     expect(long.status).toBe(400);
     expect(JSON.stringify(long.body)).toMatch(/idempotency-key is 300 characters long.*255/);
+  });
+
+  it("makes a retry after the client's deadline wait for the first attempt, which still runs, and get its reply", async () => {
+    const { url, admin } = await system(undefined, FAULTY);
+    const body = { productId: "slow-1", name: "slow", quantity: 1 };
+    const headers = { "idempotency-key": "slow-key" };
+    const first = await http("POST", `${url}/carts/d1/items`, body, {
+      ...headers,
+      "connect-timeout-ms": "300",
+    });
+    expect(first.status).toBe(504);
+    // The command is still with the function: the retry must not run it again.
+    const retry = await http("POST", `${url}/carts/d1/items`, body, headers);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(await journal(admin, "d1")).toEqual(["slow-1"]);
   });
 
   it("runs concurrent repeats once: they wait for the first and get its reply", async () => {

@@ -141,28 +141,58 @@ export class KeyedCalls {
       await waitWithin(first.done, invocation, key);
     }
     let finish!: () => void;
-    this.running.set(id, { requestHash, done: new Promise<void>((r) => (finish = r)) });
+    const entry = { requestHash, done: new Promise<void>((r) => (finish = r)) };
+    this.running.set(id, entry);
+    const free = () => {
+      if (this.running.get(id) === entry) this.running.delete(id);
+      finish();
+    };
+    let stored;
     try {
-      const stored = await this.options.store.loadIdempotency(scope, key);
-      if (stored !== undefined) {
+      stored = await this.options.store.loadIdempotency(scope, key);
+    } catch (err) {
+      free();
+      throw err;
+    }
+    if (stored !== undefined) {
+      try {
         if (stored.requestHash !== requestHash) throw mismatch(key, scope, invocation);
         return await this.replay(withBase(invocation, scope, key), stored.outcome);
+      } finally {
+        free();
       }
-      return await this.first(scope, withBase(invocation, scope, key), { key, requestHash }, run);
-    } finally {
-      this.running.delete(id);
-      finish();
     }
+    return this.first(scope, withBase(invocation, scope, key), { key, requestHash }, run, free);
   }
 
+  /**
+   * The first attempt. Its key stays taken until the command's outcome is
+   * decided: when an entity accepted it, that may be after the client's
+   * deadline answered this call, and a retry in between must wait, not run
+   * the command a second time.
+   */
   private async first(
     scope: EntityRef,
     invocation: Invocation,
     key: CommandKey,
     run: (invocation: Invocation) => Promise<InvocationResult>,
+    free: () => void,
   ): Promise<InvocationResult> {
+    let accepted = false;
+    let finished = false;
+    let answered = false;
+    const maybeFree = () => {
+      if (answered && (!accepted || finished)) free();
+    };
+    const completion = {
+      accepted: () => (accepted = true),
+      finished: () => {
+        finished = true;
+        maybeFree();
+      },
+    };
     try {
-      return await run({ ...invocation, idempotency: key });
+      return await run({ ...invocation, idempotency: key, completion });
     } catch (err) {
       // The component's own failure is an outcome like a reply; a runtime
       // failure (unavailable, deadline, conflict) is not, and the retry runs.
@@ -172,6 +202,9 @@ export class KeyedCalls {
           .catch(() => undefined);
       }
       throw err;
+    } finally {
+      answered = true;
+      maybeFree();
     }
   }
 

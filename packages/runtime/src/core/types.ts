@@ -75,6 +75,18 @@ export interface Invocation {
    * in the same transaction.
    */
   readonly idempotency?: CommandKey;
+  /**
+   * Set by KeyedCalls: told when an entity accepts the command into its
+   * mailbox and when the command's outcome is decided, which may be after
+   * the client's deadline answered the client.
+   */
+  readonly completion?: CommandCompletion;
+}
+
+/** See {@link Invocation.completion}. */
+export interface CommandCompletion {
+  accepted(): void;
+  finished(): void;
 }
 
 /** What a component answers to one command: the part every kind shares. */

@@ -43,6 +43,8 @@ interface Pending {
   readonly queuedAt: number;
   readonly resolve: (result: InvocationResult) => void;
   readonly reject: (error: CairnError) => void;
+  /** Answers the client before the command's outcome is known (its deadline passed). */
+  readonly answerEarly: (error: CairnError) => void;
   /** Set when the client was answered before the command completed (its deadline passed). */
   clientGone?: boolean;
 }
@@ -162,8 +164,25 @@ export class Entity<
     }
     const now = this.env.clock.now();
     const deadline = invocation.deadline ?? now + this.env.commandTimeoutMs;
+    const completion = invocation.completion;
     return new Promise<InvocationResult>((resolve, reject) => {
-      this.mailbox.push({ invocation, deadline, queuedAt: now, resolve, reject });
+      // The command's fate is decided when resolve or reject is called for
+      // it; answerEarly only ends the client's wait (its deadline passed).
+      this.mailbox.push({
+        invocation,
+        deadline,
+        queuedAt: now,
+        resolve: (result) => {
+          resolve(result);
+          completion?.finished();
+        },
+        reject: (error) => {
+          reject(error);
+          completion?.finished();
+        },
+        answerEarly: reject,
+      });
+      completion?.accepted();
       this.lastActive = now;
       this.pump();
     });
@@ -245,7 +264,7 @@ export class Entity<
     if (f === undefined) return;
     f.command.clientGone = true;
     const method = f.command.invocation.method.name;
-    f.command.reject(
+    f.command.answerEarly(
       new CairnError(
         Code.DeadlineExceeded,
         `the deadline passed while the user function was handling ${method} on ${this.label}; the command was not cancelled: it completes, and its outcome stands (retry with the same idempotency-key to learn it)`,
