@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { pathToFileURL } from "node:url";
 
 export const ROOT = resolve(import.meta.dirname, "../../..");
 
@@ -17,6 +18,13 @@ export const PG_TEST_URL =
   process.env.CAIRN_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const CLI = join(ROOT, "packages/cli/dist/bin.js");
 const SAMPLE = join(ROOT, "examples/shopping-cart/src/main.ts");
+/**
+ * Preloaded into every child (`--import`) with an IPC channel open to it: the
+ * child exits when this test process goes away by any means (a timed-out or
+ * killed worker included), so a failed run never leaves runtimes and
+ * functions behind holding ports and CPU. The same guard `cairn dev` uses.
+ */
+export const PARENT_GUARD = pathToFileURL(join(ROOT, "packages/cli/dist/dev/parent-guard.js")).href;
 
 /** A child process with its output lines kept for assertions and debugging. */
 export class Proc {
@@ -105,7 +113,7 @@ export async function startFunction(
   entry = SAMPLE,
   env: Record<string, string> = {},
 ): Promise<{ proc: Proc; port: number }> {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+  const child = spawn(process.execPath, ["--import", PARENT_GUARD, "--import", "tsx", entry], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -113,7 +121,7 @@ export async function startFunction(
       CAIRN_FUNCTION_HOST: "127.0.0.1",
       CAIRN_FUNCTION_PORT: String(port),
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const proc = new Proc("function", child);
   const line = await proc.waitForLine((l) => {
@@ -132,6 +140,8 @@ export async function startRuntime(options: {
   waitReady?: boolean;
 }): Promise<{ proc: Proc; port: number; adminPort: number; url: string }> {
   const args = [
+    "--import",
+    PARENT_GUARD,
     CLI,
     "runtime",
     "--function",
@@ -147,7 +157,7 @@ export async function startRuntime(options: {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: process.env,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const proc = new Proc("runtime", child);
   const line = await proc.waitForLine((l) => jsonLines(l)?.msg === "cairn runtime started");

@@ -5,6 +5,12 @@ import { fileURLToPath } from "node:url";
 
 /** The built binary; `npx tsc -b packages/cli` makes it. */
 export const BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
+/**
+ * Preloaded into every CLI child with an IPC channel to it, so the child
+ * exits when this test process dies by any means (a timed-out worker
+ * included) instead of living on as an orphan holding ports.
+ */
+const GUARD = new URL("../dist/dev/parent-guard.js", import.meta.url).href;
 
 /** What a CLI run produced. */
 export interface CliResult {
@@ -19,10 +25,10 @@ export function runCli(
   options: { stdin?: string; env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, ["--import", GUARD, BIN, ...args], {
       env: { ...process.env, ...options.env },
       cwd: options.cwd,
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: ["pipe", "pipe", "pipe", "ipc"],
     });
     let stdout = "";
     let stderr = "";
@@ -67,10 +73,10 @@ export interface StartCliOptions {
 
 /** Starts `cairn <args>` in the background. */
 export function startCli(args: string[], options: StartCliOptions = {}): CliProcess {
-  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
+  const child = spawn(process.execPath, ["--import", GUARD, options.bin ?? BIN, ...args], {
     env: options.inheritEnv === false ? options.env : { ...process.env, ...options.env },
     cwd: options.cwd,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   let out = "";
   let err = "";
