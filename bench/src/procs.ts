@@ -20,7 +20,10 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 /** Repository root: bench/src or bench/dist are two levels down. */
 export const ROOT = resolve(HERE, "../..");
 const CLI = join(ROOT, "packages/cli/dist/bin.js");
-const SAMPLE = join(ROOT, "examples/shopping-cart/src/main.ts");
+const SAMPLES = {
+  "shopping-cart": join(ROOT, "examples/shopping-cart/src/main.ts"),
+  "user-session": join(ROOT, "examples/user-session/src/main.ts"),
+} as const;
 /** True when the bench itself runs from TypeScript sources (tsx), not from dist. */
 const FROM_SOURCE = import.meta.url.endsWith(".ts");
 
@@ -206,18 +209,18 @@ export function startThreeTier(args: string[]): Promise<{ proc: Proc; port: numb
 }
 
 /**
- * Starts a user function: the shopping-cart sample (TypeScript through tsx, as
+ * Starts a user function: a sample (shopping-cart or user-session, TypeScript through tsx, as
  * its README runs it), or the bench's own (bench-function.ts: through tsx from
  * sources, compiled from dist).
  */
 export async function startFunction(
-  which: "shopping-cart" | "bench" = "shopping-cart",
+  which: keyof typeof SAMPLES | "bench" = "shopping-cart",
   name = "function",
   nodeArgs: string[] = [],
 ): Promise<{ proc: Proc; port: number }> {
   const args = [
     ...nodeArgs,
-    ...(which === "shopping-cart" ? ["--import", "tsx", SAMPLE] : ownScript("bench-function")),
+    ...(which === "bench" ? ownScript("bench-function") : ["--import", "tsx", SAMPLES[which]]),
   ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,

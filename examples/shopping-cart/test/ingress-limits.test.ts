@@ -255,6 +255,19 @@ describe("gRPC framing", () => {
     expect((await grpcCall("GetCart", frame(get))).status).toBe("0");
   });
 
+  it("answers a gzip message that does not decompress, and a malformed grpc-timeout, naming them", async () => {
+    const broken = await grpcCall("GetCart", frame(get, 1), { "grpc-encoding": "gzip" });
+    expect(broken).toMatchObject({ status: "13" });
+    expect(broken.message).toBe(
+      "request message could not be decompressed with grpc-encoding 'gzip': it is not valid gzip data",
+    );
+    const timeout = await grpcCall("GetCart", frame(get), { "grpc-timeout": "soon" });
+    expect(timeout).toMatchObject({ status: "3" });
+    expect(timeout.message).toBe(
+      "invalid grpc-timeout header 'soon': expected 1-8 digits and a unit H, M, S, m, u or n",
+    );
+  });
+
   it("says a unary call takes one message when it carries none or two (finding 8)", async () => {
     const none = await grpcCall("GetCart", Buffer.alloc(0));
     expect(none).toMatchObject({ status: "3" });

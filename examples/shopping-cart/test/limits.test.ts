@@ -75,6 +75,13 @@ describe("ingress limits of a runtime node", () => {
     );
     expect(body.reply).toMatch(/^HTTP\/1\.1 408/);
     expect(body.ms).toBeLessThan(2_500);
+    // A body nobody reads (the route does not exist) must not hold the connection either.
+    const unread = await slowClient(
+      "POST /no/such/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "1\r\n \r\n",
+    );
+    expect(unread.reply).toMatch(/^HTTP\/1\.1 404/);
+    expect(unread.ms).toBeLessThan(2_500);
     expect(await metric('cairn_ingress_timeouts_total{kind="headers"}')).toBe(1);
     expect(await metric('cairn_ingress_timeouts_total{kind="request"}')).toBe(1);
     const res = await fetch(`http://127.0.0.1:${port}/carts/c1`);

@@ -4,8 +4,8 @@
  * `CAIRN_ADMIN_PORT`, `CAIRN_HOST`, `CAIRN_ADMIN_HOST`, the
  * `--config`/`CAIRN_CONFIG` file), so a shell that started `cairn dev` on
  * other ports reaches it without flags. The admin endpoint carries the
- * admin token (`CAIRN_ADMIN_TOKEN` or the file's `adminToken`), which only
- * the admin API is sent.
+ * admin token (`--admin-token`, `CAIRN_ADMIN_TOKEN` or the file's
+ * `adminToken`), which only the admin API is sent.
  */
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "./errors.js";
@@ -21,13 +21,15 @@ export interface EndpointFlags {
   readonly admin?: string;
   readonly port?: string;
   readonly adminPort?: string;
+  /** --admin-token <token>: the admin API's bearer token. */
+  readonly adminToken?: string;
   readonly config?: string;
 }
 
 /** The ports the runtime uses when nothing says otherwise. */
 export const DEFAULT_PORTS = { ingress: 9000, admin: 9090 } as const;
 
-/** Adds --port, --admin-port, --admin and --config (and --address when `ingress`). */
+/** Adds --port, --admin-port, --admin, --admin-token and --config (and --address when `ingress`). */
 export function addEndpointOptions(command: Command, ingress: boolean): Command {
   if (ingress) {
     command
@@ -50,8 +52,12 @@ export function addEndpointOptions(command: Command, ingress: boolean): Command 
       `the runtime's admin port on 127.0.0.1 [env CAIRN_ADMIN_PORT, default ${DEFAULT_PORTS.admin}]`,
     )
     .option(
+      "--admin-token <token>",
+      "the admin API's bearer token, when the runtime has one [env CAIRN_ADMIN_TOKEN, or adminToken in --config]",
+    )
+    .option(
       "--config <file.json>",
-      "the runtime's config file, read for host, port and adminPort [env CAIRN_CONFIG]",
+      "the runtime's config file, read for host, port, adminHost, adminPort and adminToken [env CAIRN_CONFIG]",
     );
 }
 
@@ -69,7 +75,11 @@ export function resolveEndpoints(
   const adminHost = clientHost(
     nonEmpty(env["CAIRN_ADMIN_HOST"]) ?? stringOf(config.value["adminHost"]),
   );
-  const token = nonEmpty(env["CAIRN_ADMIN_TOKEN"]) ?? stringOf(config.value["adminToken"]);
+  // The runtime's precedence: flag > env > config file.
+  const token =
+    nonEmpty(flags.adminToken) ??
+    nonEmpty(env["CAIRN_ADMIN_TOKEN"]) ??
+    stringOf(config.value["adminToken"]);
   const ingress: PortSpec = {
     flag: "--port",
     env: "CAIRN_PORT",

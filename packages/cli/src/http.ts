@@ -17,12 +17,6 @@ export interface Endpoint {
   readonly token?: string | undefined;
 }
 
-/** The admin token the CLI sends: `CAIRN_ADMIN_TOKEN`, the variable the runtime reads too. */
-export function adminToken(): string | undefined {
-  const token = process.env["CAIRN_ADMIN_TOKEN"];
-  return token === undefined || token === "" ? undefined : token;
-}
-
 /** A finished HTTP exchange: status and the body parsed as JSON when it is JSON. */
 export interface HttpAnswer {
   readonly status: number;

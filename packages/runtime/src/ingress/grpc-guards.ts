@@ -7,6 +7,7 @@
  *   nothing would hold it (and its connection's idle timer) forever.
  * - Such a call carries exactly one request message; grpc-js answers 0 or
  *   2 with wording about "server streaming methods", even for a unary one.
+ * - A malformed `grpc-timeout` is the client's error (grpc-js says INTERNAL).
  * - A message with the compressed flag but no `grpc-encoding` is a protocol
  *   error (INTERNAL, as the gRPC spec says); grpc-js would take the
  *   compressed bytes as a plain message.
@@ -19,6 +20,10 @@ import {
 } from "@grpc/grpc-js";
 import type { ServerInterceptingCallInterface, ServerInterceptor } from "@grpc/grpc-js";
 import type { ResolvedOptions } from "./options.js";
+import { parseGrpcTimeout } from "./status.js";
+
+/** grpc-js's wording for a grpc-timeout it cannot parse. */
+const BAD_TIMEOUT = /^Invalid grpc-timeout value "(.*)"$/s;
 
 /** Encodings grpc-js decompresses itself. */
 const DECODED = new Set(["identity", "gzip", "deflate"]);
@@ -93,7 +98,7 @@ interface Decompressing {
 /**
  * Answers a compressed message without `grpc-encoding` with INTERNAL and
  * one in an encoding grpc-js cannot decode with UNIMPLEMENTED, naming what
- * is accepted. It must be the first interceptor: only the base call sees
+ * is accepted; a malformed `grpc-timeout` with INVALID_ARGUMENT. It must be the first interceptor: only the base call sees
  * the compressed flag. That hooks a private method, so it is feature-tested
  * here and by a test over the wire; without it grpc-js's own behaviour stays.
  */
@@ -102,6 +107,18 @@ export function compressionInterceptor(): ServerInterceptor {
     const base = call as ServerInterceptingCallInterface & Decompressing;
     const own = base.decompressMessage;
     if (typeof own !== "function") return new ServerInterceptingCall(call);
+    // grpc-js refuses a malformed grpc-timeout with INTERNAL on the next tick;
+    // it is the client's input, answered INVALID_ARGUMENT as on HTTP/1.1.
+    const send = base.sendStatus.bind(base);
+    base.sendStatus = (s) => {
+      const bad = s.code === status.INTERNAL ? BAD_TIMEOUT.exec(s.details) : null;
+      const refused = bad === null ? undefined : parseGrpcTimeout(bad[1] ?? "").error;
+      send(
+        refused === undefined
+          ? s
+          : { ...s, code: status.INVALID_ARGUMENT, details: refused.message },
+      );
+    };
     base.decompressMessage = (message, encoding) => {
       const compressed = message[0] === 1;
       if (compressed && encoding === "identity")
@@ -118,7 +135,16 @@ export function compressionInterceptor(): ServerInterceptor {
             `grpc-encoding '${encoding}' is not supported: send messages uncompressed, or with gzip or deflate`,
           ),
         );
-      return own.call(base, message, encoding);
+      if (!compressed) return own.call(base, message, encoding);
+      // grpc-js says only "Failed to decompress message"; INTERNAL is the spec's code for it.
+      return Promise.resolve(own.call(base, message, encoding)).catch((err: unknown) => {
+        const code = (err as { code?: unknown }).code;
+        if (code !== status.INTERNAL) throw err;
+        throw statusError(
+          status.INTERNAL,
+          `request message could not be decompressed with grpc-encoding '${encoding}': it is not valid ${encoding} data`,
+        );
+      });
     };
     return new ServerInterceptingCall(call);
   };

@@ -15,7 +15,7 @@ import { fillReplyMetadata, metadataFromGrpc } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
 import { createStreamCall } from "./stream-call.js";
 import type { StreamCall, StreamSink } from "./stream-call.js";
-import { toClientError } from "./status.js";
+import { logInternal, toClientError } from "./status.js";
 
 type Call = ServerReadableStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>;
 type WritableCall = ServerWritableStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>;
@@ -39,8 +39,8 @@ export function streamingGrpcHandler(
 ): Handler {
   const kind = target.method.methodKind;
   const start = (call: Call | WritableCall, sink: StreamSink, inputs?: AsyncIterable<Buffer>) => {
-    const stream = createStreamCall(sink, target.name, (err) =>
-      options.logger.error({ err, method: target.name }, "stream failed"),
+    const stream = createStreamCall(sink, target.name, (e) =>
+      logInternal(options.logger, e, { method: target.name }, "stream failed"),
     );
     call.once("cancelled", () => stream.cancel());
     const invocation: Omit<StreamInvocation, "signal"> = {
@@ -53,8 +53,9 @@ export function streamingGrpcHandler(
     // run() settles every failure into the sink; a rejection would be a bug in it.
     const run = (): void => {
       stream.run(dispatcher, invocation).catch((err: unknown) => {
-        options.logger.error({ err, method: target.name }, "stream failed");
-        stream.fail(toClientError(err));
+        const e = toClientError(err);
+        logInternal(options.logger, e, { method: target.name }, "stream failed");
+        stream.fail(e);
       });
     };
     return { stream, run };

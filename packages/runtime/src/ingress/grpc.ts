@@ -15,7 +15,7 @@ import { compressionInterceptor, unaryRequestInterceptor } from "./grpc-guards.j
 import { streamingGrpcHandler } from "./grpc-stream.js";
 import { keyOf } from "./transcode.js";
 import { addReflection } from "./reflection.js";
-import { toClientError, UNDISCOVERED_MESSAGE } from "./status.js";
+import { logInternal, toClientError, UNDISCOVERED_MESSAGE } from "./status.js";
 
 /** grpc-js's internal handler record (server.js `register()` builds the same). */
 export interface Handler {
@@ -208,7 +208,7 @@ function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptio
       },
       (err: unknown) => {
         const e = toClientError(err);
-        if (e.code === Code.Internal) logger.error({ err, method: target.name }, "dispatch failed");
+        logInternal(logger, e, { method: target.name }, "dispatch failed");
         callback({ code: e.code as number as status, details: e.message, ...committedTrailer(e) });
       },
     );

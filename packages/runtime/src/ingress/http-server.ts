@@ -10,7 +10,9 @@
  *
  * Node's `requestTimeout` stays off: it bounds the whole request, which
  * would cut every long request stream. Unary bodies get `requestTimeoutMs`
- * in `readBody`, request streams `idleTimeoutMs` in their reader.
+ * in `readBody`, request streams `idleTimeoutMs` in their reader, and a
+ * body left unread by an early answer is not waited for: the connection
+ * closes once the answer is out.
  */
 import { createServer, STATUS_CODES } from "node:http";
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from "node:http";
@@ -44,6 +46,14 @@ export function createHttp1Server(
       const socket = req.socket;
       table.busy(socket, 1);
       res.once("close", () => table.busy(socket, -1));
+      res.once("finish", () => {
+        if (req.complete) return;
+        // Answered before its body was read (an error, a 404): node would
+        // read and drop the rest to keep the connection, and a client
+        // trickling a body that never ends would hold it forever. Close it.
+        socket.end();
+        setTimeout(() => socket.destroy(), PARTING_MS).unref();
+      });
       handler(req, res);
     },
   );

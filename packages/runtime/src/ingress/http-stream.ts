@@ -11,7 +11,7 @@ import { arrayInputs, envelopeInputs, ndjsonInputs } from "./http-stream-inputs.
 import { singleInput } from "./input-queue.js";
 import { metadataFromHeaders } from "./metadata.js";
 import type { ResolvedOptions } from "./options.js";
-import { toClientError } from "./status.js";
+import { logInternal, toClientError } from "./status.js";
 import type { Parsed } from "./status.js";
 import { createStreamCall } from "./stream-call.js";
 import type { StreamCall, StreamSink } from "./stream-call.js";
@@ -49,8 +49,8 @@ export function serveHttpStream(
   wire: StreamWire,
 ): void {
   const sink = sinkFor(res, target, registry, wire, options);
-  const call = createStreamCall(sink, target.name, (err) =>
-    options.logger.error({ err, method: target.name }, "stream failed"),
+  const call = createStreamCall(sink, target.name, (e) =>
+    logInternal(options.logger, e, { method: target.name }, "stream failed"),
   );
   // The client closing the connection before the end is a cancel.
   res.once("close", () => {
@@ -80,9 +80,9 @@ export function serveHttpStream(
     })
     // run() never rejects; this catches a failure while reading the inputs.
     .catch((err: unknown) => {
-      if (!(err instanceof CairnError))
-        options.logger.error({ err, method: target.name }, "reading the request stream failed");
-      call.fail(toClientError(err));
+      const e = toClientError(err);
+      logInternal(options.logger, e, { method: target.name }, "reading the request stream failed");
+      call.fail(e);
     });
 }
 

@@ -22,7 +22,7 @@ import type { RouteMatch } from "./routes.js";
 import { binaryToJson, jsonToBinary, parseJsonBody, validateBinary } from "./transcode.js";
 import type { Decoded } from "./transcode.js";
 import { transcodeRequest } from "./transcode-request.js";
-import { toClientError, undiscoveredError } from "./status.js";
+import { logInternal, toClientError, undiscoveredError } from "./status.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -43,8 +43,7 @@ export function createHttpHandler(
 ): Handler {
   const fail = (res: ServerResponse, protocol: HttpProtocol, err: unknown): void => {
     const e = toClientError(err);
-    if (e.code === Code.Internal && !(err instanceof CairnError))
-      options.logger.error({ err }, "http call failed");
+    logInternal(options.logger, e, {}, "http call failed");
     writeError(res, protocol, e);
   };
 

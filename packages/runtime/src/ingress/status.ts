@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { CairnError, Code, codeName } from "@cairn/protocol";
 
 /**
@@ -43,13 +44,44 @@ export function undiscoveredError(): CairnError {
 }
 
 /**
+ * The error a client gets for a failure the runtime did not expect: INTERNAL
+ * with a correlation id, under which the failure itself is logged (its text
+ * may hold internals that clients must not see).
+ */
+export class InternalError extends CairnError {
+  readonly correlationId: string;
+  constructor(cause: unknown) {
+    const correlationId = randomUUID();
+    super(
+      Code.Internal,
+      `internal error (correlation id ${correlationId}); the runtime's log has the details`,
+      {
+        cause,
+      },
+    );
+    this.correlationId = correlationId;
+  }
+}
+
+/**
  * Normalises a dispatcher failure: a CairnError keeps its code and message;
- * anything else becomes INTERNAL with a generic message, because its text may
- * hold internals that clients must not see (it is logged instead).
+ * anything else becomes an {@link InternalError}, whose correlation id the
+ * caller logs with the failure ({@link logInternal}).
  */
 export function toClientError(err: unknown): CairnError {
   if (err instanceof CairnError) return err;
-  return new CairnError(Code.Internal, "internal error", { cause: err });
+  return new InternalError(err);
+}
+
+/** Logs an unexpected failure under the correlation id its client was given. */
+export function logInternal(
+  logger: { error(obj: object, msg?: string): void },
+  e: CairnError,
+  fields: object,
+  msg: string,
+): void {
+  if (!(e instanceof InternalError)) return;
+  logger.error({ ...fields, err: e.cause, correlationId: e.correlationId }, msg);
 }
 
 /** A parse result of untrusted input. */

@@ -44,13 +44,14 @@ export interface StreamCall {
 }
 
 /**
- * Creates a {@link StreamCall}. `onInternal` receives failures that are not
- * CairnErrors (clients see only INTERNAL; the cause belongs in the log).
+ * Creates a {@link StreamCall}. `onInternal` receives each failure as the
+ * client sees it; one that was not a CairnError is an InternalError, whose
+ * cause and correlation id belong in the log (see logInternal).
  */
 export function createStreamCall(
   sink: StreamSink,
   name: string,
-  onInternal: (err: unknown) => void,
+  onInternal: (e: CairnError) => void,
 ): StreamCall {
   const abort = new AbortController();
   const aborted = new Promise<void>((resolve) =>
@@ -78,7 +79,7 @@ export function createStreamCall(
   const failWith = (err: unknown): void => {
     if (finished) return;
     const e = toClientError(err);
-    if (!(err instanceof CairnError)) onInternal(err);
+    onInternal(e);
     fail(e);
   };
 
