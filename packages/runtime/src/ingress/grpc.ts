@@ -199,7 +199,15 @@ function unaryHandler(path: string, target: MethodTarget, options: ResolvedOptio
       });
       return;
     }
-    dispatchCall(call, target, input, entityKey, options).then(
+    // A dispatcher that throws instead of rejecting must not reach grpc-js,
+    // which would answer UNKNOWN and log nothing.
+    let pending: Promise<InvocationResult>;
+    try {
+      pending = dispatchCall(call, target, input, entityKey, options);
+    } catch (err) {
+      pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    pending.then(
       (result) => {
         const md = new GrpcMetadata();
         if (fillReplyMetadata(md, result.metadata, logger)) call.sendMetadata(md);
