@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** Entry point of the `cairn` command. */
 import { readFileSync } from "node:fs";
-import { escapeControlChars } from "@cairn/protocol";
+// The subpath, not the package: the CLI must not load every protocol descriptor to start.
+import { escapeControlChars } from "@cairn/protocol/printable";
 import { CommanderError } from "commander";
 import { CliError, EXIT_USAGE } from "./errors.js";
 import { createProgram } from "./program.js";

@@ -1,6 +1,6 @@
 /** `cairn call <Service/Method> [json]`: one call through the runtime's HTTP ingress. */
 import { text } from "node:stream/consumers";
-import { escapeControlChars } from "@cairn/protocol";
+import { escapeControlChars } from "@cairn/protocol/printable";
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import { addEndpointOptions, resolveEndpoints } from "../endpoints.js";

@@ -1,5 +1,5 @@
 /** `cairn inspect <service> <entity-id>`: an entity's snapshot and events from the admin API. */
-import { escapeControlChars } from "@cairn/protocol";
+import { escapeControlChars } from "@cairn/protocol/printable";
 import type { Command } from "commander";
 import { CliError, EXIT_USAGE } from "../errors.js";
 import { addEndpointOptions, resolveEndpoints } from "../endpoints.js";

@@ -3,7 +3,7 @@
  * turned into `12:00:01 INFO  message key=value`. Production keeps JSON;
  * a developer at a terminal reads this far faster.
  */
-import { escapeControlChars } from "@cairn/protocol";
+import { escapeControlChars } from "@cairn/protocol/printable";
 
 const LEVEL_WIDTH = 5;
 /** Fields every line has, shown elsewhere in the line or not worth showing. */
