@@ -8,41 +8,24 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../../packages/cli/test/run-cli.js";
-import { http, startFunction, startRuntime, tempDir } from "./harness.js";
-import type { Proc } from "./harness.js";
+import { http, startSqliteSystem } from "./harness.js";
+import type { SqliteSystem } from "./harness.js";
 
 const TOKEN = "t0ken-for-tests";
-let fn: Proc;
-let rt: Proc;
+let sys: SqliteSystem | undefined;
 let port: number;
 let adminPort: number;
 let dir: string;
-let cleanup: () => void;
 
 beforeAll(async () => {
-  const tmp = tempDir();
-  dir = tmp.dir;
-  cleanup = tmp.cleanup;
-  const f = await startFunction();
-  fn = f.proc;
-  const r = await startRuntime({
-    functionPort: f.port,
-    store: `${tmp.dir}/cairn.db`,
-    args: ["--admin-token", TOKEN],
-  });
-  rt = r.proc;
-  port = r.port;
-  adminPort = r.adminPort;
+  sys = await startSqliteSystem(["--admin-token", TOKEN]);
+  ({ port, adminPort, dir } = sys);
   expect(
-    (await http("POST", `${r.url}/carts/tok/items`, { productId: "p", quantity: 1 })).status,
+    (await http("POST", `${sys.url}/carts/tok/items`, { productId: "p", quantity: 1 })).status,
   ).toBe(200);
 });
 
-afterAll(async () => {
-  await rt?.stop();
-  await fn?.stop();
-  cleanup?.();
-});
+afterAll(() => sys?.stop());
 
 /** Runs the CLI with no CAIRN_* variable of the test's own environment leaking in. */
 function cli(args: string[], env: Record<string, string> = {}) {

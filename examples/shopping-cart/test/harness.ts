@@ -174,6 +174,34 @@ export async function startRuntime(options: {
   return { proc, port, adminPort, url: `http://127.0.0.1:${port}` };
 }
 
+/** A sample function and a runtime on a fresh SQLite file, as most suites start them. */
+export interface SqliteSystem {
+  readonly dir: string;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly url: string;
+  /** Stops the runtime, then the function, and removes the folder. */
+  stop(): Promise<void>;
+}
+
+/** Starts the shopping-cart function and a runtime over `<tmp>/cairn.db` with extra runtime `args`. */
+export async function startSqliteSystem(args: string[] = []): Promise<SqliteSystem> {
+  const tmp = tempDir();
+  const f = await startFunction();
+  const r = await startRuntime({ functionPort: f.port, store: `${tmp.dir}/cairn.db`, args });
+  return {
+    dir: tmp.dir,
+    port: r.port,
+    adminPort: r.adminPort,
+    url: r.url,
+    stop: async () => {
+      await r.proc.stop();
+      await f.proc.stop();
+      tmp.cleanup();
+    },
+  };
+}
+
 /** Polls a condition until it holds or the deadline passes. */
 export async function waitUntil(
   cond: () => Promise<boolean> | boolean,

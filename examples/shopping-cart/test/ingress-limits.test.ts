@@ -13,42 +13,30 @@ import {
   AddLineItemSchema,
   GetShoppingCartSchema,
 } from "../src/gen/shoppingcart/v1/shopping_cart_pb.js";
-import { http, startFunction, startRuntime, tempDir } from "./harness.js";
-import type { Proc } from "./harness.js";
+import { http, startSqliteSystem } from "./harness.js";
+import type { SqliteSystem } from "./harness.js";
 import { runCli } from "../../../packages/cli/test/run-cli.js";
 
 const LIMIT = 300;
 const ID_LIMIT = 64;
 const SERVICE = "shoppingcart.v1.ShoppingCart";
 
-let fn: Proc;
-let rt: Proc;
+let sys: SqliteSystem | undefined;
 let port: number;
 let url: string;
 let adminPort: number;
-let cleanup: () => void;
 
 beforeAll(async () => {
-  const tmp = tempDir();
-  cleanup = tmp.cleanup;
-  const f = await startFunction();
-  fn = f.proc;
-  const r = await startRuntime({
-    functionPort: f.port,
-    store: `${tmp.dir}/cairn.db`,
-    args: ["--max-request-bytes", String(LIMIT), "--max-entity-id-bytes", String(ID_LIMIT)],
-  });
-  rt = r.proc;
-  port = r.port;
-  url = r.url;
-  adminPort = r.adminPort;
+  sys = await startSqliteSystem([
+    "--max-request-bytes",
+    String(LIMIT),
+    "--max-entity-id-bytes",
+    String(ID_LIMIT),
+  ]);
+  ({ port, url, adminPort } = sys);
 });
 
-afterAll(async () => {
-  await rt?.stop();
-  await fn?.stop();
-  cleanup?.();
-});
+afterAll(() => sys?.stop());
 
 /** An AddLineItem of exactly `size` bytes on the wire (the name pads it). */
 function addItemOfSize(cartId: string, size: number): Uint8Array {
